@@ -1,0 +1,1 @@
+"""The ``molvae`` command-line interface (installed as the import package ``molvae_cli``)."""

@@ -1,0 +1,83 @@
+"""Entry point of the ``molvae`` console script.
+
+Commands are thin: they parse options, call one library function and print or write its result.
+Exit codes: 0 success, 2 usage error (Typer/Click), 1 runtime error with one line on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from molvae._version import __version__
+from molvae.errors import MolvaeError
+
+from ._common import err_console
+
+app = typer.Typer(
+    name="molvae",
+    help="Molecular generation with a GRU variational autoencoder.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_STATE = {"debug": False}
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"molvae {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    rdkit_log: bool = typer.Option(
+        False, "--rdkit-log", help="Show RDKit warnings (also MOLVAE_RDKIT_LOG=1)."
+    ),
+) -> None:
+    """Molecular generation with a GRU variational autoencoder."""
+    from molvae.chem import set_rdkit_logging
+
+    _STATE["debug"] = debug
+    set_rdkit_logging(True if rdkit_log else None)
+
+
+def _register_commands() -> None:
+    # Each topic lives in its own module with a ``register(app)`` function.
+    from . import commands
+
+    commands.register_all(app)
+
+
+def run() -> None:
+    """Console-script entry: run the app, turning expected errors into one line and exit 1."""
+    _register_commands()
+    # Standalone mode lets Typer/Click report usage errors itself (exit 2); everything else that
+    # escapes a command is ours to turn into one line.
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except MolvaeError as exc:
+        if _STATE["debug"]:
+            raise
+        _print_error(str(exc))
+        sys.exit(1)
+    except Exception as exc:  # unexpected: still one line unless --debug
+        if _STATE["debug"]:
+            raise
+        _print_error(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        sys.exit(1)
+
+
+def _print_error(message: str) -> None:
+    first_line = " ".join(message.split())  # one line, whatever the exception text held
+    err_console.print(f"[bold red]error:[/] {first_line}", highlight=False, soft_wrap=True)

@@ -1,0 +1,288 @@
+"""Chemistry: the one module that talks to RDKit.
+
+Everything else in molvae asks this module to parse, standardize, canonicalize, compute
+properties and compare molecules, so RDKit conventions (sanitization, canonical SMILES,
+fingerprint settings) are decided in exactly one place.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from rdkit import Chem, DataStructs, RDLogger
+from rdkit.Chem import QED, Crippen, Descriptors, Lipinski, rdFingerprintGenerator, rdMolDescriptors
+from rdkit.Chem.MolStandardize import rdMolStandardize
+
+__all__ = [
+    "PROPERTIES",
+    "Property",
+    "canonical_smiles",
+    "compute_properties",
+    "get_property",
+    "heavy_atoms",
+    "largest_ring_size",
+    "logp",
+    "morgan_count_fingerprint",
+    "morgan_fingerprints",
+    "parse_smiles",
+    "penalized_logp",
+    "property_names",
+    "qed",
+    "sa_score",
+    "set_rdkit_logging",
+    "standardize",
+    "tanimoto",
+    "bulk_tanimoto",
+]
+
+RDKIT_LOG_ENV = "MOLVAE_RDKIT_LOG"
+
+
+def set_rdkit_logging(enabled: bool | None = None) -> bool:
+    """Silence (default) or enable RDKit's C++ logging; returns the state applied.
+
+    Decoded molecules are often invalid on purpose (that is what validity measures), and RDKit
+    would print one warning per failed parse. The CLI calls this once at start-up; with
+    ``enabled=None`` the environment variable ``MOLVAE_RDKIT_LOG=1`` turns logging back on.
+    """
+    if enabled is None:
+        enabled = os.environ.get(RDKIT_LOG_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+    if enabled:
+        RDLogger.EnableLog("rdApp.*")
+    else:
+        RDLogger.DisableLog("rdApp.*")
+    return enabled
+
+
+def parse_smiles(smiles: str | None) -> Chem.Mol | None:
+    """Parse and sanitize a SMILES string; ``None`` for empty or invalid input (never raises)."""
+    if not smiles or not isinstance(smiles, str):
+        return None
+    smiles = smiles.strip()
+    if not smiles:
+        return None
+    try:
+        mol = Chem.MolFromSmiles(smiles)
+    except Exception:  # RDKit raises on a few pathological inputs instead of returning None
+        return None
+    if mol is None or mol.GetNumAtoms() == 0:
+        return None
+    return mol
+
+
+def canonical_smiles(smiles_or_mol: str | Chem.Mol | None, isomeric: bool = True) -> str | None:
+    """RDKit canonical SMILES of a SMILES string or molecule, ``None`` if it does not parse."""
+    mol = parse_smiles(smiles_or_mol) if isinstance(smiles_or_mol, str) else smiles_or_mol
+    if mol is None:
+        return None
+    try:
+        return Chem.MolToSmiles(mol, isomericSmiles=isomeric)
+    except Exception:
+        return None
+
+
+@lru_cache(maxsize=1)
+def _standardizers() -> tuple[rdMolStandardize.LargestFragmentChooser, rdMolStandardize.Uncharger]:
+    return rdMolStandardize.LargestFragmentChooser(preferOrganic=True), rdMolStandardize.Uncharger()
+
+
+def standardize(
+    mol: Chem.Mol, largest_fragment: bool = True, neutralize: bool = True
+) -> Chem.Mol | None:
+    """Keep the largest organic fragment (salts, solvents) and neutralize charges where possible.
+
+    Returns ``None`` if RDKit cannot standardize the molecule (reported by callers as a reason).
+    """
+    chooser, uncharger = _standardizers()
+    try:
+        if largest_fragment:
+            mol = chooser.choose(mol)
+        if neutralize:
+            mol = uncharger.uncharge(mol)
+        Chem.SanitizeMol(mol)
+    except Exception:
+        return None
+    return mol
+
+
+# --------------------------------------------------------------------------------------------
+# Properties
+# --------------------------------------------------------------------------------------------
+
+
+def logp(mol: Chem.Mol) -> float:
+    """Wildman-Crippen logP (RDKit ``Crippen.MolLogP``)."""
+    return float(Crippen.MolLogP(mol))
+
+
+def qed(mol: Chem.Mol) -> float:
+    """Quantitative estimate of drug-likeness (Bickerton et al. 2012), RDKit implementation."""
+    return float(QED.qed(mol))
+
+
+@lru_cache(maxsize=1)
+def _sascorer():
+    # RDKit ships Ertl & Schuffenhauer's SA score in Contrib; importing it loads fragment scores.
+    from rdkit.Contrib.SA_Score import sascorer
+
+    return sascorer
+
+
+def sa_score(mol: Chem.Mol) -> float:
+    """Synthetic accessibility score, 1 (easy) to 10 (hard): RDKit Contrib ``sascorer``."""
+    return float(_sascorer().calculateScore(mol))
+
+
+def largest_ring_size(mol: Chem.Mol) -> int:
+    """Size of the largest SSSR ring, 0 for acyclic molecules."""
+    rings = mol.GetRingInfo().AtomRings()
+    return max((len(r) for r in rings), default=0)
+
+
+def penalized_logp(mol: Chem.Mol) -> float:
+    """Penalized logP, unnormalized: ``MolLogP - SA - max(largest_ring - 6, 0)``.
+
+    This is the definition of the constrained-optimization benchmark (Jin et al. 2018) as
+    recomputed in its published file, not the ZINC-standardized variant.
+    """
+    cycle_penalty = max(largest_ring_size(mol) - 6, 0)
+    return logp(mol) - sa_score(mol) - cycle_penalty
+
+
+def heavy_atoms(mol: Chem.Mol) -> int:
+    """Number of heavy (non-hydrogen) atoms."""
+    return int(mol.GetNumHeavyAtoms())
+
+
+def molecular_weight(mol: Chem.Mol) -> float:
+    """Average molecular weight (RDKit ``Descriptors.MolWt``)."""
+    return float(Descriptors.MolWt(mol))
+
+
+def tpsa(mol: Chem.Mol) -> float:
+    """Topological polar surface area (Ertl 2000)."""
+    return float(rdMolDescriptors.CalcTPSA(mol))
+
+
+def h_bond_donors(mol: Chem.Mol) -> float:
+    """Lipinski hydrogen-bond donors."""
+    return float(Lipinski.NumHDonors(mol))
+
+
+def h_bond_acceptors(mol: Chem.Mol) -> float:
+    """Lipinski hydrogen-bond acceptors."""
+    return float(Lipinski.NumHAcceptors(mol))
+
+
+def rotatable_bonds(mol: Chem.Mol) -> float:
+    """Rotatable bonds (RDKit default, strict definition)."""
+    return float(rdMolDescriptors.CalcNumRotatableBonds(mol))
+
+
+def ring_count(mol: Chem.Mol) -> float:
+    """Number of SSSR rings."""
+    return float(rdMolDescriptors.CalcNumRings(mol))
+
+
+def heavy_atom_count(mol: Chem.Mol) -> float:
+    """Heavy-atom count as a float, for property tables."""
+    return float(heavy_atoms(mol))
+
+
+@dataclass(frozen=True)
+class Property:
+    """A named molecular property: how to compute it, and the names users may call it by."""
+
+    name: str
+    func: Callable[[Chem.Mol], float]
+    description: str
+    aliases: tuple[str, ...] = ()
+
+
+# Registry: the CLI's property choices are exactly these names (plus aliases).
+PROPERTIES: dict[str, Property] = {
+    p.name: p
+    for p in (
+        Property("logP", logp, "Wildman-Crippen logP", ("logp", "clogp")),
+        Property("QED", qed, "quantitative estimate of drug-likeness"),
+        Property("SA", sa_score, "synthetic accessibility (1 easy - 10 hard)", ("sascore",)),
+        Property(
+            "plogP",
+            penalized_logp,
+            "penalized logP = logP - SA - max(largest ring - 6, 0)",
+            ("penalized_logp",),
+        ),
+        Property("MW", molecular_weight, "molecular weight", ("molwt",)),
+        Property("TPSA", tpsa, "topological polar surface area"),
+        Property("HBD", h_bond_donors, "hydrogen-bond donors"),
+        Property("HBA", h_bond_acceptors, "hydrogen-bond acceptors"),
+        Property("RotB", rotatable_bonds, "rotatable bonds", ("rotatable_bonds",)),
+        Property("Rings", ring_count, "ring count", ("ring_count",)),
+        Property("HeavyAtoms", heavy_atom_count, "heavy atoms", ("heavy_atoms",)),
+    )
+}
+
+_ALIASES = {alias.lower(): p.name for p in PROPERTIES.values() for alias in (p.name, *p.aliases)}
+
+
+def property_names() -> list[str]:
+    """Canonical names of every built-in property, in a stable order."""
+    return list(PROPERTIES)
+
+
+def get_property(name: str) -> Property:
+    """Look a property up by name or alias (case-insensitive); ``KeyError`` lists valid names."""
+    key = _ALIASES.get(name.lower())
+    if key is None:
+        raise KeyError(f"unknown property {name!r}; available: {', '.join(PROPERTIES)}")
+    return PROPERTIES[key]
+
+
+def compute_properties(mol: Chem.Mol | None, names: Sequence[str]) -> dict[str, float]:
+    """Compute the named properties of ``mol``; NaN where ``mol`` is None or RDKit fails."""
+    out: dict[str, float] = {}
+    for name in names:
+        prop = get_property(name)
+        value = float("nan")
+        if mol is not None:
+            try:
+                value = prop.func(mol)
+            except Exception:
+                value = float("nan")
+        out[prop.name] = value
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Similarity
+# --------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _morgan_generator(radius: int, fp_size: int):
+    return rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=fp_size)
+
+
+def morgan_count_fingerprint(mol: Chem.Mol, radius: int = 2):
+    """Unfolded Morgan count fingerprint (the constrained-optimization benchmark's similarity)."""
+    return _morgan_generator(radius, 2048).GetSparseCountFingerprint(mol)
+
+
+def morgan_fingerprints(mols: Iterable[Chem.Mol], radius: int = 2, fp_size: int = 2048) -> list:
+    """Folded Morgan bit-vector fingerprints, for bulk similarity searches."""
+    gen = _morgan_generator(radius, fp_size)
+    return [gen.GetFingerprint(m) for m in mols]
+
+
+def tanimoto(fp_a, fp_b) -> float:
+    """Tanimoto similarity of two RDKit fingerprints (bit or count)."""
+    return float(DataStructs.TanimotoSimilarity(fp_a, fp_b))
+
+
+def bulk_tanimoto(fp, fps: Sequence) -> np.ndarray:
+    """Tanimoto similarity of one fingerprint against many, as a float array."""
+    return np.asarray(DataStructs.BulkTanimotoSimilarity(fp, list(fps)), dtype=np.float64)
