@@ -8,6 +8,9 @@ import typer
 
 # One entry per topic module under cli/; adding a command group is one line here.
 COMMAND_MODULES = [
+    "train_cmd",
+    "sample_cmd",
+    "datasets_cmd",
 ]
 
 

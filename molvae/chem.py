@@ -8,9 +8,10 @@ fingerprint settings) are decided in exactly one place.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import BinaryIO
 
 import numpy as np
 from rdkit import Chem, DataStructs, RDLogger
@@ -24,6 +25,7 @@ __all__ = [
     "compute_properties",
     "get_property",
     "heavy_atoms",
+    "iter_sdf_records",
     "largest_ring_size",
     "logp",
     "morgan_count_fingerprint",
@@ -107,6 +109,31 @@ def standardize(
     except Exception:
         return None
     return mol
+
+
+def iter_sdf_records(stream: BinaryIO) -> Iterator[tuple[str | None, dict[str, object]]]:
+    """Stream an SD file as ``(smiles, properties)`` pairs, one per record, in file order.
+
+    ``smiles`` is RDKit's SMILES of the record, ``None`` when RDKit cannot read or sanitize the
+    record (its properties are then unknown, so ``{}``). ``properties`` holds the SD data fields
+    (numbers already converted by RDKit) plus the title line as ``name`` when it is not blank.
+    ``ForwardSDMolSupplier`` reads one record at a time, so memory stays flat on huge files.
+    """
+    supplier = Chem.ForwardSDMolSupplier(stream)
+    for mol in supplier:
+        if mol is None:
+            yield None, {}
+            continue
+        props: dict[str, object] = {}
+        title = mol.GetProp("_Name").strip() if mol.HasProp("_Name") else ""
+        if title:
+            props["name"] = title
+        props.update(mol.GetPropsAsDict(includePrivate=False, includeComputed=False))
+        try:
+            smiles = Chem.MolToSmiles(mol)
+        except Exception:
+            smiles = None
+        yield smiles, props
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,144 @@
+"""Training and sampling throughput of a molvae architecture on this machine.
+
+Trains the architecture for a fixed number of steps on real MOSES molecules (the shared MOSES
+train split when present, else the shipped sample) and reports molecules/s for fp32 and bf16
+autocast; then samples from the prior and reports decoded + RDKit-validated molecules/s.
+
+    python benchmarks/throughput.py                 # default architecture
+    python benchmarks/throughput.py --steps 40 --sample 20000 --config configs/default.toml
+
+Prints a markdown table with the hardware; copy it into benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from molvae import chem
+from molvae.api import MolVAE
+from molvae.checkpoint import ModelBundle
+from molvae.config import ModelConfig, TrainConfig, from_dict, load_toml
+from molvae.data import LengthBucketSampler, collate, encode_molecules
+from molvae.model import GRUVAE
+from molvae.train import vae_loss
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "moses" / "train.csv.gz"
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def load_smiles(n: int) -> list[str]:
+    import pandas as pd
+
+    if SHARED.exists():
+        frame = pd.read_csv(SHARED, nrows=200_000)
+    else:
+        from molvae_datasets import sample_path
+
+        frame = pd.read_csv(sample_path("moses_sample.csv"))
+    smiles = frame["SMILES"].tolist()
+    rng = np.random.default_rng(0)
+    return [smiles[i] for i in rng.choice(len(smiles), min(n, len(smiles)), replace=False)]
+
+
+def train_speed(model_cfg: ModelConfig, dataset, batch_size: int, steps: int, amp) -> float:
+    torch.manual_seed(0)
+    model = GRUVAE(model_cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    sampler = LengthBucketSampler(dataset.lengths, batch_size, seed=0)
+    batches = sampler.batches(0)
+    n = 0
+    start = None
+    for i, index in enumerate(batches[: steps + 3]):
+        if i == 3:  # warm-up steps excluded
+            start = time.perf_counter()
+            n = 0
+        batch = collate(dataset, index)
+        with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
+            out = model(batch.tokens, batch.lengths, batch.decoder_inputs)
+        loss = vae_loss(out, batch.targets, None, 0.5)["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        n += len(index)
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="TOML training config ([model] table used)")
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--sample", type=int, default=20000)
+    parser.add_argument("--model", help="trained model to sample from (default: untrained, capped)")
+    args = parser.parse_args()
+    chem.set_rdkit_logging(False)
+
+    train_cfg, model_cfg = TrainConfig(), ModelConfig()
+    if args.config:
+        raw_train, raw_model = load_toml(args.config)
+        train_cfg = from_dict(TrainConfig, raw_train)
+        model_cfg = from_dict(ModelConfig, raw_model)
+    batch_size = args.batch_size or train_cfg.batch_size
+    smiles = load_smiles(max(batch_size * (args.steps + 3), 5000))
+    dataset, vocab, _ = encode_molecules(smiles, list(range(len(smiles))), "selfies", None, 100)
+    model_cfg.vocab_size = len(vocab)
+
+    rows = []
+    for label, amp in (("fp32", None), ("bf16 autocast", torch.bfloat16)):
+        rate = train_speed(model_cfg, dataset, batch_size, args.steps, amp)
+        rows.append((f"training ({label}, batch {batch_size})", f"{rate:,.0f} molecules/s"))
+
+    # Sampling: a trained model (--model) stops at its eos tokens; an untrained one would always
+    # run to max_length, so without --model decoding is capped at 40 steps, a little above the
+    # mean MOSES SELFIES length (34.5 tokens).
+    if args.model:
+        vae = MolVAE.load(args.model, device="cpu")
+    else:
+        model = GRUVAE(model_cfg)
+        model.config.max_length = 40
+        vae = MolVAE(model.eval(), ModelBundle(model_cfg, vocab, "selfies"), torch.device("cpu"))
+    vae.sample(2000, seed=0)  # warm-up
+    t = time.perf_counter()
+    out = vae.sample(args.sample, seed=1)
+    dt_s = time.perf_counter() - t
+    rows.append(
+        (
+            f"sampling {args.sample:,} (decode + SELFIES + RDKit)",
+            f"{out['valid'].sum() / dt_s:,.0f} valid molecules/s",
+        )
+    )
+
+    params = sum(p.numel() for p in vae.model.parameters())
+    print(
+        f"## Throughput ({dt.date.today()}, {cpu_name()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads)\n"
+    )
+    print(
+        f"Architecture: {model_cfg.embedding_dim}-d embedding, encoder GRU "
+        f"{model_cfg.encoder_hidden}x{model_cfg.encoder_layers}"
+        f"{' bidirectional' if model_cfg.bidirectional else ''}, latent {model_cfg.latent_dim}, "
+        f"decoder GRU {model_cfg.decoder_hidden}x{model_cfg.decoder_layers}; "
+        f"{params / 1e6:.2f}M parameters\n"
+    )
+    print("| measurement | result |\n|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+if __name__ == "__main__":
+    main()

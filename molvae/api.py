@@ -1,0 +1,352 @@
+"""``MolVAE``: the Python face of a trained model (load, sample, encode, decode, reconstruct).
+
+Every method takes and returns plain Python / pandas / numpy / torch objects, so the CLI and a
+notebook use exactly the same code. Decoded strings are turned into canonical SMILES by RDKit in
+worker processes while the next batch decodes on the device, so RDKit does not stall the GRU.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from molvae import chem
+from molvae.checkpoint import ModelBundle, load_model_dir
+from molvae.data import EncodedDataset, collate, encode_molecules
+from molvae.errors import MolvaeError
+from molvae.model import GRUVAE
+from molvae.parallel import default_jobs
+from molvae.tokenizers import get_tokenizer
+from molvae.train import autocast_dtype, resolve_device
+
+__all__ = ["MolVAE", "resolve_model_path"]
+
+BUNDLED_DIR = Path(__file__).parent / "pretrained"
+
+
+def resolve_model_path(model: str | Path | None) -> Path:
+    """A model directory from a path, a run directory, or the name of a bundled model.
+
+    ``None`` and ``"default"`` mean the bundled default model. A run directory (from
+    ``molvae train``) resolves to its best model.
+    """
+    name = "default" if model is None else str(model)
+    path = Path(name)
+    if path.exists():
+        if (path / "model" / "config.json").is_file():  # a training run directory
+            return path / "model"
+        return path
+    bundled = BUNDLED_DIR / name
+    if bundled.is_dir():
+        return bundled
+    available = sorted(p.name for p in BUNDLED_DIR.glob("*") if (p / "config.json").is_file())
+    hint = f"bundled models: {', '.join(available)}" if available else "no bundled model installed"
+    raise MolvaeError(f"model {name!r} not found (not a directory; {hint})")
+
+
+def _postprocess_chunk(texts: Sequence[str], representation: str) -> list[tuple[str, str | None]]:
+    """(SMILES as decoded, canonical SMILES or None) for each decoded representation string."""
+    tokenizer = get_tokenizer(representation)
+    out = []
+    for text in texts:
+        smiles = tokenizer.to_smiles(text) or ""
+        out.append((smiles, chem.canonical_smiles(smiles) if smiles else None))
+    return out
+
+
+class _Postprocessor:
+    """Runs ``_postprocess_chunk`` asynchronously in a small process pool (or inline)."""
+
+    def __init__(self, representation: str, n_jobs: int):
+        self.func = partial(_postprocess_chunk, representation=representation)
+        self.pool = None
+        if n_jobs > 1 and "fork" in mp.get_all_start_methods():
+            self.pool = mp.get_context("fork").Pool(n_jobs)
+        self.n_jobs = n_jobs
+
+    def submit(self, texts: list[str]) -> Callable[[], list[tuple[str, str | None]]]:
+        if self.pool is None:
+            result = self.func(texts)
+            return lambda: result
+        size = max(1, -(-len(texts) // self.n_jobs))
+        parts = [
+            self.pool.apply_async(self.func, (texts[i : i + size],))
+            for i in range(0, len(texts), size)
+        ]
+        return lambda: [r for p in parts for r in p.get()]
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool.join()
+
+    def __enter__(self) -> _Postprocessor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+
+@dataclass
+class EncodedInput:
+    """Molecules prepared for the encoder, plus the rows that could not be encoded."""
+
+    dataset: EncodedDataset
+    rejects: pd.DataFrame  # row (0-based position in the input), smiles, reason
+
+
+class MolVAE:
+    """A trained GRU VAE with its vocabulary, tokenizer and property predictor."""
+
+    def __init__(
+        self, model: GRUVAE, bundle: ModelBundle, device: torch.device, path: Path | None = None
+    ):
+        self.model = model
+        self.bundle = bundle
+        self.device = device
+        self.path = path
+        self.tokenizer = get_tokenizer(bundle.representation)
+        self.amp = autocast_dtype("auto", device)
+
+    @classmethod
+    def load(cls, model: str | Path | None = "default", device: str = "auto") -> MolVAE:
+        """Load a model directory, a run directory or a bundled model by name."""
+        path = resolve_model_path(model)
+        dev = resolve_device(device)
+        net, bundle = load_model_dir(path, dev)
+        return cls(net, bundle, dev, path)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def latent_dim(self) -> int:
+        return self.model.config.latent_dim
+
+    @property
+    def properties(self) -> list[str]:
+        """Names of the properties the latent predictor was trained on."""
+        return list(self.model.config.properties)
+
+    def _autocast(self):
+        return torch.autocast(
+            self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None
+        )
+
+    # ------------------------------------------------------------------ decoding
+    def _ids_to_texts(self, ids: torch.Tensor) -> list[str]:
+        vocab = self.bundle.vocabulary
+        return [self.tokenizer.detokenize(vocab.decode(row)) for row in ids.cpu().numpy()]
+
+    def decode(
+        self,
+        z: torch.Tensor | np.ndarray,
+        strategy: str = "greedy",
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        batch_size: int = 1024,
+        seed: int | None = None,
+        n_jobs: int | None = None,
+    ) -> pd.DataFrame:
+        """Decode latent points: columns ``smiles`` (as decoded), ``canonical``, ``valid``."""
+        if not torch.is_tensor(z):
+            z = torch.from_numpy(np.array(z, dtype=np.float32))
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise MolvaeError(
+                f"latent points must have shape (n, {self.latent_dim}), got {tuple(z.shape)}"
+            )
+        gen = torch.Generator(device=self.device)
+        if seed is not None:
+            gen.manual_seed(seed)
+        else:
+            gen.seed()
+        rows: list[tuple[str, str | None]] = []
+        jobs = default_jobs() if n_jobs is None else n_jobs
+        with _Postprocessor(self.bundle.representation, jobs if len(z) >= 2000 else 1) as post:
+            pending = []
+            for start in range(0, len(z), batch_size):
+                zb = z[start : start + batch_size].to(self.device, torch.float32)
+                with self._autocast():
+                    ids = self.model.generate(
+                        zb, strategy=strategy, temperature=temperature, top_k=top_k, generator=gen
+                    )
+                pending.append(post.submit(self._ids_to_texts(ids)))
+            for get in pending:
+                rows.extend(get())
+        frame = pd.DataFrame(rows, columns=["smiles", "canonical"])
+        frame["valid"] = frame["canonical"].notna()
+        return frame
+
+    def sample_prior(self, n: int, seed: int | None = None) -> torch.Tensor:
+        """``n`` points from the prior N(0, I)."""
+        gen = torch.Generator()
+        if seed is not None:
+            gen.manual_seed(seed)
+        else:
+            gen.seed()
+        return torch.randn(n, self.latent_dim, generator=gen)
+
+    def sample(
+        self,
+        n: int,
+        temperature: float = 1.0,
+        strategy: str = "sample",
+        top_k: int | None = None,
+        unique: bool = False,
+        seed: int | None = None,
+        batch_size: int = 1024,
+        max_rounds: int = 50,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> pd.DataFrame:
+        """Decode ``n`` prior samples (or, with ``unique``, sample until ``n`` unique valid ones).
+
+        Returns one row per decoded sequence: ``smiles``, ``canonical``, ``valid``; with
+        ``unique`` only the first occurrence of each valid molecule, exactly ``n`` rows (or fewer
+        with a warning column if ``max_rounds`` rounds could not find enough).
+        """
+        if n <= 0:
+            raise MolvaeError("the number of samples must be positive")
+        rng_seed = seed
+        if not unique:
+            z = self.sample_prior(n, rng_seed)
+            out = self.decode(z, strategy, temperature, top_k, batch_size, seed=rng_seed)
+            if on_progress:
+                on_progress(len(out))
+            return out
+        seen: set[str] = set()
+        frames = []
+        found = 0
+        for round_ in range(max_rounds):
+            want = max(n - found, 1)
+            # Ask for a little more than needed: duplicates and invalid strings are discarded.
+            batch_n = min(int(want * 1.2) + 16, 100_000)
+            round_seed = None if seed is None else seed + round_
+            part = self.decode(
+                self.sample_prior(batch_n, round_seed),
+                strategy,
+                temperature,
+                top_k,
+                batch_size,
+                seed=round_seed,
+            )
+            keep = []
+            for i, can in enumerate(part["canonical"]):
+                if isinstance(can, str) and can not in seen and found < n:
+                    seen.add(can)
+                    keep.append(i)
+                    found += 1
+            frames.append(part.iloc[keep])
+            if on_progress:
+                on_progress(len(keep))
+            if found >= n:
+                break
+        return pd.concat(frames, ignore_index=True)
+
+    # ------------------------------------------------------------------ encoding
+    def prepare(self, smiles: Sequence[str]) -> EncodedInput:
+        """Canonicalize and tokenize input SMILES; invalid or unencodable ones become rejects."""
+        smiles = list(smiles)
+        canon, rows, rejects = [], [], []
+        for i, s in enumerate(smiles):
+            c = chem.canonical_smiles(s) if isinstance(s, str) else None
+            if c is None:
+                rejects.append(
+                    (i, s, "empty" if not (isinstance(s, str) and s.strip()) else "invalid SMILES")
+                )
+            else:
+                canon.append(c)
+                rows.append(i)
+        dataset, _, tok_rejects = encode_molecules(
+            canon,
+            rows,
+            self.bundle.representation,
+            self.bundle.vocabulary,
+            self.model.config.max_length - 1,
+            n_jobs=1 if len(canon) < 20000 else None,
+        )
+        all_rejects = pd.concat(
+            [pd.DataFrame(rejects, columns=["row", "smiles", "reason"]), tok_rejects],
+            ignore_index=True,
+        ).sort_values("row", kind="stable")
+        # Report the user's own string, not our canonical form.
+        all_rejects["smiles"] = [smiles[r] for r in all_rejects["row"]]
+        return EncodedInput(dataset, all_rejects.reset_index(drop=True))
+
+    @torch.no_grad()
+    def encode_dataset(
+        self, dataset: EncodedDataset, batch_size: int = 1024
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar) for every molecule of an encoded dataset, in order."""
+        mus, logvars = [], []
+        for start in range(0, len(dataset), batch_size):
+            index = np.arange(start, min(start + batch_size, len(dataset)))
+            batch = collate(dataset, index).to(self.device)
+            with self._autocast():
+                mu, logvar = self.model.encode(batch.tokens, batch.lengths)
+            mus.append(mu.float().cpu())
+            logvars.append(logvar.float().cpu())
+        if not mus:
+            empty = torch.zeros(0, self.latent_dim)
+            return empty, empty
+        return torch.cat(mus), torch.cat(logvars)
+
+    def encode(self, smiles: Sequence[str], return_sigma: bool = False) -> pd.DataFrame:
+        """One row per input: ``smiles``, ``canonical``, ``status``, mu ``z0``... (NaN if rejected).
+
+        ``status`` is ``ok`` or the reason the molecule could not be encoded.
+        """
+        smiles = list(smiles)
+        prep = self.prepare(smiles)
+        mu, logvar = self.encode_dataset(prep.dataset)
+        d = self.latent_dim
+        mu_full = np.full((len(smiles), d), np.nan, dtype=np.float32)
+        rows = prep.dataset.rows
+        mu_full[rows] = mu.numpy()
+        frame = pd.DataFrame({"smiles": smiles})
+        canonical = pd.Series([None] * len(smiles), dtype=object)
+        canonical[rows] = prep.dataset.smiles
+        frame["canonical"] = canonical
+        status = pd.Series(["ok"] * len(smiles), dtype=object)
+        status[prep.rejects["row"].to_numpy()] = prep.rejects["reason"].to_numpy()
+        frame["status"] = status
+        z_cols = pd.DataFrame(mu_full, columns=[f"z{i}" for i in range(d)])
+        parts = [frame, z_cols]
+        if return_sigma:
+            sigma = np.full((len(smiles), d), np.nan, dtype=np.float32)
+            sigma[rows] = torch.exp(0.5 * logvar).numpy()
+            parts.append(pd.DataFrame(sigma, columns=[f"sigma{i}" for i in range(d)]))
+        return pd.concat(parts, axis=1)
+
+    def encode_mean(self, smiles: Sequence[str]) -> torch.Tensor:
+        """mu for each SMILES; a ``MolvaeError`` names the first one that cannot be encoded."""
+        prep = self.prepare(smiles)
+        if len(prep.rejects):
+            r = prep.rejects.iloc[0]
+            raise MolvaeError(
+                f"cannot encode input {int(r['row']) + 1} ({r['smiles']!r}): {r['reason']}"
+            )
+        return self.encode_dataset(prep.dataset)[0]
+
+    def reconstruct(self, smiles: Sequence[str]) -> pd.DataFrame:
+        """Greedy decoding of mu per input: ``smiles``, ``canonical``, ``reconstructed``, ``match``.
+
+        ``match`` is exact equality of canonical SMILES; rejected inputs keep their reason in
+        ``status`` and count as not matched (report the rate over ``status == 'ok'`` rows).
+        """
+        enc = self.encode(smiles)
+        ok = enc["status"] == "ok"
+        z = enc.loc[ok, [f"z{i}" for i in range(self.latent_dim)]].to_numpy(dtype=np.float32)
+        out = enc[["smiles", "canonical", "status"]].copy()
+        out["reconstructed"] = None
+        if len(z):
+            dec = self.decode(z, strategy="greedy")
+            out.loc[ok, "reconstructed"] = dec["canonical"].to_numpy()
+        out["match"] = ok & (out["reconstructed"] == out["canonical"])
+        return out

@@ -1,0 +1,267 @@
+"""Safe checkpoints: safetensors for tensors, JSON for everything else. Nothing is unpickled.
+
+A model is a directory with ``model.safetensors`` and ``config.json`` (architecture, vocabulary,
+representation, property normalization, provenance). Training state for ``--resume`` (optimizer
+moments, RNG, step counters) is a second safetensors + JSON pair. Every file is written to a
+temporary name and renamed into place, so a run killed at any moment leaves either the old or
+the new checkpoint, never a torn one. Any file that is not what it should be gives a one-line
+``MolvaeError`` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from molvae._version import __version__
+from molvae.config import ModelConfig, from_dict
+from molvae.errors import MolvaeError
+from molvae.tokenizers import TOKENIZERS, Vocabulary
+
+__all__ = [
+    "FORMAT",
+    "ModelBundle",
+    "atomic_write_bytes",
+    "file_sha256",
+    "load_model_dir",
+    "load_training_state",
+    "save_model_dir",
+    "save_training_state",
+]
+
+FORMAT = "molvae-model"
+FORMAT_VERSION = 1
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+STATE_TENSORS = "state.safetensors"
+STATE_JSON = "state.json"
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes (provenance of training data and references)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _atomic_save_tensors(
+    tensors: dict[str, torch.Tensor], path: Path, metadata: dict | None
+) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp, metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise MolvaeError(f"{path}: file not found")
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    if head[:1] == b"\x80" or head == b"PK":
+        raise MolvaeError(
+            f"{path}: looks like a pickle/zip (torch.save) file; molvae only loads safetensors "
+            "and never unpickles"
+        )
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MolvaeError(f"{path}: not a valid safetensors file ({msg})") from None
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise MolvaeError(f"{path}: file not found")
+    try:
+        data = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MolvaeError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise MolvaeError(f"{path}: expected a JSON object")
+    return data
+
+
+@dataclass
+class ModelBundle:
+    """Everything that defines a trained model, apart from its weights."""
+
+    config: ModelConfig
+    vocabulary: Vocabulary
+    representation: str
+    property_mean: list[float] = field(default_factory=list)
+    property_std: list[float] = field(default_factory=list)
+    property_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "molvae_version": __version__,
+            "representation": self.representation,
+            "model": asdict(self.config),
+            "vocabulary": self.vocabulary.to_dict(),
+            "properties": {
+                "names": list(self.config.properties),
+                "mean": list(self.property_mean),
+                "std": list(self.property_std),
+                "metrics": self.property_metrics,
+            },
+            "training": self.training,
+            "metrics": self.metrics,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], path: Path) -> ModelBundle:
+        if data.get("format") != FORMAT:
+            raise MolvaeError(f"{path}: not a molvae model config (format={data.get('format')!r})")
+        if data.get("format_version") != FORMAT_VERSION:
+            raise MolvaeError(
+                f"{path}: format version {data.get('format_version')} is not supported "
+                f"(this molvae reads version {FORMAT_VERSION})"
+            )
+        try:
+            config = from_dict(ModelConfig, dict(data["model"]), where=f"{path} model")
+            config.validate()
+            vocabulary = Vocabulary.from_dict(data["vocabulary"])
+            representation = data["representation"]
+            props = data.get("properties", {})
+        except MolvaeError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MolvaeError(f"{path}: malformed config ({type(exc).__name__}: {exc})") from None
+        if representation not in TOKENIZERS:
+            raise MolvaeError(f"{path}: unknown representation {representation!r}")
+        if config.vocab_size != len(vocabulary):
+            raise MolvaeError(
+                f"{path}: vocabulary has {len(vocabulary)} tokens but the model expects "
+                f"{config.vocab_size}"
+            )
+        mean, std = props.get("mean", []), props.get("std", [])
+        if len(mean) != len(config.properties) or len(std) != len(config.properties):
+            raise MolvaeError(f"{path}: property normalization does not match model properties")
+        return cls(
+            config,
+            vocabulary,
+            representation,
+            mean,
+            std,
+            props.get("metrics", {}),
+            data.get("training", {}),
+            data.get("metrics", {}),
+        )
+
+
+def save_model_dir(model: torch.nn.Module, bundle: ModelBundle, directory: str | Path) -> Path:
+    """Write ``model.safetensors`` + ``config.json`` into ``directory`` (atomically per file).
+
+    The config is written last and carries the weights' sha256, so a reader can tell a
+    weights file from a different save apart from the one the config describes.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    weights_path = directory / WEIGHTS
+    _atomic_save_tensors(model.state_dict(), weights_path, {"format": FORMAT})
+    data = bundle.to_json()
+    data["weights_sha256"] = file_sha256(weights_path)
+    data.setdefault("training", {}).setdefault(
+        "saved_at", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    )
+    atomic_write_bytes(directory / CONFIG, json.dumps(data, indent=1).encode())
+    return directory
+
+
+def load_model_dir(directory: str | Path, device: str | torch.device = "cpu"):
+    """Load a model directory; returns ``(GRUVAE, ModelBundle)``. Raises one-line MolvaeErrors."""
+    from molvae.model import GRUVAE
+
+    directory = Path(directory)
+    if not directory.exists():
+        raise MolvaeError(f"{directory}: model directory not found")
+    if directory.is_file():
+        raise MolvaeError(
+            f"{directory}: a model is a directory holding {WEIGHTS} and {CONFIG}, not a file"
+        )
+    config_path = directory / CONFIG
+    bundle = ModelBundle.from_json(_read_json(config_path), config_path)
+    weights_path = directory / WEIGHTS
+    state = _read_tensors(weights_path)
+    model = GRUVAE(bundle.config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
+        raise MolvaeError(f"{weights_path}: weights do not match {config_path} ({detail})")
+    for key, tensor in expected.items():
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise MolvaeError(
+                f"{weights_path}: tensor {key} has shape {tuple(state[key].shape)}, "
+                f"{config_path} implies {tuple(tensor.shape)}"
+            )
+    model.load_state_dict(state)
+    model.to(device)
+    model.eval()
+    return model, bundle
+
+
+def save_training_state(
+    directory: str | Path, tensors: dict[str, torch.Tensor], info: dict[str, Any]
+) -> None:
+    """Write resumable training state (optimizer moments, RNG) + JSON counters atomically."""
+    directory = Path(directory)
+    _atomic_save_tensors(tensors, directory / STATE_TENSORS, None)
+    atomic_write_bytes(directory / STATE_JSON, json.dumps(info, indent=1).encode())
+
+
+def load_training_state(directory: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read what ``save_training_state`` wrote."""
+    directory = Path(directory)
+    return _read_tensors(directory / STATE_TENSORS), _read_json(directory / STATE_JSON)
+
+
+def replace_directory(src: Path, dst: Path) -> None:
+    """Move a fully written directory ``src`` to ``dst``, replacing ``dst`` if present."""
+    old = dst.with_name(dst.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if dst.exists():
+        os.replace(dst, old)
+    os.replace(src, dst)
+    if old.exists():
+        shutil.rmtree(old)

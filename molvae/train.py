@@ -1,0 +1,865 @@
+"""Training: from a molecule file to a checkpointed, resumable GRU VAE run directory.
+
+Run directory layout::
+
+    RUN_DIR/run.json          train + model config, data provenance (what ``--resume`` reads)
+    RUN_DIR/data/             tokenized dataset cache (resume does not re-tokenize)
+    RUN_DIR/rejects.csv       every input row that was not used, with the reason
+    RUN_DIR/checkpoint/       latest weights + optimizer/RNG/step state (safetensors + JSON)
+    RUN_DIR/model/            best model by validation loss (what ``--model RUN_DIR`` loads)
+    RUN_DIR/metrics.jsonl     train log every ``log_every_steps`` and one validation row per epoch
+
+Checkpoints are written to a temporary directory and swapped in, so a run killed at any moment
+loses at most the work since the last checkpoint. The learning rate and beta are pure functions
+of the step and the batch order a pure function of (seed, epoch), so resuming replays exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import math
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from molvae import chem
+from molvae._version import __version__
+from molvae.annealing import kl_weight
+from molvae.checkpoint import (
+    ModelBundle,
+    atomic_write_bytes,
+    file_sha256,
+    load_model_dir,
+    load_training_state,
+    replace_directory,
+    save_model_dir,
+    save_training_state,
+)
+from molvae.config import ModelConfig, TrainConfig, from_dict
+from molvae.data import (
+    EncodedDataset,
+    LengthBucketSampler,
+    collate,
+    compute_property_matrix,
+    encode_molecules,
+    split_indices,
+)
+from molvae.errors import MolvaeError
+from molvae.model import GRUVAE, kl_divergence
+from molvae.tokenizers import Vocabulary, get_tokenizer
+
+__all__ = ["TrainResult", "prepare_data", "resolve_device", "train", "vae_loss"]
+
+
+# ----------------------------------------------------------------------------- devices
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else CPU; an unavailable device is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise MolvaeError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise MolvaeError(f"device {name!r} requested but CUDA is not available")
+    return device
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """Mixed-precision dtype for ``precision`` on ``device`` (None = full fp32).
+
+    ``auto`` uses bf16 on CUDA GPUs that support it (fp16 otherwise) and on CPUs with native
+    bf16 instructions, where the GRU matmuls run about 2.5x faster than fp32 (measured in
+    benchmarks/throughput.py); weights, optimizer and loss stay fp32.
+    """
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "fp16":
+        return torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and torch.backends.mkldnn.is_available():
+        with contextlib.suppress(Exception):
+            if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+                return torch.bfloat16
+    return None
+
+
+# ----------------------------------------------------------------------------- data
+
+
+@dataclass
+class PreparedData:
+    """A training set ready for batching, with everything needed to report on it."""
+
+    train: EncodedDataset
+    validation: EncodedDataset
+    vocabulary: Vocabulary
+    rejects: pd.DataFrame
+    n_input_rows: int
+    n_unused: int
+    property_names: list[str]
+    property_mean: np.ndarray
+    property_std: np.ndarray
+    data_sha256: str
+
+
+def _property_targets(
+    records: pd.DataFrame,
+    dataset: EncodedDataset,
+    cfg: TrainConfig,
+    positions: np.ndarray,
+    on_chunk: Callable[[int], None] | None,
+) -> tuple[list[str], np.ndarray]:
+    names = [chem.get_property(n).name for n in cfg.properties]
+    matrix = compute_property_matrix(dataset.smiles, names, on_chunk=on_chunk)
+    columns = []
+    for col in cfg.property_columns:
+        if col not in records.columns:
+            raise MolvaeError(
+                f"property column {col!r} not in the data; columns: "
+                f"{', '.join(map(str, records.columns))}"
+            )
+        # Non-numeric and empty cells become NaN: masked in the loss, not dropped.
+        columns.append(pd.to_numeric(records[col], errors="coerce").to_numpy()[positions])
+    if columns:
+        matrix = np.concatenate([matrix, np.stack(columns, axis=1).astype(np.float32)], axis=1)
+    return names + list(cfg.property_columns), matrix
+
+
+def prepare_data(
+    path: str | Path,
+    cfg: TrainConfig,
+    vocabulary: Vocabulary | None = None,
+    property_names: list[str] | None = None,
+    status: Callable[[str], None] = lambda s: None,
+) -> PreparedData:
+    """Read, canonicalize, tokenize, compute property targets and split a molecule file."""
+    from molvae.io import read_molecules
+
+    path = Path(path)
+    status(f"reading {path}")
+    table = read_molecules(path, smiles_column=cfg.smiles_column, standardize=cfg.standardize)
+    records = table.records.reset_index(drop=True)
+    n_input = len(records) + len(table.rejects)
+    n_unused = 0
+    if cfg.max_molecules is not None and len(records) > cfg.max_molecules:
+        # A seeded random subset; the rest is counted as unused, not rejected.
+        keep = np.sort(
+            np.random.default_rng(cfg.seed).choice(len(records), cfg.max_molecules, replace=False)
+        )
+        n_unused = len(records) - len(keep)
+        records = records.iloc[keep].reset_index(drop=True)
+    status(f"tokenizing {len(records):,} molecules ({cfg.representation})")
+    smiles = records["canonical"].tolist()
+    rows = records["row"].tolist()
+    dataset, vocabulary, rejects = encode_molecules(
+        smiles, rows, cfg.representation, vocabulary, cfg.max_length
+    )
+    if len(dataset) < 2:
+        raise MolvaeError(f"{path}: fewer than 2 usable molecules (see the rejects for reasons)")
+    positions = records.reset_index().set_index("row").loc[dataset.rows, "index"].to_numpy()
+    names: list[str] = []
+    if property_names is not None:
+        cfg.properties = [n for n in property_names if n in chem.PROPERTIES]
+        cfg.property_columns = [n for n in property_names if n not in chem.PROPERTIES]
+    if cfg.properties or cfg.property_columns:
+        status("computing property targets")
+        names, matrix = _property_targets(records, dataset, cfg, positions, None)
+        dataset.properties = matrix
+        dataset.property_names = names
+    train_idx, val_idx = split_indices(
+        len(dataset), cfg.validation_fraction, cfg.validation_max, cfg.seed
+    )
+    train_set, val_set = dataset.subset(train_idx), dataset.subset(val_idx)
+    if names:
+        mean = np.nanmean(train_set.properties, axis=0)
+        std = np.nanstd(train_set.properties, axis=0)
+        bad = [n for n, m in zip(names, mean, strict=True) if not np.isfinite(m)]
+        if bad:
+            raise MolvaeError(f"property {bad[0]!r} has no numeric values in the training split")
+        std = np.where(np.isfinite(std) & (std > 1e-8), std, 1.0)
+    else:
+        mean = std = np.zeros(0)
+    all_rejects = pd.concat(
+        [table.rejects[["row", "smiles", "reason"]], rejects], ignore_index=True
+    )
+    return PreparedData(
+        train_set,
+        val_set,
+        vocabulary,
+        all_rejects.sort_values("row", kind="stable"),
+        n_input,
+        n_unused,
+        names,
+        mean.astype(np.float32),
+        std.astype(np.float32),
+        file_sha256(path),
+    )
+
+
+def _save_dataset(ds: EncodedDataset, directory: Path, name: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        directory / f"{name}.npz",
+        ids=ds.ids,
+        offsets=ds.offsets,
+        rows=ds.rows,
+        properties=ds.properties,
+    )
+    atomic_write_bytes(directory / f"{name}.smi", ("\n".join(ds.smiles) + "\n").encode())
+
+
+def _load_dataset(directory: Path, name: str, property_names: list[str]) -> EncodedDataset:
+    with np.load(directory / f"{name}.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    smiles = (directory / f"{name}.smi").read_text().split("\n")[:-1]
+    return EncodedDataset(
+        arrays["ids"],
+        arrays["offsets"],
+        arrays["rows"],
+        smiles,
+        arrays["properties"],
+        list(property_names),
+    )
+
+
+# ----------------------------------------------------------------------------- loss
+
+
+def vae_loss(
+    out: dict[str, torch.Tensor],
+    targets: torch.Tensor,
+    properties: torch.Tensor | None,
+    beta: float,
+    free_bits: float = 0.0,
+    property_weight: float = 1.0,
+) -> dict[str, torch.Tensor]:
+    """Reconstruction (summed over tokens, mean over molecules) + beta * KL (+ property MSE).
+
+    Padding is excluded from the reconstruction term. With ``free_bits`` > 0 each latent
+    dimension's batch-mean KL below that many nats is not penalized (Kingma et al. 2016), which
+    keeps units from collapsing. Missing property values (NaN) are masked out.
+    """
+    batch = targets.shape[0]
+    logits = out["logits"].float()
+    recon = (
+        F.cross_entropy(
+            logits.transpose(1, 2), targets, ignore_index=Vocabulary.pad_id, reduction="sum"
+        )
+        / batch
+    )
+    kl_dims = kl_divergence(out["mu"], out["logvar"]).mean(dim=0)
+    kl = kl_dims.sum()
+    kl_term = kl_dims.clamp(min=free_bits).sum() if free_bits > 0 else kl
+    loss = recon + beta * kl_term
+    result = {"recon": recon, "kl": kl}
+    if properties is not None and "properties" in out:
+        pred = out["properties"].float()  # (k, B, P)
+        mask = torch.isfinite(properties)
+        target = torch.where(mask, properties, torch.zeros_like(properties))
+        err = (pred - target.unsqueeze(0)).pow(2) * mask.unsqueeze(0)
+        prop_loss = err.sum() / (mask.sum().clamp(min=1) * pred.shape[0])
+        loss = loss + property_weight * prop_loss
+        result["property_mse"] = prop_loss
+    result["loss"] = loss
+    return result
+
+
+def learning_rate(step: int, cfg: TrainConfig, total_steps: int) -> float:
+    """Linear warm-up, then cosine decay from ``learning_rate`` to ``min_learning_rate``."""
+    if step < cfg.warmup_steps:
+        return cfg.learning_rate * (step + 1) / cfg.warmup_steps
+    progress = min((step - cfg.warmup_steps) / max(total_steps - cfg.warmup_steps, 1), 1.0)
+    cos = 0.5 * (1 + math.cos(math.pi * progress))
+    return cfg.min_learning_rate + (cfg.learning_rate - cfg.min_learning_rate) * cos
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+@torch.no_grad()
+def evaluate(
+    model: GRUVAE,
+    dataset: EncodedDataset,
+    cfg: TrainConfig,
+    bundle: ModelBundle,
+    device: torch.device,
+    amp: torch.dtype | None,
+    beta: float,
+) -> dict[str, Any]:
+    """Validation loss terms, token accuracy, exact reconstruction, active units, property R^2."""
+    model.eval()
+    sampler = LengthBucketSampler(dataset.lengths, 512, seed=0)
+    mean = np.asarray(bundle.property_mean, dtype=np.float32) if bundle.property_mean else None
+    std = np.asarray(bundle.property_std, dtype=np.float32) if bundle.property_std else None
+    totals = {"recon": 0.0, "kl": 0.0}
+    correct = tokens = 0
+    mus, preds, trues = [], [], []
+    for index in sampler.batches(0):
+        batch = collate(dataset, index, mean, std).to(device)
+        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            out = model(batch.tokens, batch.lengths, batch.decoder_inputs, sample=False)
+        terms = vae_loss(out, batch.targets, None, beta)
+        for k in totals:
+            totals[k] += float(terms[k]) * len(index)
+        mask = batch.targets != Vocabulary.pad_id
+        correct += int(((out["logits"].argmax(-1) == batch.targets) & mask).sum())
+        tokens += int(mask.sum())
+        mus.append(out["mu"].cpu())
+        if "properties" in out:
+            preds.append(out["properties"].float().mean(0).cpu())
+            trues.append(batch.properties.cpu())
+    n = len(dataset)
+    mu = torch.cat(mus)
+    result: dict[str, Any] = {
+        "val_recon": totals["recon"] / n,
+        "val_kl": totals["kl"] / n,
+        "val_loss": (totals["recon"] + cfg.beta * totals["kl"]) / n,
+        "val_token_accuracy": correct / max(tokens, 1),
+        # A unit is active if its posterior mean varies across molecules (Burda et al. 2016).
+        "active_units": int((mu.var(dim=0, correction=0) > 0.01).sum()),
+    }
+    if preds:
+        pred = torch.cat(preds).numpy() * std + mean
+        true = torch.cat(trues).numpy() * std + mean
+        result["property_metrics"] = property_metrics(bundle.config.properties, pred, true)
+    subset = np.arange(min(cfg.reconstruction_eval_size, n))
+    if len(subset):
+        result["val_exact_reconstruction"] = exact_reconstruction(
+            model, dataset, subset, bundle, device, amp
+        )
+    model.train()
+    return result
+
+
+def property_metrics(names: list[str], pred: np.ndarray, true: np.ndarray) -> dict[str, dict]:
+    """R^2 and MAE per property over rows where the true value is known."""
+    out = {}
+    for j, name in enumerate(names):
+        ok = np.isfinite(true[:, j])
+        if ok.sum() < 2:
+            continue
+        t, p = true[ok, j], pred[ok, j]
+        ss_tot = float(((t - t.mean()) ** 2).sum())
+        r2 = 1.0 - float(((t - p) ** 2).sum()) / ss_tot if ss_tot > 0 else float("nan")
+        out[name] = {"r2": r2, "mae": float(np.abs(t - p).mean()), "n": int(ok.sum())}
+    return out
+
+
+@torch.no_grad()
+def exact_reconstruction(
+    model: GRUVAE,
+    dataset: EncodedDataset,
+    index: np.ndarray,
+    bundle: ModelBundle,
+    device: torch.device,
+    amp: torch.dtype | None,
+) -> float:
+    """Fraction of molecules whose greedy decoding of mu gives the same canonical SMILES."""
+    tokenizer = get_tokenizer(bundle.representation)
+    hits = 0
+    for start in range(0, len(index), 512):
+        batch = collate(dataset, index[start : start + 512]).to(device)
+        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            mu, _ = model.encode(batch.tokens, batch.lengths)
+            ids = model.generate(mu, strategy="greedy")
+        for row, i in zip(ids.cpu().numpy(), batch.index, strict=True):
+            decoded = tokenizer.to_smiles(tokenizer.detokenize(bundle.vocabulary.decode(row)))
+            hits += int(chem.canonical_smiles(decoded or "") == dataset.smiles[i])
+    return hits / max(len(index), 1)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainResult:
+    """Where the run put things and how it ended."""
+
+    run_dir: Path
+    model_dir: Path
+    steps: int
+    epochs_completed: int
+    best_val_loss: float
+    stopped: str
+    wall_seconds: float
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM ask the loop to checkpoint and stop at the next step."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopFlag:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError):  # not in the main thread
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:  # second signal: stop now
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+def _optimizer_state_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for idx, st in sd["state"].items():
+        for key, value in st.items():
+            if torch.is_tensor(value):
+                tensors[f"optim.{idx}.{key}"] = value
+            else:
+                scalars[f"{idx}.{key}"] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict, info: dict) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, idx, key = name.split(".", 2)
+            state.setdefault(int(idx), {})[key] = value
+    for name, value in info.get("scalars", {}).items():
+        idx, key = name.split(".", 1)
+        state.setdefault(int(idx), {})[key] = value
+    opt.load_state_dict({"state": state, "param_groups": info["param_groups"]})
+
+
+def _write_run_json(run_dir: Path, cfg: TrainConfig, model_cfg: ModelConfig, extra: dict) -> None:
+    data = {"train": asdict(cfg), "model": asdict(model_cfg), **extra}
+    atomic_write_bytes(run_dir / "run.json", json.dumps(data, indent=1).encode())
+
+
+def train(
+    data_path: str | Path | None,
+    run_dir: str | Path,
+    cfg: TrainConfig | None = None,
+    model_cfg: ModelConfig | None = None,
+    resume: bool = False,
+    init_from: str | Path | None = None,
+    progress: bool = True,
+    status: Callable[[str], None] = print,
+    stop_after_steps: int | None = None,
+) -> TrainResult:
+    """Train a GRU VAE on ``data_path`` into ``run_dir`` (or continue it with ``resume``).
+
+    ``init_from`` starts from an existing model (fine-tuning): its architecture and vocabulary
+    are kept and molecules with unknown tokens are rejected with those tokens named.
+    ``stop_after_steps`` ends the run right after that global step's checkpoint, as if killed
+    (used to test resuming).
+    """
+    run_dir = Path(run_dir)
+    started = time.monotonic()
+    if resume:
+        run_json = run_dir / "run.json"
+        if not run_json.is_file():
+            raise MolvaeError(f"{run_dir}: nothing to resume (no run.json)")
+        saved = json.loads(run_json.read_text())
+        cfg = from_dict(TrainConfig, saved["train"], where=f"{run_json} train")
+        model_cfg = from_dict(ModelConfig, saved["model"], where=f"{run_json} model")
+        vocabulary = Vocabulary.from_dict(saved["vocabulary"])
+        data_info = saved["data"]
+        names = list(model_cfg.properties)
+        train_set = _load_dataset(run_dir / "data", "train", names)
+        val_set = _load_dataset(run_dir / "data", "validation", names)
+        prop_mean = np.asarray(data_info["property_mean"], dtype=np.float32)
+        prop_std = np.asarray(data_info["property_std"], dtype=np.float32)
+    else:
+        if data_path is None:
+            raise MolvaeError("a data file is required unless --resume is given")
+        cfg = cfg or TrainConfig()
+        model_cfg = model_cfg or ModelConfig()
+        cfg.validate()
+        if (run_dir / "run.json").exists():
+            raise MolvaeError(
+                f"{run_dir} already holds a run; use --resume to continue it or choose "
+                "another --out"
+            )
+        init_model = init_bundle = None
+        vocabulary = None
+        fixed_props = None
+        if init_from is not None:
+            init_model, init_bundle = load_model_dir(init_from)
+            vocabulary = init_bundle.vocabulary
+            cfg.representation = init_bundle.representation
+            model_cfg = init_bundle.config
+            fixed_props = list(model_cfg.properties)
+        prep = prepare_data(data_path, cfg, vocabulary, fixed_props, status=status)
+        vocabulary = prep.vocabulary
+        model_cfg.vocab_size = len(vocabulary)
+        model_cfg.max_length = max(model_cfg.max_length, cfg.max_length + 1)
+        model_cfg.properties = list(prep.property_names)
+        train_set, val_set = prep.train, prep.validation
+        prop_mean, prop_std = prep.property_mean, prep.property_std
+        if init_bundle is not None and init_bundle.property_mean:
+            # Keep the parent's normalization so its predictor head stays meaningful.
+            prop_mean = np.asarray(init_bundle.property_mean, dtype=np.float32)
+            prop_std = np.asarray(init_bundle.property_std, dtype=np.float32)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        prep.rejects.to_csv(run_dir / "rejects.csv", index=False)
+        data_info = {
+            "path": str(Path(data_path).resolve()),
+            "sha256": prep.data_sha256,
+            "input_rows": prep.n_input_rows,
+            "rejected": len(prep.rejects),
+            "unused": prep.n_unused,
+            "train": len(train_set),
+            "validation": len(val_set),
+            "reject_reasons": _reason_counts(prep.rejects),
+            "property_mean": prop_mean.tolist(),
+            "property_std": prop_std.tolist(),
+            "init_from": str(init_from) if init_from else None,
+        }
+        _save_dataset(train_set, run_dir / "data", "train")
+        _save_dataset(val_set, run_dir / "data", "validation")
+        _write_run_json(
+            run_dir, cfg, model_cfg, {"vocabulary": vocabulary.to_dict(), "data": data_info}
+        )
+        status(
+            f"{prep.n_input_rows:,} input rows: {len(train_set):,} train, {len(val_set):,} "
+            f"validation, {len(prep.rejects):,} rejected"
+            + (f", {prep.n_unused:,} unused (max_molecules)" if prep.n_unused else "")
+            + (f" (reasons in {run_dir / 'rejects.csv'})" if len(prep.rejects) else "")
+        )
+
+    device = resolve_device(cfg.device)
+    amp = autocast_dtype(cfg.precision, device)
+    torch.manual_seed(cfg.seed)
+    model = GRUVAE(model_cfg).to(device)
+    if not resume and init_from is not None:
+        model.load_state_dict(init_model.state_dict())  # type: ignore[union-attr]
+    bundle = ModelBundle(
+        model_cfg,
+        vocabulary,
+        cfg.representation,
+        prop_mean.tolist(),
+        prop_std.tolist(),
+        training={
+            "data_sha256": data_info["sha256"],
+            "data_path": data_info["path"],
+            "molvae_version": __version__,
+            "train_config": asdict(cfg),
+            "train_molecules": len(train_set),
+            "init_from": data_info.get("init_from"),
+        },
+    )
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
+    )
+    scaler = (
+        torch.amp.GradScaler("cuda") if amp == torch.float16 and device.type == "cuda" else None
+    )
+    sampler = LengthBucketSampler(train_set.lengths, cfg.batch_size, cfg.seed)
+    steps_per_epoch = len(sampler)
+    total_steps = steps_per_epoch * cfg.epochs
+    state = {
+        "step": 0,
+        "epoch": 0,
+        "batch_in_epoch": 0,
+        "best_val_loss": float("inf"),
+        "bad_epochs": 0,
+        "wall_seconds": 0.0,
+        "history": [],
+    }
+    if resume:
+        ckpt = _latest_checkpoint(run_dir)
+        if ckpt is None:
+            status("no checkpoint yet: starting the run from step 0")
+        else:
+            tensors, info = load_training_state(ckpt)
+            weights, _ = load_model_dir(ckpt)
+            model.load_state_dict(weights.state_dict())
+            _restore_optimizer(optimizer, tensors, info["optimizer"])
+            torch.set_rng_state(tensors["rng.torch"])
+            if device.type == "cuda" and "rng.cuda" in tensors:
+                torch.cuda.set_rng_state(tensors["rng.cuda"])
+            state.update(info["counters"])
+            status(
+                f"resuming at step {state['step']} (epoch {state['epoch'] + 1}, "
+                f"batch {state['batch_in_epoch']})"
+            )
+
+    metrics_path = run_dir / "metrics.jsonl"
+
+    def log(row: dict[str, Any]) -> None:
+        with open(metrics_path, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+    def checkpoint(is_best: bool, val: dict | None = None) -> None:
+        state["wall_seconds"] = wall_before + (time.monotonic() - started)
+        tmp = run_dir / "checkpoint.tmp"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        bundle.training["steps"] = state["step"]
+        bundle.training["wall_seconds"] = round(state["wall_seconds"], 1)
+        bundle.training["hardware"] = _hardware(device)
+        save_model_dir(model, bundle, tmp)
+        tensors, opt_info = _optimizer_state_tensors(optimizer)
+        tensors["rng.torch"] = torch.get_rng_state()
+        if device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state()
+        save_training_state(tmp, tensors, {"optimizer": opt_info, "counters": state})
+        replace_directory(tmp, run_dir / "checkpoint")
+        if is_best:
+            if val is not None:
+                bundle.metrics = {k: v for k, v in val.items() if k != "property_metrics"}
+                bundle.property_metrics = val.get("property_metrics", {})
+            best_tmp = run_dir / "model.tmp"
+            if best_tmp.exists():
+                shutil.rmtree(best_tmp)
+            save_model_dir(model, bundle, best_tmp)
+            replace_directory(best_tmp, run_dir / "model")
+
+    wall_before = float(state["wall_seconds"])
+    deadline = started + cfg.max_minutes * 60 if cfg.max_minutes else None
+    stopped = "epochs"
+    model.train()
+    progress_ctx = _progress(progress)
+    with _StopFlag() as stop_flag, progress_ctx as bar:
+        task = bar.add_task("training", total=total_steps, completed=state["step"], info="")
+        window = {
+            "mols": 0,
+            "t": time.monotonic(),
+            "loss": 0.0,
+            "recon": 0.0,
+            "kl": 0.0,
+            "n": 0,
+            "prop": 0.0,
+        }
+        while state["epoch"] < cfg.epochs:
+            batches = sampler.batches(state["epoch"])
+            while state["batch_in_epoch"] < len(batches):
+                index = batches[state["batch_in_epoch"]]
+                step = state["step"]
+                batch = collate(train_set, index, prop_mean, prop_std).to(device)
+                if cfg.word_dropout > 0:
+                    drop = torch.rand(batch.decoder_inputs.shape, device=device) < cfg.word_dropout
+                    drop[:, 0] = False  # keep bos
+                    drop &= batch.decoder_inputs != Vocabulary.pad_id
+                    batch.decoder_inputs = batch.decoder_inputs.masked_fill(drop, Vocabulary.unk_id)
+                lr = learning_rate(step, cfg, total_steps)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                beta = kl_weight(
+                    step,
+                    cfg.kl_schedule,
+                    cfg.beta,
+                    cfg.kl_warmup_steps,
+                    cfg.kl_start_step,
+                    cfg.kl_cycles,
+                )
+                with torch.autocast(
+                    device.type, dtype=amp or torch.float32, enabled=amp is not None
+                ):
+                    out = model(batch.tokens, batch.lengths, batch.decoder_inputs)
+                terms = vae_loss(
+                    out, batch.targets, batch.properties, beta, cfg.free_bits, cfg.property_weight
+                )
+                optimizer.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(terms["loss"]).backward()
+                    scaler.unscale_(optimizer)
+                else:
+                    terms["loss"].backward()
+                if cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
+                state["step"] += 1
+                state["batch_in_epoch"] += 1
+                window["mols"] += len(index)
+                window["n"] += 1
+                for key, term in (
+                    ("loss", "loss"),
+                    ("recon", "recon"),
+                    ("kl", "kl"),
+                    ("prop", "property_mse"),
+                ):
+                    if term in terms:
+                        window[key] += float(terms[term].detach())
+                if not math.isfinite(float(terms["loss"].detach())):
+                    raise MolvaeError(
+                        f"loss became {float(terms['loss'])} at step {step}; try a lower "
+                        "learning rate or --precision fp32"
+                    )
+                if state["step"] % cfg.log_every_steps == 0 or state["batch_in_epoch"] == len(
+                    batches
+                ):
+                    elapsed = max(time.monotonic() - window["t"], 1e-9)
+                    n = max(window["n"], 1)
+                    row = {
+                        "split": "train",
+                        "step": state["step"],
+                        "epoch": state["epoch"] + 1,
+                        "loss": window["loss"] / n,
+                        "recon": window["recon"] / n,
+                        "kl": window["kl"] / n,
+                        "beta": beta,
+                        "lr": lr,
+                        "molecules_per_s": window["mols"] / elapsed,
+                    }
+                    if model_cfg.properties:
+                        row["property_mse"] = window["prop"] / n
+                    log(row)
+                    bar.update(
+                        task,
+                        completed=state["step"],
+                        info=(
+                            f"loss {row['loss']:.2f} recon {row['recon']:.2f} kl {row['kl']:.2f} "
+                            f"beta {beta:.3f} {row['molecules_per_s']:.0f} mol/s"
+                        ),
+                    )
+                    window.update(
+                        mols=0, t=time.monotonic(), loss=0.0, recon=0.0, kl=0.0, n=0, prop=0.0
+                    )
+                out_of_time = deadline is not None and time.monotonic() >= deadline
+                if stop_flag.requested or out_of_time:
+                    stopped = "signal" if stop_flag.requested else "max_minutes"
+                    break
+                if state["step"] % cfg.checkpoint_every_steps == 0:
+                    checkpoint(is_best=False)
+                if stop_after_steps is not None and state["step"] >= stop_after_steps:
+                    checkpoint(is_best=False)
+                    return TrainResult(
+                        run_dir,
+                        run_dir / "model",
+                        state["step"],
+                        state["epoch"],
+                        state["best_val_loss"],
+                        "stop_after_steps",
+                        state["wall_seconds"],
+                    )
+            epoch_done = state["batch_in_epoch"] >= len(batches)
+            val = evaluate(model, val_set, cfg, bundle, device, amp, beta)
+            val.update(
+                split="validation",
+                step=state["step"],
+                epoch=state["epoch"] + 1,
+                epoch_complete=epoch_done,
+            )
+            log(val)
+            is_best = val["val_loss"] < state["best_val_loss"]
+            if is_best:
+                state["best_val_loss"] = val["val_loss"]
+                state["bad_epochs"] = 0
+            elif epoch_done:
+                state["bad_epochs"] += 1
+            if epoch_done:
+                state["epoch"] += 1
+                state["batch_in_epoch"] = 0
+            summary = (
+                f"epoch {val['epoch']}: val loss {val['val_loss']:.3f} recon "
+                f"{val['val_recon']:.3f} kl {val['val_kl']:.2f} token acc "
+                f"{val['val_token_accuracy']:.3f} exact "
+                f"{val.get('val_exact_reconstruction', 0):.3f} "
+                f"active units {val['active_units']}/{model_cfg.latent_dim}"
+            )
+            if progress:
+                bar.console.print(summary, highlight=False, soft_wrap=True)
+            else:
+                status(summary)
+            checkpoint(is_best=is_best, val=val)
+            if cfg.metrics_format == "csv":
+                _write_metrics_csv(metrics_path, run_dir / "metrics.csv")
+            if not epoch_done:
+                break
+            if state["bad_epochs"] >= cfg.early_stopping_patience:
+                stopped = "early_stopping"
+                break
+    if not (run_dir / "model").exists():
+        raise MolvaeError(f"{run_dir}: training stopped before any validation; nothing saved")
+    return TrainResult(
+        run_dir,
+        run_dir / "model",
+        state["step"],
+        state["epoch"],
+        state["best_val_loss"],
+        stopped,
+        state["wall_seconds"],
+    )
+
+
+def _latest_checkpoint(run_dir: Path) -> Path | None:
+    for name in ("checkpoint", "checkpoint.old"):  # .old survives a kill mid-swap
+        candidate = run_dir / name
+        if (candidate / "state.json").is_file():
+            return candidate
+    return None
+
+
+def _reason_counts(rejects: pd.DataFrame) -> dict[str, int]:
+    if rejects.empty:
+        return {}
+    kind = rejects["reason"].str.replace(r"[:(].*$", "", regex=True).str.strip()
+    return {str(k): int(v) for k, v in kind.value_counts().items()}
+
+
+def _write_metrics_csv(jsonl: Path, csv: Path) -> None:
+    rows = [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
+    flat = pd.json_normalize(rows)
+    atomic_write_bytes(csv, flat.to_csv(index=False).encode())
+
+
+def _hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    model_name = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model_name = line.split(":", 1)[1].strip()
+                break
+    return f"{model_name}, {torch.get_num_threads()} threads"
+
+
+def _progress(enabled: bool):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        disable=not enabled,
+        transient=False,
+    )
+
+
+def now_iso() -> str:
+    """UTC timestamp for provenance fields."""
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")

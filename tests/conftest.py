@@ -1,0 +1,66 @@
+"""Shared fixtures: a tiny model trained once per test session on the shipped MOSES sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from molvae.chem import set_rdkit_logging
+from molvae.config import ModelConfig, TrainConfig
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "datasets" / "moses_sample.csv"
+TEST_SAMPLE = REPO / "datasets" / "moses_test_sample.csv"
+SHARED_MOSES = REPO.parent / "shared" / "datasets" / "moses"
+
+set_rdkit_logging(False)
+
+
+def tiny_model_config(**overrides) -> ModelConfig:
+    """A model small enough to train in seconds on 2 CPU cores."""
+    base = dict(embedding_dim=16, encoder_hidden=32, latent_dim=8, decoder_hidden=64)
+    base.update(overrides)
+    return ModelConfig(**base)
+
+
+def tiny_train_config(**overrides) -> TrainConfig:
+    base = dict(
+        epochs=2,
+        batch_size=32,
+        kl_warmup_steps=20,
+        warmup_steps=5,
+        learning_rate=3e-3,
+        reconstruction_eval_size=50,
+        log_every_steps=5,
+        checkpoint_every_steps=10,
+        precision="fp32",
+        seed=0,
+        max_molecules=400,
+    )
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A run directory with a tiny model trained on 400 sample molecules (with a logP head)."""
+    from molvae.train import train
+
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    train(
+        SAMPLE,
+        run,
+        tiny_train_config(properties=["logP", "QED"]),
+        tiny_model_config(),
+        progress=False,
+        status=lambda s: None,
+    )
+    return run
+
+
+@pytest.fixture(scope="session")
+def tiny_vae(tiny_run):
+    from molvae.api import MolVAE
+
+    return MolVAE.load(tiny_run, device="cpu")

@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from molvae.api import MolVAE, resolve_model_path
+from molvae.chem import canonical_smiles
+from molvae.errors import MolvaeError
+
+
+def test_sample_rows_are_checked_with_rdkit(tiny_vae):
+    frame = tiny_vae.sample(200, seed=0)
+    assert len(frame) == 200
+    assert list(frame.columns) == ["smiles", "canonical", "valid"]
+    for smi, can, valid in frame.itertuples(index=False):
+        assert valid == (canonical_smiles(smi) is not None)
+        if valid:
+            assert can == canonical_smiles(smi)
+
+
+def test_sample_is_reproducible_with_seed(tiny_vae):
+    a = tiny_vae.sample(50, seed=3)
+    b = tiny_vae.sample(50, seed=3)
+    assert a.equals(b)
+
+
+def test_unique_sampling(tiny_vae):
+    frame = tiny_vae.sample(60, unique=True, seed=1)
+    assert len(frame) == 60 and frame["valid"].all() and frame["canonical"].is_unique
+
+
+def test_encode_accounts_for_every_input(tiny_vae):
+    frame = tiny_vae.encode(["CCO", "not smiles", "", "C" * 200, "c1ccccc1"], return_sigma=True)
+    assert len(frame) == 5
+    assert frame["status"].tolist()[0] == "ok" and frame["status"].tolist()[4] == "ok"
+    assert frame["status"][1] == "invalid SMILES" and frame["status"][2] == "empty"
+    assert frame["status"][3].startswith("too long")
+    z = frame[[f"z{i}" for i in range(tiny_vae.latent_dim)]].to_numpy()
+    assert np.isfinite(z[[0, 4]]).all() and np.isnan(z[[1, 2, 3]]).all()
+    assert (frame.loc[[0, 4], "sigma0"] > 0).all()
+
+
+def test_encode_mean_names_bad_molecule(tiny_vae):
+    with pytest.raises(MolvaeError, match="input 2"):
+        tiny_vae.encode_mean(["CCO", "xyz"])
+    assert tiny_vae.encode_mean(["CCO", "CCN"]).shape == (2, tiny_vae.latent_dim)
+
+
+def test_decode_and_reconstruct(tiny_vae):
+    z = tiny_vae.encode_mean(["CCO", "CCN"]).numpy()
+    dec = tiny_vae.decode(z)
+    assert len(dec) == 2 and dec["valid"].all()
+    rec = tiny_vae.reconstruct(["CCO", "bad"])
+    assert rec["match"].dtype == bool and not rec["match"][1]
+    assert rec["reconstructed"][0] == dec["canonical"][0]
+    with pytest.raises(MolvaeError, match="shape"):
+        tiny_vae.decode(np.zeros((2, tiny_vae.latent_dim + 1)))
+
+
+def test_resolve_model_path(tiny_run, tmp_path):
+    assert resolve_model_path(tiny_run) == tiny_run / "model"
+    assert resolve_model_path(tiny_run / "model") == tiny_run / "model"
+    with pytest.raises(MolvaeError, match="not found"):
+        resolve_model_path(tmp_path / "nope")
+    assert MolVAE.load(tiny_run).properties == ["logP", "QED"]

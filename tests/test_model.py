@@ -1,0 +1,82 @@
+import torch
+
+from molvae.config import ModelConfig
+from molvae.model import GRUVAE, kl_divergence
+from molvae.tokenizers import Vocabulary
+
+
+def make_model(**kw) -> GRUVAE:
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        vocab_size=12,
+        embedding_dim=8,
+        encoder_hidden=16,
+        latent_dim=4,
+        decoder_hidden=24,
+        max_length=20,
+        **kw,
+    )
+    return GRUVAE(cfg).eval()
+
+
+def batch(lengths):
+    t = max(lengths)
+    tokens = torch.zeros(len(lengths), t, dtype=torch.long)
+    for i, n in enumerate(lengths):
+        tokens[i, : n - 1] = torch.randint(
+            4, 12, (n - 1,), generator=torch.Generator().manual_seed(i)
+        )
+        tokens[i, n - 1] = Vocabulary.eos_id
+    dec_in = torch.cat([torch.full((len(lengths), 1), Vocabulary.bos_id), tokens[:, :-1]], 1)
+    return tokens, torch.tensor(lengths), dec_in
+
+
+def test_shapes_with_predictor():
+    model = make_model(properties=["logP", "QED"], predictor_ensemble=3)
+    tokens, lengths, dec_in = batch([7, 5, 3])
+    out = model(tokens, lengths, dec_in)
+    assert out["mu"].shape == (3, 4) and out["logvar"].shape == (3, 4)
+    assert out["logits"].shape == (3, 7, 12)
+    assert out["properties"].shape == (3, 3, 2)
+    assert kl_divergence(out["mu"], out["logvar"]).shape == (3, 4)
+
+
+def test_encoding_ignores_padding_both_directions():
+    for kw in ({"bidirectional": True, "encoder_layers": 2}, {"bidirectional": False}):
+        model = make_model(**kw)
+        tokens, lengths, _ = batch([9, 4])
+        mu_batch, _ = model.encode(tokens, lengths)
+        mu_alone, _ = model.encode(tokens[1:, :4], lengths[1:])
+        torch.testing.assert_close(mu_batch[1], mu_alone[0], atol=1e-5, rtol=1e-5)
+
+
+def test_generate_stops_and_pads_after_eos():
+    model = make_model()
+    ids = model.generate(
+        torch.randn(16, 4),
+        strategy="sample",
+        temperature=2.0,
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert ids.shape[0] == 16 and ids.shape[1] <= 20
+    for row in ids.tolist():
+        if Vocabulary.eos_id in row:
+            after = row[row.index(Vocabulary.eos_id) + 1 :]
+            assert all(t == Vocabulary.pad_id for t in after)
+        assert Vocabulary.bos_id not in row and Vocabulary.unk_id not in row
+
+
+def test_top_k_one_equals_greedy():
+    model = make_model()
+    z = torch.randn(8, 4)
+    greedy = model.generate(z, strategy="greedy")
+    top1 = model.generate(z, strategy="sample", top_k=1, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(greedy, top1)
+
+
+def test_log_likelihood_matches_cross_entropy():
+    model = make_model()
+    tokens, lengths, dec_in = batch([6, 6])
+    z = torch.zeros(2, 4)
+    ll = model.sequence_log_likelihood(z, dec_in, tokens)
+    assert ll.shape == (2,) and (ll < 0).all()

@@ -1,0 +1,127 @@
+import json
+
+import pandas as pd
+import pytest
+from safetensors.torch import load_file
+
+from molvae.errors import MolvaeError
+from molvae.train import train
+
+from .conftest import SAMPLE, tiny_model_config, tiny_train_config
+
+
+def _log(run):
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_tiny_run_outputs_and_loss_falls(tiny_run):
+    rows = _log(tiny_run)
+    train_rows = [r for r in rows if r["split"] == "train"]
+    val_rows = [r for r in rows if r["split"] == "validation"]
+    assert len(val_rows) == 2
+    assert train_rows[-1]["recon"] < 0.8 * train_rows[0]["recon"]
+    assert val_rows[-1]["val_recon"] < val_rows[0]["val_recon"]
+    for key in ("val_kl", "active_units", "val_token_accuracy", "val_exact_reconstruction"):
+        assert key in val_rows[-1]
+    assert set(val_rows[-1]["property_metrics"]) == {"logP", "QED"}
+    config = json.loads((tiny_run / "model" / "config.json").read_text())
+    assert config["properties"]["names"] == ["logP", "QED"]
+    assert set(config["properties"]["metrics"]["logP"]) == {"r2", "mae", "n"}
+    assert len(config["training"]["data_sha256"]) == 64
+    run = json.loads((tiny_run / "run.json").read_text())
+    assert run["data"]["input_rows"] == 2000 and run["data"]["unused"] == 1600
+    assert run["data"]["train"] + run["data"]["validation"] + run["data"]["rejected"] == 400
+
+
+def test_resume_after_interruption_matches_uninterrupted(tmp_path):
+    cfg = dict(epochs=2, max_molecules=200, batch_size=32, checkpoint_every_steps=3)
+    full = tmp_path / "full"
+    train(
+        SAMPLE,
+        full,
+        tiny_train_config(**cfg),
+        tiny_model_config(),
+        progress=False,
+        status=lambda s: None,
+    )
+    part = tmp_path / "part"
+    result = train(
+        SAMPLE,
+        part,
+        tiny_train_config(**cfg),
+        tiny_model_config(),
+        progress=False,
+        status=lambda s: None,
+        stop_after_steps=4,
+    )
+    assert result.stopped == "stop_after_steps" and result.steps == 4
+    result = train(None, part, resume=True, progress=False, status=lambda s: None)
+    assert result.epochs_completed == 2
+    a = load_file(full / "checkpoint" / "model.safetensors")
+    b = load_file(part / "checkpoint" / "model.safetensors")
+    assert a.keys() == b.keys()
+    assert all((a[k] == b[k]).all() for k in a)
+    steps_full = [r["step"] for r in _log(full) if r["split"] == "validation"]
+    steps_part = [r["step"] for r in _log(part) if r["split"] == "validation"]
+    assert steps_full == steps_part
+
+
+def test_run_dir_is_not_overwritten_and_resume_needs_run(tiny_run, tmp_path):
+    with pytest.raises(MolvaeError, match="already holds a run"):
+        train(SAMPLE, tiny_run, tiny_train_config(), tiny_model_config(), progress=False)
+    with pytest.raises(MolvaeError, match="nothing to resume"):
+        train(None, tmp_path / "none", resume=True, progress=False)
+
+
+def test_bad_rows_are_accounted_for(tmp_path):
+    from .conftest import REPO
+
+    bad = REPO / "datasets" / "bad_rows.csv"
+    run = tmp_path / "bad"
+    train(
+        bad,
+        run,
+        tiny_train_config(epochs=1, max_length=40, max_molecules=None),
+        tiny_model_config(),
+        progress=False,
+        status=lambda s: None,
+    )
+    info = json.loads((run / "run.json").read_text())["data"]
+    rejects = pd.read_csv(run / "rejects.csv")
+    assert info["train"] + info["validation"] + len(rejects) == info["input_rows"]
+    assert any("too long" in r for r in rejects["reason"])
+    assert any(r == "invalid SMILES" for r in rejects["reason"])
+
+
+def test_fine_tune_keeps_vocabulary_and_reports_unknown_tokens(tiny_run, tmp_path):
+    data = tmp_path / "series.csv"
+    pd.DataFrame({"smiles": ["CCO", "CCN", "CCC", "CC[Se]C", "c1ccccc1CC"]}).to_csv(
+        data, index=False
+    )
+    run = tmp_path / "ft"
+    train(
+        data,
+        run,
+        tiny_train_config(epochs=1, max_molecules=None),
+        init_from=tiny_run / "model",
+        progress=False,
+        status=lambda s: None,
+    )
+    parent = json.loads((tiny_run / "model" / "config.json").read_text())
+    child = json.loads((run / "model" / "config.json").read_text())
+    assert child["vocabulary"] == parent["vocabulary"]
+    assert child["properties"]["mean"] == parent["properties"]["mean"]
+    rejects = pd.read_csv(run / "rejects.csv")
+    assert len(rejects) == 1 and "[Se]" in rejects["reason"][0]
+
+
+def test_unknown_property_column_is_clear(tmp_path):
+    with pytest.raises(MolvaeError, match="property column 'pIC50'"):
+        train(
+            SAMPLE,
+            tmp_path / "r",
+            tiny_train_config(property_columns=["pIC50"]),
+            tiny_model_config(),
+            progress=False,
+            status=lambda s: None,
+        )
