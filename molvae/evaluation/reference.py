@@ -1,0 +1,441 @@
+"""Precomputed statistics of a reference (test) set and of a training set, cached on disk.
+
+Scoring generated molecules against the 176,074-molecule MOSES test set needs, for the test set,
+ChemNet activations (minutes of CPU), fingerprints, BRICS fragments, scaffolds and properties.
+None of that depends on the generated molecules, so :class:`ReferenceStats` computes it once and
+caches it in ``$MOLVAE_CACHE_DIR`` (default ``~/.cache/molvae``) under the SHA-256 of the
+reference *file's bytes*: editing the file changes the key and triggers a recomputation, while
+renaming or moving it does not. Likewise :class:`TrainingSetIndex` caches the canonical SMILES
+of a training set (1.6 million for MOSES) for Novelty.
+
+Each cache entry is a ``.npz`` (arrays; read with ``allow_pickle=False``, so loading a cache file
+can never execute code) plus a ``.json`` (provenance and settings), never a pickle. The JSON is
+written last and acts as the completion marker; an entry written by another format version,
+other fingerprint settings or another RDKit version (whose canonical SMILES, and so fragment and
+scaffold keys, may differ) is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from molvae.errors import MolvaeError
+from molvae.evaluation import moses_chem
+from molvae.evaluation.chemnet import CHEMNET_DIM, fcd_statistics
+
+__all__ = [
+    "CACHE_DIR_ENV",
+    "ReferenceStats",
+    "TrainingSetIndex",
+    "cache_dir",
+    "file_sha256",
+    "smiles_hashes",
+]
+
+CACHE_DIR_ENV = "MOLVAE_CACHE_DIR"
+_REFERENCE_FORMAT = "molvae-reference-stats"
+_TRAIN_FORMAT = "molvae-training-set-index"
+_FORMAT_VERSION = 1
+
+Log = Callable[[str], None]
+
+
+def cache_dir(path: str | os.PathLike[str] | None = None) -> Path:
+    """The cache directory: ``path``, else ``$MOLVAE_CACHE_DIR``, else ``~/.cache/molvae``."""
+    if path is not None:
+        return Path(path)
+    env = os.environ.get(CACHE_DIR_ENV, "").strip()
+    return Path(env) if env else Path.home() / ".cache" / "molvae"
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise MolvaeError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return digest.hexdigest()
+
+
+def smiles_hashes(smiles: Sequence[str]) -> np.ndarray:
+    """64-bit BLAKE2b digests of SMILES strings, as ``uint64``.
+
+    A stable hash (unlike Python's ``hash``), so a cached index stays valid across processes.
+    With 1.6 million training molecules the chance that any generated molecule collides with
+    one is about 1e-13 per molecule.
+    """
+    out = np.empty(len(smiles), dtype=np.uint64)
+    for i, s in enumerate(smiles):
+        out[i] = int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little")
+    return out
+
+
+def _versions() -> dict[str, str]:
+    from rdkit import rdBase
+
+    from molvae import __version__
+
+    try:
+        from importlib.metadata import version
+
+        fcd_version = version("fcd")
+    except Exception:  # metadata missing in odd installs; provenance only
+        fcd_version = "unknown"
+    return {"molvae": __version__, "rdkit": rdBase.rdkitVersion, "fcd": fcd_version}
+
+
+def _settings() -> dict[str, Any]:
+    """What the cached numbers depend on besides the molecules: a mismatch forces recomputation."""
+    return {
+        "format_version": _FORMAT_VERSION,
+        "fingerprint": {
+            "type": "morgan",
+            "radius": moses_chem.FINGERPRINT_RADIUS,
+            "bits": moses_chem.FINGERPRINT_BITS,
+        },
+        "min_scaffold_rings": moses_chem.MIN_SCAFFOLD_RINGS,
+        "properties": list(moses_chem.PROPERTY_NAMES),
+        "rdkit": _versions()["rdkit"],
+    }
+
+
+def _atomic_write(path: Path, write: Callable[[Any], None], mode: str) -> None:
+    """Write via a temporary file in the same folder, then rename: never a half-written entry."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_entry(stem: Path, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
+    _atomic_write(stem.with_suffix(".npz"), lambda h: np.savez_compressed(h, **arrays), "wb")
+    text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
+    _atomic_write(stem.with_suffix(".json"), lambda h: h.write(text), "w")
+
+
+def _read_entry(stem: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Arrays and metadata of a cache entry; ``OSError``/``ValueError``/``KeyError`` if unusable."""
+    meta = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
+    with np.load(stem.with_suffix(".npz"), allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    return arrays, meta
+
+
+def _counter_arrays(counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    keys = sorted(counts)
+    return np.array(keys, dtype=str), np.array([counts[k] for k in keys], dtype=np.int64)
+
+
+def _counts_from_arrays(keys: np.ndarray, counts: np.ndarray) -> dict[str, int]:
+    return dict(zip(keys.tolist(), counts.tolist(), strict=True))
+
+
+def _log(log: Log | None, message: str) -> None:
+    if log is not None:
+        log(message)
+
+
+# --------------------------------------------------------------------------------------------
+# Reference statistics
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ReferenceStats:
+    """Everything MOSES needs to know about a reference set to score generated molecules.
+
+    Computed on the reference's *valid* molecules (an invalid reference SMILES is dropped;
+    MOSES assumes there are none): ``fcd_mu``/``fcd_sigma`` are the mean and covariance of the
+    ChemNet activations of their canonical SMILES (NaN if fewer than two); ``fingerprints`` are
+    packed Morgan bits (radius 2, 1024 bits, one row per molecule) for SNN; ``fragments`` and
+    ``scaffolds`` count BRICS fragments and Bemis-Murcko scaffolds (>= 2 rings) for Frag and Scaf;
+    ``properties`` holds logP, SA, QED and weight per molecule for the Wasserstein distances.
+    """
+
+    fcd_mu: np.ndarray
+    fcd_sigma: np.ndarray
+    fingerprints: np.ndarray
+    fragments: Mapping[str, int]
+    scaffolds: Mapping[str, int]
+    properties: np.ndarray
+    n_input: int
+    source: str | None = None
+    source_sha256: str | None = None
+
+    @property
+    def n_molecules(self) -> int:
+        """Number of valid reference molecules the statistics were computed on."""
+        return len(self.fingerprints)
+
+    def property_values(self, name: str) -> np.ndarray:
+        """Reference values of one of ``PROPERTY_NAMES`` (``logP``, ``SA``, ``QED``, ``weight``)."""
+        return self.properties[:, moses_chem.PROPERTY_NAMES.index(name)]
+
+    @classmethod
+    def compute(
+        cls,
+        smiles: Sequence[str],
+        *,
+        n_jobs: int | None = None,
+        source: str | None = None,
+        source_sha256: str | None = None,
+        log: Log | None = None,
+    ) -> ReferenceStats:
+        """Compute the statistics of a list of reference SMILES (no caching).
+
+        RDKit work runs in ``n_jobs`` worker processes (default: all CPUs available); ChemNet
+        runs with torch's threads. ``log`` receives one line per stage.
+        """
+        smiles = list(smiles)
+        _log(log, f"reference: featurizing {len(smiles):,} SMILES")
+        features = moses_chem.featurize(
+            smiles, reparse_canonical=False, with_filters=False, n_jobs=n_jobs
+        )
+        if features.n_valid == 0:
+            raise MolvaeError("the reference set has no valid SMILES")
+        _log(log, f"reference: ChemNet activations of {features.n_valid:,} molecules")
+        mu, sigma = fcd_statistics(features.valid_canonical)
+        return cls(
+            fcd_mu=mu,
+            fcd_sigma=sigma,
+            fingerprints=features.fingerprints,
+            fragments=dict(features.fragments),
+            scaffolds=dict(features.scaffolds),
+            properties=features.properties,
+            n_input=len(smiles),
+            source=source,
+            source_sha256=source_sha256,
+        )
+
+    @classmethod
+    def load_or_compute(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        cache: str | os.PathLike[str] | None = None,
+        n_jobs: int | None = None,
+        smiles_column: str | None = None,
+        recompute: bool = False,
+        log: Log | None = None,
+    ) -> ReferenceStats:
+        """Statistics of the reference file at ``path``, from the cache when it has them.
+
+        The file is any format :func:`molvae.io.read_molecules` reads (the MOSES ``test.csv.gz``
+        included). The cache key is the SHA-256 of the file; ``cache`` overrides the cache
+        directory; ``recompute=True`` ignores (and overwrites) a cached entry.
+        """
+        sha = file_sha256(path)
+        stem = cache_dir(cache) / f"reference-{sha}"
+        if not recompute:
+            stats = cls._load_entry(stem, sha)
+            if stats is not None:
+                _log(log, f"reference: loaded cached statistics {stem.with_suffix('.npz')}")
+                return stats
+        from molvae.io import read_molecules
+
+        _log(log, f"reference: reading {path}")
+        table = read_molecules(
+            path, smiles_column=smiles_column, canonicalize=False, workers=n_jobs
+        )
+        stats = cls.compute(
+            table.records["smiles"].tolist(),
+            n_jobs=n_jobs,
+            source=str(path),
+            source_sha256=sha,
+            log=log,
+        )
+        # Rows the file reader rejected as invalid count as reference input too.
+        stats = replace(stats, n_input=table.n_rows)
+        try:
+            stats.save(stem)
+            _log(log, f"reference: cached statistics in {stem.with_suffix('.npz')}")
+        except OSError as exc:  # a read-only cache must not lose the computed result
+            _log(log, f"reference: could not write cache {stem}: {exc}")
+        return stats
+
+    def save(self, stem: str | os.PathLike[str]) -> None:
+        """Write ``<stem>.npz`` and ``<stem>.json`` (atomically, JSON last)."""
+        frag_keys, frag_counts = _counter_arrays(self.fragments)
+        scaf_keys, scaf_counts = _counter_arrays(self.scaffolds)
+        arrays = {
+            "fcd_mu": np.asarray(self.fcd_mu, dtype=np.float64),
+            "fcd_sigma": np.asarray(self.fcd_sigma, dtype=np.float64),
+            "fingerprints": np.asarray(self.fingerprints, dtype=np.uint8),
+            "fragment_smiles": frag_keys,
+            "fragment_counts": frag_counts,
+            "scaffold_smiles": scaf_keys,
+            "scaffold_counts": scaf_counts,
+            "properties": np.asarray(self.properties, dtype=np.float64),
+        }
+        meta = {
+            "format": _REFERENCE_FORMAT,
+            "settings": _settings(),
+            "versions": _versions(),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "source": self.source,
+            "source_sha256": self.source_sha256,
+            "n_input": self.n_input,
+            "n_molecules": self.n_molecules,
+            "property_columns": list(moses_chem.PROPERTY_NAMES),
+        }
+        _write_entry(Path(stem), arrays, meta)
+
+    @classmethod
+    def load(cls, stem: str | os.PathLike[str]) -> ReferenceStats:
+        """Read statistics written by :meth:`save`; ``MolvaeError`` if missing or unusable."""
+        stats = cls._load_entry(Path(stem), None)
+        if stats is None:
+            raise MolvaeError(f"no usable reference statistics at {stem}.npz/.json")
+        return stats
+
+    @classmethod
+    def _load_entry(cls, stem: Path, sha: str | None) -> ReferenceStats | None:
+        """The cached entry at ``stem`` if it exists and matches ``sha`` and our settings."""
+        try:
+            arrays, meta = _read_entry(stem)
+            if meta.get("format") != _REFERENCE_FORMAT or meta.get("settings") != _settings():
+                return None
+            if sha is not None and meta.get("source_sha256") != sha:
+                return None
+            stats = cls(
+                fcd_mu=arrays["fcd_mu"],
+                fcd_sigma=arrays["fcd_sigma"],
+                fingerprints=arrays["fingerprints"],
+                fragments=_counts_from_arrays(arrays["fragment_smiles"], arrays["fragment_counts"]),
+                scaffolds=_counts_from_arrays(arrays["scaffold_smiles"], arrays["scaffold_counts"]),
+                properties=arrays["properties"],
+                n_input=int(meta["n_input"]),
+                source=meta.get("source"),
+                source_sha256=meta.get("source_sha256"),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        n_bytes = moses_chem.FINGERPRINT_BITS // 8
+        consistent = (
+            stats.fcd_mu.shape == (CHEMNET_DIM,)
+            and stats.fcd_sigma.shape == (CHEMNET_DIM, CHEMNET_DIM)
+            and stats.fingerprints.shape == (int(meta.get("n_molecules", -1)), n_bytes)
+            and stats.properties.shape == (stats.n_molecules, len(moses_chem.PROPERTY_NAMES))
+        )
+        return stats if consistent else None
+
+
+# --------------------------------------------------------------------------------------------
+# Training set index (Novelty)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingSetIndex:
+    """The set of canonical SMILES of a training set, as sorted 64-bit hashes, for Novelty.
+
+    MOSES compares generated canonical SMILES with the training SMILES *as given*, assuming the
+    training file is canonical. We canonicalize the training set with the same RDKit as the
+    generated molecules instead, so a training file written by another tool (or another RDKit
+    version: 0.06% of the MOSES SMILES are spelled differently by RDKit 2026) cannot make a
+    known molecule look novel.
+    """
+
+    hashes: np.ndarray  # sorted unique uint64
+    n_input: int
+    source: str | None = None
+    source_sha256: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def contains(self, canonical_smiles: Sequence[str]) -> np.ndarray:
+        """Boolean array: is each (canonical) SMILES in the training set?"""
+        if len(canonical_smiles) == 0 or len(self.hashes) == 0:
+            return np.zeros(len(canonical_smiles), dtype=bool)
+        query = smiles_hashes(canonical_smiles)
+        pos = np.searchsorted(self.hashes, query).clip(max=len(self.hashes) - 1)
+        return self.hashes[pos] == query
+
+    @classmethod
+    def compute(
+        cls,
+        smiles: Sequence[str],
+        *,
+        n_jobs: int | None = None,
+        source: str | None = None,
+        source_sha256: str | None = None,
+    ) -> TrainingSetIndex:
+        """Canonicalize and hash a list of training SMILES (invalid ones are ignored)."""
+        canonical = [s for s in moses_chem.canonicalize(smiles, n_jobs=n_jobs) if s is not None]
+        return cls._from_canonical(canonical, len(smiles), source, source_sha256)
+
+    @classmethod
+    def _from_canonical(
+        cls, canonical: Sequence[str], n_input: int, source: str | None, sha: str | None
+    ) -> TrainingSetIndex:
+        return cls(np.unique(smiles_hashes(canonical)), n_input, source, sha)
+
+    @classmethod
+    def load_or_compute(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        cache: str | os.PathLike[str] | None = None,
+        n_jobs: int | None = None,
+        smiles_column: str | None = None,
+        recompute: bool = False,
+        log: Log | None = None,
+    ) -> TrainingSetIndex:
+        """The index of the training file at ``path``, cached like :class:`ReferenceStats`."""
+        sha = file_sha256(path)
+        stem = cache_dir(cache) / f"train-{sha}"
+        if not recompute:
+            try:
+                arrays, meta = _read_entry(stem)
+                if (
+                    meta.get("format") == _TRAIN_FORMAT
+                    and meta.get("settings") == _settings()
+                    and meta.get("source_sha256") == sha
+                    and arrays["hashes"].dtype == np.uint64
+                ):
+                    _log(log, f"train: loaded cached index {stem.with_suffix('.npz')}")
+                    return cls(arrays["hashes"], int(meta["n_input"]), meta.get("source"), sha)
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+        from molvae.io import read_molecules
+
+        _log(log, f"train: reading and canonicalizing {path}")
+        table = read_molecules(path, smiles_column=smiles_column, canonicalize=True, workers=n_jobs)
+        index = cls._from_canonical(
+            table.records["canonical"].tolist(), table.n_rows, str(path), sha
+        )
+        meta = {
+            "format": _TRAIN_FORMAT,
+            "settings": _settings(),
+            "versions": _versions(),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "source": index.source,
+            "source_sha256": sha,
+            "n_input": index.n_input,
+            "n_unique": len(index),
+        }
+        try:
+            _write_entry(stem, {"hashes": index.hashes}, meta)
+            _log(log, f"train: cached index in {stem.with_suffix('.npz')}")
+        except OSError as exc:
+            _log(log, f"train: could not write cache {stem}: {exc}")
+        return index
