@@ -26,9 +26,51 @@ from molvae.parallel import default_jobs
 from molvae.tokenizers import get_tokenizer
 from molvae.train import autocast_dtype, resolve_device
 
-__all__ = ["MolVAE", "resolve_model_path"]
+__all__ = [
+    "MolVAE",
+    "resolve_model_path",
+    "save_training_set_index",
+    "training_set_index",
+]
 
 BUNDLED_DIR = Path(__file__).parent / "pretrained"
+TRAINING_INDEX = "training_set.safetensors"
+
+
+def save_training_set_index(smiles: Sequence[str], path: str | Path) -> Path:
+    """Write the 64-bit hashes of (canonical) training SMILES, for ``--novel`` checks.
+
+    The model directory stays small (8 bytes a molecule) and never holds the training data.
+    """
+    from safetensors.numpy import save_file
+
+    from molvae.evaluation.reference import smiles_hashes
+
+    path = Path(path)
+    save_file({"hashes": np.unique(smiles_hashes(list(smiles)))}, str(path))
+    return path
+
+
+def training_set_index(vae: MolVAE):
+    """The model's training-set index (``TrainingSetIndex``) if one ships with it, else None.
+
+    Looked up beside the weights, then in the run directory that holds the model.
+    """
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    from molvae.evaluation.reference import TrainingSetIndex
+
+    if vae.path is None:
+        return None
+    for candidate in (vae.path / TRAINING_INDEX, vae.path.parent / TRAINING_INDEX):
+        if candidate.is_file():
+            try:
+                hashes = load_file(str(candidate))["hashes"]
+            except (SafetensorError, KeyError, OSError) as exc:
+                raise MolvaeError(f"{candidate}: unreadable training-set index ({exc})") from None
+            return TrainingSetIndex(hashes=hashes, n_input=len(hashes), source=str(candidate))
+    return None
 
 
 def resolve_model_path(model: str | Path | None) -> Path:

@@ -90,8 +90,10 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise MolvaeError(f"{path}: file not found")
     with open(path, "rb") as fh:
-        head = fh.read(2)
-    if head[:1] == b"\x80" or head == b"PK":
+        head = fh.read(9)
+    # A safetensors file opens with its header length (u64, little-endian) and a JSON object.
+    looks_safetensors = len(head) == 9 and head[8:9] == b"{"
+    if not looks_safetensors and (head[:1] == b"\x80" or head[:2] == b"PK"):
         raise MolvaeError(
             f"{path}: looks like a pickle/zip (torch.save) file; molvae only loads safetensors "
             "and never unpickles"
@@ -137,7 +139,7 @@ class ModelBundle:
             "model": asdict(self.config),
             "vocabulary": self.vocabulary.to_dict(),
             "properties": {
-                "names": list(self.config.properties),
+                "names": list(self.config.all_properties),
                 "mean": list(self.property_mean),
                 "std": list(self.property_std),
                 "metrics": self.property_metrics,
@@ -173,7 +175,8 @@ class ModelBundle:
                 f"{config.vocab_size}"
             )
         mean, std = props.get("mean", []), props.get("std", [])
-        if len(mean) != len(config.properties) or len(std) != len(config.properties):
+        n_props = len(config.all_properties)
+        if len(mean) != n_props or len(std) != n_props:
             raise MolvaeError(f"{path}: property normalization does not match model properties")
         return cls(
             config,

@@ -20,6 +20,8 @@ from rdkit.Chem.MolStandardize import rdMolStandardize
 
 __all__ = [
     "PROPERTIES",
+    "alert_catalog_names",
+    "structural_alerts",
     "Property",
     "canonical_smiles",
     "compute_properties",
@@ -39,6 +41,13 @@ __all__ = [
     "standardize",
     "tanimoto",
     "bulk_tanimoto",
+    "compile_smarts",
+    "grid_image",
+    "has_substructure",
+    "inchi_key",
+    "maxmin_pick",
+    "morgan_on_bits",
+    "write_sdf",
 ]
 
 RDKIT_LOG_ENV = "MOLVAE_RDKIT_LOG"
@@ -270,18 +279,28 @@ def get_property(name: str) -> Property:
 
 
 def compute_properties(mol: Chem.Mol | None, names: Sequence[str]) -> dict[str, float]:
-    """Compute the named properties of ``mol``; NaN where ``mol`` is None or RDKit fails."""
-    out: dict[str, float] = {}
-    for name in names:
-        prop = get_property(name)
-        value = float("nan")
-        if mol is not None:
-            try:
-                value = prop.func(mol)
-            except Exception:
-                value = float("nan")
-        out[prop.name] = value
-    return out
+    """Compute the named properties of ``mol``; NaN where ``mol`` is None or RDKit fails.
+
+    Within one call logP and SA are computed once even when penalized logP is also asked for.
+    """
+    cache: dict[str, float] = {}
+
+    def value(prop: Property) -> float:
+        if prop.name not in cache:
+            if prop.name == "plogP" and mol is not None:
+                cache["plogP"] = (
+                    value(PROPERTIES["logP"])
+                    - value(PROPERTIES["SA"])
+                    - max(largest_ring_size(mol) - 6, 0)
+                )
+            else:
+                try:
+                    cache[prop.name] = prop.func(mol) if mol is not None else float("nan")
+                except Exception:
+                    cache[prop.name] = float("nan")
+        return cache[prop.name]
+
+    return {get_property(name).name: value(get_property(name)) for name in names}
 
 
 # --------------------------------------------------------------------------------------------
@@ -313,3 +332,192 @@ def tanimoto(fp_a, fp_b) -> float:
 def bulk_tanimoto(fp, fps: Sequence) -> np.ndarray:
     """Tanimoto similarity of one fingerprint against many, as a float array."""
     return np.asarray(DataStructs.BulkTanimotoSimilarity(fp, list(fps)), dtype=np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# Structural alerts (RDKit FilterCatalog)
+# --------------------------------------------------------------------------------------------
+
+_CATALOG_NAMES = ("PAINS", "BRENK", "NIH", "ZINC", "CHEMBL")
+
+
+def alert_catalog_names() -> list[str]:
+    """Names accepted by ``structural_alerts`` (RDKit FilterCatalog sets), lower-case."""
+    return [n.lower() for n in _CATALOG_NAMES]
+
+
+@lru_cache(maxsize=16)
+def _filter_catalog(name: str):
+    from rdkit.Chem import FilterCatalog
+
+    key = name.upper()
+    if key not in _CATALOG_NAMES:
+        raise KeyError(
+            f"unknown filter set {name!r}; available: {', '.join(alert_catalog_names())}"
+        )
+    params = FilterCatalog.FilterCatalogParams()
+    params.AddCatalog(getattr(FilterCatalog.FilterCatalogParams.FilterCatalogs, key))
+    return FilterCatalog.FilterCatalog(params)
+
+
+def structural_alerts(mol: Chem.Mol, catalogs: Sequence[str], first_only: bool = True) -> list[str]:
+    """Alerts matched in ``mol`` as ``"SET: description"``; empty if it passes every set.
+
+    With ``first_only`` each set stops at its first match (enough to reject a molecule).
+    """
+    hits: list[str] = []
+    for name in catalogs:
+        catalog = _filter_catalog(name)
+        if first_only:
+            entry = catalog.GetFirstMatch(mol)
+            if entry is not None:
+                hits.append(f"{name.upper()}: {entry.GetDescription()}")
+        else:
+            hits.extend(f"{name.upper()}: {e.GetDescription()}" for e in catalog.GetMatches(mol))
+    return hits
+
+
+# --------------------------------------------------------------------------------------------
+# Identifiers, substructures, diversity and output (screening)
+# --------------------------------------------------------------------------------------------
+
+
+def inchi_key(mol: Chem.Mol) -> str | None:
+    """Standard InChIKey of ``mol``; ``None`` if RDKit's InChI cannot describe it.
+
+    Two spellings of one compound (tautomers with mobile H included) share a key, which is why
+    screening deduplicates by InChIKey rather than by canonical SMILES.
+    """
+    try:
+        key = Chem.MolToInchiKey(mol)
+    except Exception:
+        return None
+    return key or None
+
+
+def compile_smarts(pattern: str) -> Chem.Mol:
+    """Parse a SMARTS pattern once for repeated matching; ``ValueError`` if it is invalid."""
+    query = Chem.MolFromSmarts(pattern) if isinstance(pattern, str) and pattern.strip() else None
+    if query is None:
+        raise ValueError(f"invalid SMARTS {pattern!r}")
+    return query
+
+
+def has_substructure(mol: Chem.Mol, query: Chem.Mol) -> bool:
+    """Does ``mol`` contain the compiled SMARTS ``query`` (see :func:`compile_smarts`)?"""
+    return bool(mol.HasSubstructMatch(query))
+
+
+def morgan_on_bits(mol: Chem.Mol, radius: int = 2, fp_size: int = 2048) -> np.ndarray:
+    """Indices of the set bits of a folded Morgan fingerprint, ``uint16`` (``fp_size <= 65536``).
+
+    Morgan fingerprints are sparse (about 40 of 2048 bits set for drug-like molecules), so lists
+    of set bits store a large reference set compactly and feed sparse-matrix Tanimoto searches.
+    The bits are those of :func:`morgan_fingerprints`.
+    """
+    fp = _morgan_generator(radius, fp_size).GetFingerprint(mol)
+    return np.fromiter(fp.GetOnBits(), dtype=np.uint16)
+
+
+def maxmin_pick(
+    fingerprints: Sequence, n: int, first_picks: Sequence[int] = (), seed: int = 42
+) -> list[int]:
+    """Indices of ``n`` mutually dissimilar fingerprints (RDKit ``MaxMinPicker``, Tanimoto).
+
+    Each pick is the fingerprint farthest from everything picked so far; ``first_picks`` seeds the
+    selection (e.g. the best-scored molecule). Returns all indices when ``n >= len(fingerprints)``.
+    """
+    from rdkit.SimDivFilters import rdSimDivPickers
+
+    size = len(fingerprints)
+    if n >= size:
+        return list(range(size))
+    if n <= 0:
+        return []
+    picker = rdSimDivPickers.MaxMinPicker()
+    picks = picker.LazyBitVectorPick(
+        list(fingerprints), size, n, firstPicks=list(first_picks), seed=seed
+    )
+    return [int(i) for i in picks]
+
+
+def _sd_value(value: object) -> str | None:
+    """Text of an SD tag value; ``None`` (tag omitted) for missing values."""
+    if value is None:
+        return None
+    if isinstance(value, float | np.floating):
+        return None if np.isnan(value) else format(float(value), ".10g")
+    if isinstance(value, np.integer):
+        return str(int(value))
+    text = str(value)
+    return None if text == "" or text == "<NA>" else text
+
+
+def write_sdf(
+    records: Iterable[tuple[str, str, dict[str, object]]], path: str | os.PathLike[str]
+) -> int:
+    """Write ``(smiles, title, tags)`` records as an SD file with 2D coordinates; returns the count.
+
+    Tags become SD data fields (numbers written in full precision, missing values omitted), so
+    the properties travel with the structures into other tools. ``.gz`` names are compressed.
+    A SMILES RDKit cannot parse is skipped (callers pass validated SMILES).
+    """
+    import gzip
+
+    from rdkit.Chem import rdDepictor
+
+    path = os.fspath(path)
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    count = 0
+    with opener(path, "wt", encoding="utf-8") as handle:
+        writer = Chem.SDWriter(handle)
+        try:
+            for smiles, title, tags in records:
+                mol = parse_smiles(smiles)
+                if mol is None:
+                    continue
+                rdDepictor.Compute2DCoords(mol)
+                mol.SetProp("_Name", title or "")
+                for key, value in tags.items():
+                    text = _sd_value(value)
+                    if text is not None:
+                        mol.SetProp(str(key), text)
+                writer.write(mol)
+                count += 1
+        finally:
+            writer.close()
+    return count
+
+
+def grid_image(
+    smiles: Sequence[str],
+    legends: Sequence[str] | None = None,
+    mols_per_row: int = 4,
+    size: tuple[int, int] = (300, 250),
+    svg: bool = False,
+) -> bytes | str:
+    """A grid drawing of molecules with legends: PNG bytes, or SVG text when ``svg`` is true.
+
+    Uses RDKit ``Draw.MolsToGridImage`` (PNG needs Pillow). Unparsable SMILES are drawn empty
+    so legends stay aligned with their molecules.
+    """
+    import io as _io
+
+    from rdkit.Chem import Draw
+
+    mols = [parse_smiles(s) or Chem.Mol() for s in smiles]
+    legend_list = list(legends) if legends is not None else [""] * len(mols)
+    image = Draw.MolsToGridImage(
+        mols,
+        molsPerRow=max(1, mols_per_row),
+        subImgSize=size,
+        legends=legend_list,
+        useSVG=svg,
+    )
+    if svg:
+        return str(image)
+    if isinstance(image, bytes | bytearray):  # some RDKit builds return PNG data directly
+        return bytes(image)
+    buffer = _io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -38,6 +38,13 @@ class ModelConfig:
     properties: list[str] = field(default_factory=list)
     predictor_hidden: int = 128
     predictor_ensemble: int = 4
+    # Properties fitted later on the frozen VAE (``molvae fit-property``), one ensemble each.
+    fitted_properties: list[str] = field(default_factory=list)
+
+    @property
+    def all_properties(self) -> list[str]:
+        """Every predicted property: jointly trained ones, then separately fitted ones."""
+        return [*self.properties, *self.fitted_properties]
 
     def validate(self) -> None:
         """Raise ``MolvaeError`` for values that cannot build a model."""

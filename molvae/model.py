@@ -96,6 +96,14 @@ class GRUVAE(nn.Module):
             if c.properties
             else None
         )
+        # One ensemble per property fitted after training, keyed by position (names may hold
+        # characters a module name cannot).
+        self.fitted_predictors = nn.ModuleDict(
+            {
+                str(i): PropertyEnsemble(c.latent_dim, c.predictor_hidden, 1, c.predictor_ensemble)
+                for i in range(len(c.fitted_properties))
+            }
+        )
 
     # ------------------------------------------------------------------ encoder
     def encode(self, tokens: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
@@ -154,15 +162,22 @@ class GRUVAE(nn.Module):
         z = self.reparameterize(mu, logvar) if sample else mu
         out = {"mu": mu, "logvar": logvar, "z": z, "logits": self.decode_logits(z, decoder_inputs)}
         if self.predictor is not None:
-            out["properties"] = self.predict_properties(mu)
+            with torch.autocast(mu.device.type, enabled=False):
+                out["properties"] = self.predictor(mu.float())
         return out
 
     def predict_properties(self, mu: Tensor) -> Tensor:
-        """Standardized property predictions of every ensemble member, (k, batch, n), in fp32."""
-        if self.predictor is None:
+        """Standardized predictions of every ensemble member, (k, batch, n), in fp32.
+
+        Columns follow ``config.all_properties``: the jointly trained head, then fitted heads.
+        """
+        heads = ([self.predictor] if self.predictor is not None else []) + [
+            self.fitted_predictors[str(i)] for i in range(len(self.fitted_predictors))
+        ]
+        if not heads:
             raise ValueError("this model has no property predictor")
         with torch.autocast(mu.device.type, enabled=False):
-            return self.predictor(mu.float())
+            return torch.cat([head(mu.float()) for head in heads], dim=-1)
 
     @torch.no_grad()
     def generate(
@@ -184,19 +199,18 @@ class GRUVAE(nn.Module):
         max_length = max_length or self.config.max_length
         batch = z.shape[0]
         device = z.device
-        hidden = self.initial_hidden(z)
+        hidden = list(self.initial_hidden(z).unbind(0))
+        step = self._decoder_step(z)
         token = torch.full((batch,), Vocabulary.bos_id, dtype=torch.long, device=device)
         finished = torch.zeros(batch, dtype=torch.bool, device=device)
         out = torch.full((batch, max_length), Vocabulary.pad_id, dtype=torch.long, device=device)
-        z_step = z.unsqueeze(1)
         # Special tokens other than eos are never generated.
         banned = torch.tensor(
             [Vocabulary.pad_id, Vocabulary.bos_id, Vocabulary.unk_id], device=device
         )
         for t in range(max_length):
-            step_in = torch.cat([self.embedding(token).unsqueeze(1), z_step], dim=-1)
-            step_out, hidden = self.decoder(step_in, hidden)
-            logits = self.output(step_out.squeeze(1)).float()
+            hidden = step(token, hidden)
+            logits = self.output(hidden[-1]).float()
             logits[:, banned] = float("-inf")
             if strategy == "greedy":
                 token = logits.argmax(dim=-1)
@@ -213,6 +227,52 @@ class GRUVAE(nn.Module):
             if bool(finished.all()):
                 return out[:, : t + 1]
         return out
+
+    def _decoder_step(self, z: Tensor):
+        """One decoder step as a function ``(token, hidden list) -> hidden list``.
+
+        The first layer's input projection is split: the token part is precomputed for the
+        whole vocabulary (a table lookup per step) and the z part once per sequence, so each
+        step multiplies only by the recurrent weights. This halves the work of sampling
+        compared with calling the GRU module step by step; results are the same.
+        """
+        gru = self.decoder
+        e_dim = self.config.embedding_dim
+        w_ih = gru.weight_ih_l0
+        token_proj = F.linear(self.embedding.weight, w_ih[:, :e_dim])  # (vocab, 3H)
+        z_proj = F.linear(z, w_ih[:, e_dim:], gru.bias_ih_l0)  # (batch, 3H)
+        w_hh, b_hh = gru.weight_hh_l0, gru.bias_hh_l0
+        upper = [
+            tuple(
+                getattr(gru, f"{name}_l{k}")
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            )
+            for k in range(1, gru.num_layers)
+        ]
+
+        def step(token: Tensor, hidden: list[Tensor]) -> list[Tensor]:
+            h = hidden[0]
+            gi = token_proj[token] + z_proj
+            gh = F.linear(h, w_hh, b_hh)
+            i_r, i_u, i_n = gi.chunk(3, dim=1)
+            h_r, h_u, h_n = gh.chunk(3, dim=1)
+            r = torch.sigmoid(i_r + h_r)
+            u = torch.sigmoid(i_u + h_u)
+            n = torch.tanh(i_n + r * h_n)
+            new = [n + u * (h - n)]
+            for k, (wi, wh, bi, bh) in enumerate(upper, start=1):
+                x = new[-1]
+                gi = F.linear(x, wi, bi)
+                gh = F.linear(hidden[k], wh, bh)
+                i_r, i_u, i_n = gi.chunk(3, dim=1)
+                h_r, h_u, h_n = gh.chunk(3, dim=1)
+                r = torch.sigmoid(i_r + h_r)
+                u = torch.sigmoid(i_u + h_u)
+                n = torch.tanh(i_n + r * h_n)
+                new.append(n + u * (hidden[k] - n))
+            return new
+
+        return step
 
     def sequence_log_likelihood(self, z: Tensor, decoder_inputs: Tensor, targets: Tensor) -> Tensor:
         """log p(x|z) summed over tokens (padding excluded), per sequence."""

@@ -306,8 +306,11 @@ def evaluate(
     """Validation loss terms, token accuracy, exact reconstruction, active units, property R^2."""
     model.eval()
     sampler = LengthBucketSampler(dataset.lengths, 512, seed=0)
-    mean = np.asarray(bundle.property_mean, dtype=np.float32) if bundle.property_mean else None
-    std = np.asarray(bundle.property_std, dtype=np.float32) if bundle.property_std else None
+    # Targets exist for the jointly trained properties only (fitted heads come first-class
+    # from ``fit-property`` and keep their own normalization after them).
+    n_joint = len(bundle.config.properties)
+    mean = np.asarray(bundle.property_mean[:n_joint], dtype=np.float32) if n_joint else None
+    std = np.asarray(bundle.property_std[:n_joint], dtype=np.float32) if n_joint else None
     totals = {"recon": 0.0, "kl": 0.0}
     correct = tokens = 0
     mus, preds, trues = [], [], []
@@ -533,6 +536,9 @@ def train(
             "property_std": prop_std.tolist(),
             "init_from": str(init_from) if init_from else None,
         }
+        from molvae.api import TRAINING_INDEX, save_training_set_index
+
+        save_training_set_index(train_set.smiles + val_set.smiles, run_dir / TRAINING_INDEX)
         _save_dataset(train_set, run_dir / "data", "train")
         _save_dataset(val_set, run_dir / "data", "validation")
         _write_run_json(
@@ -572,6 +578,8 @@ def train(
     scaler = (
         torch.amp.GradScaler("cuda") if amp == torch.float16 and device.type == "cuda" else None
     )
+    n_joint = len(model_cfg.properties)
+    joint_mean, joint_std = prop_mean[:n_joint], prop_std[:n_joint]
     sampler = LengthBucketSampler(train_set.lengths, cfg.batch_size, cfg.seed)
     steps_per_epoch = len(sampler)
     total_steps = steps_per_epoch * cfg.epochs
@@ -608,30 +616,31 @@ def train(
         with open(metrics_path, "a") as fh:
             fh.write(json.dumps(row) + "\n")
 
-    def checkpoint(is_best: bool, val: dict | None = None) -> None:
-        state["wall_seconds"] = wall_before + (time.monotonic() - started)
-        tmp = run_dir / "checkpoint.tmp"
+    def write_swapped(name: str, with_state: bool) -> None:
+        # Written in full under a temporary name, then swapped in (see replace_directory).
+        tmp = run_dir / f"{name}.tmp"
         if tmp.exists():
             shutil.rmtree(tmp)
+        save_model_dir(model, bundle, tmp)
+        if with_state:
+            tensors, opt_info = _optimizer_state_tensors(optimizer)
+            tensors["rng.torch"] = torch.get_rng_state()
+            if device.type == "cuda":
+                tensors["rng.cuda"] = torch.cuda.get_rng_state()
+            save_training_state(tmp, tensors, {"optimizer": opt_info, "counters": state})
+        replace_directory(tmp, run_dir / name)
+
+    def checkpoint(is_best: bool, val: dict | None = None) -> None:
+        state["wall_seconds"] = wall_before + (time.monotonic() - started)
         bundle.training["steps"] = state["step"]
         bundle.training["wall_seconds"] = round(state["wall_seconds"], 1)
         bundle.training["hardware"] = _hardware(device)
-        save_model_dir(model, bundle, tmp)
-        tensors, opt_info = _optimizer_state_tensors(optimizer)
-        tensors["rng.torch"] = torch.get_rng_state()
-        if device.type == "cuda":
-            tensors["rng.cuda"] = torch.cuda.get_rng_state()
-        save_training_state(tmp, tensors, {"optimizer": opt_info, "counters": state})
-        replace_directory(tmp, run_dir / "checkpoint")
+        write_swapped("checkpoint", with_state=True)
         if is_best:
             if val is not None:
                 bundle.metrics = {k: v for k, v in val.items() if k != "property_metrics"}
                 bundle.property_metrics = val.get("property_metrics", {})
-            best_tmp = run_dir / "model.tmp"
-            if best_tmp.exists():
-                shutil.rmtree(best_tmp)
-            save_model_dir(model, bundle, best_tmp)
-            replace_directory(best_tmp, run_dir / "model")
+            write_swapped("model", with_state=False)
 
     wall_before = float(state["wall_seconds"])
     deadline = started + cfg.max_minutes * 60 if cfg.max_minutes else None
@@ -654,7 +663,7 @@ def train(
             while state["batch_in_epoch"] < len(batches):
                 index = batches[state["batch_in_epoch"]]
                 step = state["step"]
-                batch = collate(train_set, index, prop_mean, prop_std).to(device)
+                batch = collate(train_set, index, joint_mean, joint_std).to(device)
                 if cfg.word_dropout > 0:
                     drop = torch.rand(batch.decoder_inputs.shape, device=device) < cfg.word_dropout
                     drop[:, 0] = False  # keep bos
@@ -827,15 +836,11 @@ def _write_metrics_csv(jsonl: Path, csv: Path) -> None:
 
 
 def _hardware(device: torch.device) -> str:
+    from molvae.hardware import machine_summary
+
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    model_name = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model_name = line.split(":", 1)[1].strip()
-                break
-    return f"{model_name}, {torch.get_num_threads()} threads"
+    return machine_summary()
 
 
 def _progress(enabled: bool):
