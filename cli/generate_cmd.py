@@ -1,0 +1,207 @@
+"""``molvae generate`` and ``molvae optimize``: property-steered search in the latent space."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from molvae.errors import MolvaeError
+
+from ._common import MODEL_HELP, console, err_console, load_model, parse_csv_list, write_table
+
+TARGET_HELP = "Goal: NAME (maximize), NAME:min, or NAME=VALUE; repeat for several objectives."
+
+
+def _goals(vae, targets: list[str], weights: list[float] | None):
+    from molvae.optimize import parse_goal
+
+    if weights and len(weights) != len(targets):
+        raise typer.BadParameter(
+            f"{len(weights)} --weight value(s) for {len(targets)} --target(s)", param_hint="--weight"
+        )
+    weights = weights or [1.0] * len(targets)
+    return [parse_goal(t, vae.model.config.all_properties, w) for t, w in zip(targets, weights,
+                                                                              strict=True)]
+
+
+def _novelty_checker(vae, train_file: Path | None):
+    """A function telling whether canonical SMILES are absent from the training set."""
+    from molvae.evaluation.reference import TrainingSetIndex
+
+    index = None
+    if train_file is not None:
+        from molvae.io import read_molecules
+
+        table = read_molecules(train_file)
+        index = TrainingSetIndex.compute(table.records["canonical"].tolist(),
+                                         source=str(train_file))
+    else:
+        from molvae.api import training_set_index
+
+        index = training_set_index(vae)
+        if index is None:
+            raise MolvaeError(
+                "--novel: this model ships no training-set index; pass --train-file FILE"
+            )
+    return lambda smiles: ~index.contains(list(smiles))
+
+
+def generate(
+    target: list[str] = typer.Option(["logP"], "--target", help=TARGET_HELP),
+    weight: list[float] | None = typer.Option(None, "--weight", help="Weight of each --target."),
+    n: int = typer.Option(20, "-n", help="Number of unique valid molecules wanted."),
+    model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    out: Path = typer.Option(Path("generated.csv"), "--out", "-o", help="Output CSV."),
+    start_from: Path | None = typer.Option(None, "--start-from", help="Start from these molecules."),
+    similar_to: str | None = typer.Option(None, "--similar-to", help="Seed SMILES to stay close to."),
+    min_similarity: float = typer.Option(0.0, "--min-similarity", help="Tanimoto bound (Morgan r2 counts)."),
+    max_heavy_atoms: int | None = typer.Option(None, "--max-heavy-atoms"),
+    where: list[str] | None = typer.Option(None, "--where", help='Property range, e.g. "MW<500".'),
+    filters: list[str] | None = typer.Option(None, "--filters", help="Alert sets: pains,brenk,nih,zinc."),
+    novel: bool = typer.Option(False, "--novel", help="Only molecules absent from the training set."),
+    train_file: Path | None = typer.Option(None, "--train-file", help="Training set for --novel."),
+    steps: int = typer.Option(60, "--steps", help="Gradient steps per trajectory."),
+    starts: int = typer.Option(256, "--starts", help="Trajectories per round."),
+    step_size: float = typer.Option(0.05, "--step-size"),
+    max_norm: float | None = typer.Option(None, "--max-norm", help="Bound on ||z|| (default sqrt(d)+3)."),
+    trust_radius: float | None = typer.Option(None, "--trust-radius", help="Max distance from the start."),
+    prior_weight: float = typer.Option(0.05, "--prior-weight", help="Penalty on ||z||^2 / 2."),
+    uncertainty_penalty: float = typer.Option(0.0, "--uncertainty-penalty",
+                                              help="Penalty on the predictor ensemble's spread."),
+    max_rounds: int = typer.Option(8, "--max-rounds"),
+    screen: Path | None = typer.Option(None, "--screen", help="Screen the results with this screening TOML (see `molvae screen`)."),
+    seed: int | None = typer.Option(0, "--seed"),
+    device: str = typer.Option("auto", "--device"),
+) -> None:
+    """Generate molecules steered toward property goals (e.g. --target logP)."""
+    from molvae.optimize import SearchSettings, parse_condition
+    from molvae.optimize import generate as run_generate
+
+    vae = load_model(model, device)
+    goals = _goals(vae, target, weight)
+    alert_sets = parse_csv_list(filters)
+    from molvae.chem import alert_catalog_names
+
+    unknown = [f for f in alert_sets if f.lower() not in alert_catalog_names()]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown filter set {unknown[0]!r}; choose from {', '.join(alert_catalog_names())}",
+            param_hint="--filters",
+        )
+    settings = SearchSettings(
+        steps=steps, step_size=step_size, starts=starts, prior_weight=prior_weight,
+        max_norm=max_norm, trust_radius=trust_radius, uncertainty_penalty=uncertainty_penalty,
+        max_rounds=max_rounds, seed=seed, similar_to=similar_to, min_similarity=min_similarity,
+        max_heavy_atoms=max_heavy_atoms, conditions=[parse_condition(w) for w in where or []],
+        filters=alert_sets, novel=novel,
+    )
+    starts_smiles = None
+    if start_from is not None:
+        from molvae.io import read_molecules
+
+        table = read_molecules(start_from)
+        if len(table.rejects):
+            err_console.print(f"--start-from: {table.describe()}", highlight=False)
+        starts_smiles = table.records["canonical"].tolist()
+        if not starts_smiles:
+            raise MolvaeError(f"{start_from}: no usable start molecules")
+    is_novel = _novelty_checker(vae, train_file) if novel or train_file else None
+    err_console.print("goal: " + "; ".join(g.describe() for g in goals), highlight=False)
+    result = run_generate(
+        vae, goals, n=n, settings=settings, start_from=starts_smiles, is_novel=is_novel,
+        on_round=lambda r, k: err_console.print(f"round {r}: {k} molecules pass", highlight=False),
+    )
+    table = result.table
+    if screen is not None and len(table):
+        from molvae.screen import ScreenConfig, screen_frame
+
+        screened = screen_frame(table, ScreenConfig.from_toml(screen))
+        console.print(screened.summary_table())
+        console.print(screened.describe(), highlight=False)
+        if len(screened.rejects):
+            rejects_path = out.with_name(out.stem + ".rejects.csv")
+            write_table(screened.rejects, rejects_path)
+            err_console.print(f"screening rejects written to {rejects_path}", highlight=False)
+        table = screened.shortlist
+    if len(table):
+        write_table(table, out)
+    _print_top(table, goals, similar=similar_to is not None)
+    rejected = ", ".join(f"{k}: {v}" for k, v in result.rejected.items()) or "none"
+    console.print(
+        f"{result.decoded:,} decoded in {result.rounds} round(s), {result.unique_valid:,} unique "
+        f"valid, rejected by constraints: {rejected}; "
+        + (f"{len(table):,} written to {out}" if len(table) else "nothing passed"),
+        highlight=False,
+    )
+
+
+def _print_top(table: pd.DataFrame, goals, similar: bool, k: int = 10) -> None:
+    if table.empty:
+        return
+    out = Table(title=f"top {min(k, len(table))} of {len(table)}")
+    out.add_column("#", justify="right")
+    out.add_column("SMILES", overflow="fold")
+    for g in goals:
+        out.add_column(f"{g.name}", justify="right")
+        out.add_column(f"{g.name} pred.", justify="right")
+    if similar:
+        out.add_column("sim.", justify="right")
+    for i, row in enumerate(table.head(k).itertuples(index=False)):
+        r = row._asdict()
+        cells = [str(i + 1), r["smiles"]]
+        for g in goals:
+            cells.append(f"{r[g.name]:.3f}")
+            cells.append(f"{r[f'{g.name}_predicted']:.2f} ± {r[f'{g.name}_uncertainty']:.2f}")
+        if similar:
+            cells.append(f"{r['similarity']:.2f}")
+        out.add_row(*cells)
+    console.print(out)
+
+
+def optimize(
+    seeds: Path = typer.Argument(..., help="Molecules to improve (CSV/TSV/SMI/SDF)."),
+    target: str = typer.Option("plogP", "--target", help="NAME or NAME:min (an RDKit property)."),
+    min_similarity: float = typer.Option(0.4, "--min-similarity", help="Tanimoto bound."),
+    model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    out: Path = typer.Option(Path("optimized.csv"), "--out", "-o"),
+    steps: int = typer.Option(40, "--steps"),
+    starts: int = typer.Option(16, "--starts", help="Trajectories per seed."),
+    step_size: float = typer.Option(0.05, "--step-size"),
+    extra_samples: int = typer.Option(1, "--extra-samples", help="Stochastic decodes per point."),
+    smiles_column: str | None = typer.Option(None, "--smiles-column"),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("auto", "--device"),
+) -> None:
+    """Improve each seed molecule's property under a similarity constraint (one row per seed)."""
+    from molvae.io import read_molecules
+    from molvae.optimize import SearchSettings, optimize_seeds, parse_goal
+
+    vae = load_model(model, device)
+    goal = parse_goal(target, vae.model.config.all_properties)
+    table = read_molecules(seeds, smiles_column=smiles_column, canonicalize=False)
+    settings = SearchSettings(steps=steps, starts=starts, step_size=step_size,
+                              extra_samples=extra_samples, seed=seed)
+    result = optimize_seeds(vae, table.records["smiles"].tolist(), goal, min_similarity, settings)
+    result.insert(0, "row", table.records["row"].to_numpy())
+    if len(table.rejects):
+        bad = pd.DataFrame({"row": table.rejects["row"], "seed": table.rejects["smiles"],
+                            "status": table.rejects["reason"], "success": False,
+                            "improvement": 0.0})
+        result = pd.concat([result, bad], ignore_index=True).sort_values("row", kind="stable")
+    write_table(result, out)
+    ok = result["status"] == "ok"
+    imp = result.loc[ok, "improvement"]
+    console.print(
+        f"{int(ok.sum()):,} seeds optimized ({int((~ok).sum()):,} not usable): improvement "
+        f"{imp.mean():.2f} ± {imp.std(ddof=0):.2f}, success {result.loc[ok, 'success'].mean():.1%}, "
+        f"mean similarity {result.loc[result['success'], 'similarity'].mean():.2f}; written to {out}",
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("generate")(generate)
+    app.command("optimize")(optimize)

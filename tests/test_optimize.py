@@ -1,0 +1,131 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from molvae import chem
+from molvae.errors import MolvaeError
+from molvae.optimize import (
+    Goal,
+    SearchSettings,
+    generate,
+    optimize_seeds,
+    parse_condition,
+    parse_goal,
+    score_molecules,
+)
+
+FAST = dict(starts=32, steps=12, decode_every=3, max_rounds=2, seed=0)
+
+
+def test_parse_goal_forms():
+    names = ["logP", "QED", "pIC50"]
+    assert parse_goal("logp", names) == Goal("logP", "max")
+    assert parse_goal("QED:min", names).mode == "min"
+    goal = parse_goal("pIC50=7.5", names, weight=2)
+    assert (goal.mode, goal.value, goal.weight) == ("target", 7.5, 2)
+    with pytest.raises(MolvaeError, match="fit-property"):
+        parse_goal("TPSA", names)
+    with pytest.raises(MolvaeError, match="predicts: logP, QED, pIC50"):
+        parse_goal("foo", names)
+    with pytest.raises(MolvaeError, match="not a number"):
+        parse_goal("logP=high", names)
+
+
+def test_parse_condition():
+    cond = parse_condition("mw<=500")
+    assert (cond.name, cond.op, cond.value) == ("MW", "<=", 500.0)
+    assert cond.holds(499) and not cond.holds(501) and not cond.holds(float("nan"))
+    with pytest.raises(MolvaeError):
+        parse_condition("MW about 5")
+    with pytest.raises(MolvaeError, match="unknown property"):
+        parse_condition("XYZ>1")
+
+
+def test_objective_improves_along_trajectories(tiny_vae):
+    """Gradient steps raise the predicted objective, and the decoded molecules follow."""
+    import torch
+
+    from molvae.optimize import _Objective, _trajectories
+
+    goal = [Goal("logP", "max")]
+    obj = _Objective(
+        goal, tiny_vae.properties, tiny_vae.bundle.property_mean, tiny_vae.bundle.property_std
+    )
+    z0 = torch.randn(64, tiny_vae.latent_dim, generator=torch.Generator().manual_seed(0))
+    settings = SearchSettings(steps=20, decode_every=20)
+    points, steps = _trajectories(tiny_vae.model, z0, obj, settings)
+    with torch.no_grad():
+        pred = obj.predicted(tiny_vae.model.predict_properties(points), 0.0)
+    assert pred[steps == 20].mean() > pred[steps == 0].mean() + 0.2
+    start = tiny_vae.decode(points[steps == 0])
+    end = tiny_vae.decode(points[steps == 20])
+
+    def logp(frame):
+        mols = [chem.parse_smiles(s) for s in frame["canonical"] if isinstance(s, str)]
+        return np.nanmean([chem.logp(m) for m in mols])
+
+    assert logp(end) > logp(start)
+
+
+def test_generate_reports_rdkit_values_and_honours_constraints(tiny_vae):
+    settings = SearchSettings(
+        **FAST, max_heavy_atoms=12, conditions=[parse_condition("MW<200")], filters=["pains"]
+    )
+    res = generate(tiny_vae, [Goal("logP", "max")], n=10, settings=settings)
+    table = res.table
+    assert 0 < len(table) <= 10 and table["smiles"].is_unique
+    assert (table["HeavyAtoms"] <= 12).all() and (table["MW"] < 200).all()
+    assert list(table["objective"]) == sorted(table["objective"], reverse=True)
+    for row in table.itertuples():
+        mol = chem.parse_smiles(row.smiles)
+        assert row.logP == pytest.approx(chem.logp(mol))
+        assert pytest.approx(chem.molecular_weight(mol)) == row.MW
+    assert "logP_uncertainty" in table.columns
+
+
+def test_generate_similarity_and_novelty(tiny_vae):
+    seed = "CCOc1ccccc1"
+    train = {"CCO"}
+    settings = SearchSettings(**FAST, similar_to=seed, min_similarity=0.2, novel=True)
+    res = generate(
+        tiny_vae,
+        [Goal("QED", "max")],
+        n=5,
+        settings=settings,
+        is_novel=lambda smiles: np.array([s not in train for s in smiles]),
+    )
+    ref = chem.morgan_count_fingerprint(chem.parse_smiles(seed))
+    for row in res.table.itertuples():
+        sim = chem.tanimoto(ref, chem.morgan_count_fingerprint(chem.parse_smiles(row.smiles)))
+        assert sim == pytest.approx(row.similarity) and sim >= 0.2
+        assert row.novel and row.smiles not in train
+    with pytest.raises(MolvaeError, match="--novel"):
+        generate(tiny_vae, [Goal("QED", "max")], settings=SearchSettings(**FAST, novel=True))
+
+
+def test_optimize_seeds_one_row_per_seed(tiny_vae):
+    seeds = ["CCOc1ccccc1", "not a smiles", "CC(=O)Nc1ccc(O)cc1"]
+    out = optimize_seeds(
+        tiny_vae,
+        seeds,
+        Goal("logP", "max"),
+        0.3,
+        SearchSettings(steps=8, starts=8, extra_samples=1, decode_every=2),
+    )
+    assert len(out) == 3 and out["seed"].tolist() == seeds
+    assert out["status"][1] == "invalid SMILES" and not out["success"][1]
+    for row in out[out["success"]].itertuples():
+        mol = chem.parse_smiles(row.best)
+        assert row.similarity >= 0.3
+        assert chem.logp(mol) - row.seed_value == pytest.approx(row.improvement)
+        assert row.improvement > 0
+    assert (out.loc[~out["success"], "improvement"] == 0).all()
+
+
+def test_score_molecules_alerts_and_similarity():
+    frame = score_molecules(
+        ["O=C(C=Cc1ccccc1)c1ccc(O)cc1", "CCO"], ["QED"], ["CCO", "CCO"], filters=["brenk"]
+    )
+    assert frame["alerts"][0].startswith("BRENK") and frame["alerts"][1] == ""
+    assert frame["similarity"][1] == pytest.approx(1.0)
+    assert isinstance(frame, pd.DataFrame)
