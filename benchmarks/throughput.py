@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -27,17 +26,12 @@ from molvae.api import MolVAE
 from molvae.checkpoint import ModelBundle
 from molvae.config import ModelConfig, TrainConfig, from_dict, load_toml
 from molvae.data import LengthBucketSampler, collate, encode_molecules
+from molvae.hardware import cpu_model
 from molvae.model import GRUVAE
 from molvae.train import vae_loss
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "moses" / "train.csv.gz"
 
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def load_smiles(n: int) -> list[str]:
@@ -125,7 +119,7 @@ def main() -> None:
 
     params = sum(p.numel() for p in vae.model.parameters())
     print(
-        f"## Throughput ({dt.date.today()}, {cpu_name()}, {os.cpu_count()} cores, "
+        f"## Throughput ({dt.date.today()}, {cpu_model()}, {os.cpu_count()} cores, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads)\n"
     )
     print(

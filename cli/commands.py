@@ -11,6 +11,11 @@ COMMAND_MODULES = [
     "train_cmd",
     "sample_cmd",
     "datasets_cmd",
+    "generate_cmd",
+    "fit_cmd",
+    "models_cmd",
+    "evaluate_cmd",
+    "screen_cmd",
 ]
 
 

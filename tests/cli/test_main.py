@@ -100,3 +100,10 @@ def test_config_with_unknown_key_is_an_error(tmp_path):
     cfg.write_text("epochs = 1\nlearning_rat = 0.1\n")
     out = molvae("train", str(SAMPLE), "--out", str(tmp_path / "r"), "--config", str(cfg))
     assert out.returncode == 1 and "learning_rat" in out.stderr
+
+
+def test_error_text_with_brackets_is_printed_verbatim(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("model = 3\n")
+    out = molvae("train", str(SAMPLE), "--out", str(tmp_path / "r"), "--config", str(cfg))
+    assert out.returncode == 1 and "[model] must be a table" in out.stderr

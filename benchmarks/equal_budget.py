@@ -1,0 +1,81 @@
+"""Equal-budget benchmark: the default recipe trained for a fixed wall time, then MOSES metrics.
+
+Trains ``configs/default.toml`` (or ``--config``) on the MOSES train split for ``--minutes``
+(default 30) on this machine, samples ``--samples`` molecules from the prior, and scores them with
+the MOSES metrics against the MOSES test split. The learning-rate schedule is fitted to the
+budget (``epochs`` is set so that the cosine decay ends near the time limit), as any fair
+budgeted run would do.
+
+    python benchmarks/equal_budget.py --out runs/budget30
+    python benchmarks/equal_budget.py --out runs/budget30 --score-only   # re-score a finished run
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from molvae import MolVAE, chem
+from molvae.config import ModelConfig, TrainConfig, from_dict, load_toml
+from molvae.evaluation import evaluate_smiles, metrics_table
+from molvae.hardware import cpu_model
+from molvae.train import train
+
+REPO = Path(__file__).resolve().parents[1]
+MOSES = REPO.parent / "shared" / "datasets" / "moses"
+
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--config", type=Path, default=REPO / "configs" / "default.toml")
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--molecules-per-second", type=float, default=1000.0,
+                        help="Expected training speed, used to size the LR schedule.")
+    parser.add_argument("--samples", type=int, default=10_000)
+    parser.add_argument("--score-only", action="store_true")
+    args = parser.parse_args()
+    chem.set_rdkit_logging(False)
+
+    if not args.score_only:
+        raw_train, raw_model = load_toml(args.config)
+        cfg = from_dict(TrainConfig, raw_train)
+        model_cfg = from_dict(ModelConfig, raw_model)
+        cfg.max_minutes = args.minutes
+        seen = args.minutes * 60 * args.molecules_per_second
+        cfg.epochs = max(1, round(seen / 1_575_000))  # the schedule ends near the budget
+        cfg.kl_warmup_steps = min(cfg.kl_warmup_steps, int(seen / cfg.batch_size / 3))
+        start = time.time()
+        train(MOSES / "train.csv.gz", args.out, cfg, model_cfg, progress=False)
+        print(f"trained for {(time.time() - start) / 60:.1f} min (including data preparation)")
+
+    vae = MolVAE.load(args.out, device="cpu")
+    t = time.perf_counter()
+    samples = vae.sample(args.samples, seed=0)
+    sample_s = time.perf_counter() - t
+    train_smiles = (MOSES / "train.csv.gz")
+    metrics = evaluate_smiles(samples["smiles"].tolist(), MOSES / "test.csv.gz",
+                              train=train_smiles)
+    (args.out / "equal_budget.json").write_text(json.dumps(metrics, indent=1))
+    from rich.console import Console
+
+    Console().print(metrics_table(metrics))
+    print(f"\n## Equal-budget benchmark ({dt.date.today()}, {cpu_model()}, {os.cpu_count()} "
+          f"cores, torch {torch.__version__})\n")
+    print(f"{args.minutes:g} min of training ({args.config.name}), {args.samples:,} prior "
+          f"samples ({sample_s:.0f} s), MOSES metrics vs the MOSES test split\n")
+    print("| metric | molvae | target |\n|---|---|---|")
+    targets = {"valid": "1.000", "FCD/Test": "< 1.0", "Novelty": ">= 0.95"}
+    for key, value in metrics.items():
+        print(f"| {key} | {value:.3f} | {targets.get(key, '')} |")
+
+
+if __name__ == "__main__":
+    main()

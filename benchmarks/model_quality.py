@@ -1,0 +1,98 @@
+"""Quality of a trained model, as reported in its model card.
+
+- MOSES metrics of ``--samples`` prior samples (default 30,000) against the MOSES test split;
+- exact-match reconstruction (greedy decoding of mu) of ``--reconstruct`` test molecules;
+- latent property predictor R^2 / MAE per property on the same test molecules (RDKit truth).
+
+    python benchmarks/model_quality.py --model default
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from molvae import MolVAE, chem
+from molvae.data import compute_property_matrix
+from molvae.evaluation import evaluate_smiles
+from molvae.hardware import cpu_model
+from molvae.train import property_metrics
+
+REPO = Path(__file__).resolve().parents[1]
+MOSES = REPO.parent / "shared" / "datasets" / "moses"
+
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--samples", type=int, default=30_000)
+    parser.add_argument("--reconstruct", type=int, default=10_000)
+    parser.add_argument("--json", type=Path, help="Also write all numbers to this file.")
+    args = parser.parse_args()
+    chem.set_rdkit_logging(False)
+    vae = MolVAE.load(args.model, device="cpu")
+    report: dict = {"model": str(vae.path), "date": str(dt.date.today()), "cpu": cpu_model(),
+                    "cores": os.cpu_count()}
+
+    t = time.perf_counter()
+    samples = vae.sample(args.samples, seed=0)
+    report["sampling_seconds"] = time.perf_counter() - t
+    t = time.perf_counter()
+    metrics = evaluate_smiles(samples["smiles"].tolist(), MOSES / "test.csv.gz",
+                              train=MOSES / "train.csv.gz")
+    report["scoring_seconds"] = time.perf_counter() - t
+    report["moses"] = metrics
+
+    test = pd.read_csv(MOSES / "test.csv.gz")["SMILES"]
+    test = test.sample(n=min(args.reconstruct, len(test)), random_state=0).tolist()
+    t = time.perf_counter()
+    rec = vae.reconstruct(test)
+    ok = rec["status"] == "ok"
+    report["reconstruction"] = {
+        "exact_match": float(rec.loc[ok, "match"].mean()),
+        "molecules": int(ok.sum()),
+        "not_encodable": int((~ok).sum()),
+        "seconds": time.perf_counter() - t,
+    }
+    names = vae.model.config.all_properties
+    if names:
+        prep = vae.prepare(test)
+        mu, _ = vae.encode_dataset(prep.dataset)
+        with torch.no_grad():
+            pred = vae.model.predict_properties(mu).mean(0).numpy()
+        pred = pred * np.asarray(vae.bundle.property_std) + np.asarray(vae.bundle.property_mean)
+        rdkit_names = [n for n in names if n in chem.PROPERTIES]
+        truth = compute_property_matrix(prep.dataset.smiles, rdkit_names)
+        cols = [names.index(n) for n in rdkit_names]
+        report["predictor"] = property_metrics(rdkit_names, pred[:, cols], truth)
+
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    print(f"## Model quality: {vae.path} ({report['date']}, {report['cpu']}, {report['cores']} "
+          f"cores, torch {torch.__version__})\n")
+    print(f"MOSES metrics of {args.samples:,} prior samples (temperature 1.0) vs the MOSES test "
+          f"split; sampling {report['sampling_seconds']:.0f} s, scoring "
+          f"{report['scoring_seconds']:.0f} s\n")
+    print("| metric | value |\n|---|---|")
+    for key, value in metrics.items():
+        print(f"| {key} | {value:.4f} |")
+    r = report["reconstruction"]
+    print(f"\nExact-match reconstruction (greedy decoding of mu) of {r['molecules']:,} MOSES test "
+          f"molecules: **{r['exact_match']:.4f}** ({r['not_encodable']} not encodable)\n")
+    if "predictor" in report:
+        print("| property | R^2 | MAE |\n|---|---|---|")
+        for name, m in report["predictor"].items():
+            print(f"| {name} | {m['r2']:.3f} | {m['mae']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

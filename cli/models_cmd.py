@@ -1,0 +1,49 @@
+"""``molvae models``: the models bundled with the package, with their model cards."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.markdown import Markdown
+from rich.table import Table
+
+from ._common import console
+
+
+def models(
+    card: str | None = typer.Option(None, "--card", help="Show the full model card of this model."),
+) -> None:
+    """List the bundled pretrained models (used when --model is omitted: 'default')."""
+    from molvae.api import BUNDLED_DIR, resolve_model_path
+
+    if card is not None:
+        path = resolve_model_path(card) / "MODEL_CARD.md"
+        console.print(Markdown(path.read_text()) if path.is_file() else f"{card}: no model card")
+        return
+    table = Table(title=f"bundled models ({BUNDLED_DIR})")
+    for col in ("name", "representation", "latent", "properties", "trained on", "card"):
+        table.add_column(col)
+    found = 0
+    for path in sorted(BUNDLED_DIR.glob("*/config.json")):
+        cfg = json.loads(path.read_text())
+        training = cfg.get("training", {})
+        table.add_row(
+            path.parent.name,
+            cfg.get("representation", "?"),
+            str(cfg.get("model", {}).get("latent_dim", "?")),
+            ", ".join(cfg.get("properties", {}).get("names", [])) or "-",
+            f"{training.get('train_molecules', '?'):,} molecules"
+            if isinstance(training.get("train_molecules"), int) else "?",
+            "MODEL_CARD.md" if (path.parent / "MODEL_CARD.md").is_file() else "-",
+        )
+        found += 1
+    if found:
+        console.print(table)
+        console.print("molvae models --card NAME shows a model's card.")
+    else:
+        console.print("no bundled model is installed; train one with `molvae train`.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("models")(models)

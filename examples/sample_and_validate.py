@@ -1,0 +1,20 @@
+"""Sample molecules from a trained model and look at validity, uniqueness and properties.
+
+    python examples/sample_and_validate.py runs/example
+"""
+
+import sys
+
+from molvae import MolVAE, chem
+
+chem.set_rdkit_logging(False)
+vae = MolVAE.load(sys.argv[1] if len(sys.argv) > 1 else "runs/example")
+samples = vae.sample(500, temperature=1.0, seed=0)
+valid = samples[samples["valid"]]
+n_unique = valid["canonical"].nunique()
+print(f"valid {len(valid) / len(samples):.1%}, unique {n_unique} of {len(valid)}")
+
+# Every valid molecule can be scored with RDKit by property name.
+for smiles in valid["canonical"].head(5):
+    props = chem.compute_properties(chem.parse_smiles(smiles), ["logP", "QED", "SA", "MW"])
+    print(smiles, {k: round(v, 2) for k, v in props.items()})
