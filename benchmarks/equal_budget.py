@@ -24,7 +24,7 @@ import torch
 from molvae import MolVAE, chem
 from molvae.config import ModelConfig, TrainConfig, from_dict, load_toml
 from molvae.evaluation import evaluate_smiles, metrics_table
-from molvae.hardware import cpu_model
+from molvae.provenance import cpu_model
 from molvae.train import train
 
 REPO = Path(__file__).resolve().parents[1]

@@ -36,7 +36,7 @@ from rich.table import Table
 
 from molvae import chem
 from molvae.evaluation import ReferenceStats, TrainingSetIndex, evaluate, metrics_table
-from molvae.evaluation.reference import file_sha256
+from molvae.provenance import cpu_model, file_sha256
 
 MOSES_DIR = Path("/work/shared/datasets/moses")
 
@@ -55,16 +55,6 @@ MOSES_TRAIN_ROW = {
     "Novelty": 0.0,
 }
 
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (Linux), else what platform reports."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def memory_gib() -> str:

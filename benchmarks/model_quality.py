@@ -23,7 +23,7 @@ import torch
 from molvae import MolVAE, chem
 from molvae.data import compute_property_matrix
 from molvae.evaluation import evaluate_smiles
-from molvae.hardware import cpu_model
+from molvae.provenance import cpu_model
 from molvae.train import property_metrics
 
 REPO = Path(__file__).resolve().parents[1]

@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from molvae import MolVAE, chem
-from molvae.hardware import cpu_model
 from molvae.optimize import Goal, SearchSettings, generate, optimize_seeds
+from molvae.provenance import cpu_model
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "constrained_plogp"
 PUBLISHED_CONSTRAINED = {

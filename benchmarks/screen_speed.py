@@ -30,9 +30,9 @@ from pathlib import Path
 import pandas as pd
 
 from molvae import chem
-from molvae.hardware import cpu_model
 from molvae.io import find_smiles_column
 from molvae.parallel import default_jobs
+from molvae.provenance import cpu_model
 from molvae.screen import (
     ReferenceFingerprints,
     ScreenConfig,

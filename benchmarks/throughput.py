@@ -26,8 +26,8 @@ from molvae.api import MolVAE
 from molvae.checkpoint import ModelBundle
 from molvae.config import ModelConfig, TrainConfig, from_dict, load_toml
 from molvae.data import LengthBucketSampler, collate, encode_molecules
-from molvae.hardware import cpu_model
 from molvae.model import GRUVAE
+from molvae.provenance import cpu_model
 from molvae.train import vae_loss
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "moses" / "train.csv.gz"

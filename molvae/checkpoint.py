@@ -11,7 +11,6 @@ the new checkpoint, never a torn one. Any file that is not what it should be giv
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import shutil
@@ -27,13 +26,13 @@ from safetensors.torch import load_file, save_file
 from molvae._version import __version__
 from molvae.config import ModelConfig, from_dict
 from molvae.errors import MolvaeError
+from molvae.provenance import file_sha256
 from molvae.tokenizers import TOKENIZERS, Vocabulary
 
 __all__ = [
     "FORMAT",
     "ModelBundle",
     "atomic_write_bytes",
-    "file_sha256",
     "load_model_dir",
     "load_training_state",
     "save_model_dir",
@@ -47,14 +46,6 @@ CONFIG = "config.json"
 STATE_TENSORS = "state.safetensors"
 STATE_JSON = "state.json"
 
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes (provenance of training data and references)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

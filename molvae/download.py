@@ -44,6 +44,7 @@ from rich.progress import (
 
 from molvae._version import __version__
 from molvae.errors import MolvaeError
+from molvae.provenance import file_sha256
 
 __all__ = [
     "CHECKSUMS_FILE",
@@ -57,7 +58,6 @@ __all__ = [
     "get_dataset",
     "is_cached",
     "recorded_checksums",
-    "sha256_file",
 ]
 
 DATA_DIR_ENV = "MOLVAE_DATA_DIR"
@@ -263,14 +263,6 @@ def datasets_table(
 # --------------------------------------------------------------------------------------------
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def recorded_checksums(cache_dir: Path | None = None) -> dict[str, str]:
     """The sha256 sums recorded on first download, keyed by file name (empty if none yet)."""
@@ -373,7 +365,7 @@ def download(
     expected, recorded = _expected_sha256(entry, cache_dir)
 
     if dest.is_file() and not force:
-        if expected and sha256_file(dest) != expected:
+        if expected and file_sha256(dest) != expected:
             raise MolvaeError(
                 f"cached file {dest} does not match the expected sha256 {expected}; "
                 f"download it again with --force (force=True)"

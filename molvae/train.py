@@ -39,7 +39,6 @@ from molvae.annealing import kl_weight
 from molvae.checkpoint import (
     ModelBundle,
     atomic_write_bytes,
-    file_sha256,
     load_model_dir,
     load_training_state,
     replace_directory,
@@ -57,6 +56,7 @@ from molvae.data import (
 )
 from molvae.errors import MolvaeError
 from molvae.model import GRUVAE, kl_divergence
+from molvae.provenance import file_sha256
 from molvae.tokenizers import Vocabulary, get_tokenizer
 
 __all__ = ["TrainResult", "prepare_data", "resolve_device", "train", "vae_loss"]
@@ -836,7 +836,7 @@ def _write_metrics_csv(jsonl: Path, csv: Path) -> None:
 
 
 def _hardware(device: torch.device) -> str:
-    from molvae.hardware import machine_summary
+    from molvae.provenance import machine_summary
 
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import pytest
+# Test models are tiny: one thread avoids thread-pool overhead (and oversubscription when the
+# CLI tests start subprocesses, which inherit this).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from molvae.chem import set_rdkit_logging
-from molvae.config import ModelConfig, TrainConfig
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from molvae.chem import set_rdkit_logging  # noqa: E402
+from molvae.config import ModelConfig, TrainConfig  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "datasets" / "moses_sample.csv"
@@ -15,6 +21,7 @@ TEST_SAMPLE = REPO / "datasets" / "moses_test_sample.csv"
 SHARED_MOSES = REPO.parent / "shared" / "datasets" / "moses"
 
 set_rdkit_logging(False)
+torch.set_num_threads(1)
 
 
 def tiny_model_config(**overrides) -> ModelConfig:

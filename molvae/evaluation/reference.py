@@ -32,13 +32,13 @@ import numpy as np
 from molvae.errors import MolvaeError
 from molvae.evaluation import moses_chem
 from molvae.evaluation.chemnet import CHEMNET_DIM, fcd_statistics
+from molvae.provenance import file_sha256
 
 __all__ = [
     "CACHE_DIR_ENV",
     "ReferenceStats",
     "TrainingSetIndex",
     "cache_dir",
-    "file_sha256",
     "smiles_hashes",
 ]
 
@@ -57,17 +57,6 @@ def cache_dir(path: str | os.PathLike[str] | None = None) -> Path:
     env = os.environ.get(CACHE_DIR_ENV, "").strip()
     return Path(env) if env else Path.home() / ".cache" / "molvae"
 
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file's bytes (read in 1 MiB blocks)."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as exc:
-        raise MolvaeError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return digest.hexdigest()
 
 
 def smiles_hashes(smiles: Sequence[str]) -> np.ndarray:

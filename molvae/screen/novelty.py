@@ -247,7 +247,8 @@ class ReferenceFingerprints:
         from rdkit import rdBase
 
         # The evaluation cache's helpers: same directory, atomic npz + json entries, no pickle.
-        from molvae.evaluation.reference import _read_entry, _write_entry, cache_dir, file_sha256
+        from molvae.evaluation.reference import _read_entry, _write_entry, cache_dir
+        from molvae.provenance import file_sha256
 
         sha = file_sha256(path)
         stem = cache_dir(cache) / f"screen-fingerprints-{sha}-r{radius}-{n_bits}"

@@ -1,12 +1,27 @@
-"""What machine this is, for provenance in checkpoints and benchmark tables."""
+"""Provenance: file checksums and what machine this is (checkpoints, caches, benchmarks)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 from pathlib import Path
 
-__all__ = ["cpu_model", "machine_summary"]
+from molvae.errors import MolvaeError
+
+__all__ = ["cpu_model", "file_sha256", "machine_summary"]
+
+
+def file_sha256(path: str | os.PathLike[str], block: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes; keys caches and records which data trained a model."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(block), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise MolvaeError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return digest.hexdigest()
 
 
 def cpu_model() -> str:
