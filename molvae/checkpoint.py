@@ -193,9 +193,11 @@ def save_model_dir(model: torch.nn.Module, bundle: ModelBundle, directory: str |
     _atomic_save_tensors(model.state_dict(), weights_path, {"format": FORMAT})
     data = bundle.to_json()
     data["weights_sha256"] = file_sha256(weights_path)
-    data.setdefault("training", {}).setdefault(
-        "saved_at", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-    )
+    # A fresh dict: the bundle's own training record must not be mutated by saving.
+    data["training"] = {
+        **data.get("training", {}),
+        "saved_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
     atomic_write_bytes(directory / CONFIG, json.dumps(data, indent=1).encode())
     return directory
 
