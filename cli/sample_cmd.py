@@ -81,7 +81,9 @@ def _merge_with_rejects(
 def _report(frame: pd.DataFrame) -> None:
     bad = frame["status"] != "ok"
     if bad.any():
-        counts = frame.loc[bad, "status"].str.replace(r"[:(].*$", "", regex=True).value_counts()
+        from molvae.io import reason_kinds
+
+        counts = reason_kinds(frame.loc[bad, "status"]).value_counts()
         detail = ", ".join(f"{k.strip()}: {v}" for k, v in counts.items())
         err_console.print(
             f"{int(bad.sum()):,} of {len(frame):,} rows not encoded ({detail})", highlight=False

@@ -45,6 +45,7 @@ __all__ = [
     "from_dataframe",
     "iter_molecule_chunks",
     "read_molecules",
+    "reason_kinds",
     "reject",
     "write_rejects",
 ]
@@ -228,6 +229,14 @@ def reject(
     rejects = rejects.sort_values("row", kind="stable").reset_index(drop=True)
     records = table.records.loc[~selected].reset_index(drop=True)
     return dataclasses.replace(table, records=records, rejects=rejects)
+
+
+def reason_kinds(reasons: pd.Series) -> pd.Series:
+    """The kind of each reject reason, for summaries: the text before its first ": " or " (".
+
+    ``"too long (61 tokens > max 60)"`` -> ``"too long"``; ``"PAINS: ene_one_A"`` -> ``"PAINS"``.
+    """
+    return reasons.astype(str).str.replace(r"(: | \().*$", "", regex=True).str.strip()
 
 
 def write_rejects(table: MoleculeTable, path: str | os.PathLike[str]) -> Path:

@@ -825,7 +825,9 @@ def _latest_checkpoint(run_dir: Path) -> Path | None:
 def _reason_counts(rejects: pd.DataFrame) -> dict[str, int]:
     if rejects.empty:
         return {}
-    kind = rejects["reason"].str.replace(r"[:(].*$", "", regex=True).str.strip()
+    from molvae.io import reason_kinds
+
+    kind = reason_kinds(rejects["reason"])
     return {str(k): int(v) for k, v in kind.value_counts().items()}
 
 
