@@ -200,18 +200,20 @@ class GRUVAE(nn.Module):
         batch = z.shape[0]
         device = z.device
         hidden = list(self.initial_hidden(z).unbind(0))
-        step = self._decoder_step(z)
+        step, z_proj = self._decoder_step(z)
         token = torch.full((batch,), Vocabulary.bos_id, dtype=torch.long, device=device)
-        finished = torch.zeros(batch, dtype=torch.bool, device=device)
         out = torch.full((batch, max_length), Vocabulary.pad_id, dtype=torch.long, device=device)
-        # Special tokens other than eos are never generated.
-        banned = torch.tensor(
-            [Vocabulary.pad_id, Vocabulary.bos_id, Vocabulary.unk_id], device=device
-        )
+        # Rows still decoding. Finished rows are dropped from the batch (their hidden states,
+        # z projections and tokens), so the cost follows the mean length, not the longest one.
+        rows = torch.arange(batch, device=device)
+        # Special tokens other than eos are never generated: their output bias is -inf.
+        out_weight = self.output.weight.to(z_proj.dtype)
+        out_bias = self.output.bias.detach().clone()
+        out_bias[[Vocabulary.pad_id, Vocabulary.bos_id, Vocabulary.unk_id]] = float("-inf")
         for t in range(max_length):
-            hidden = step(token, hidden)
-            logits = self.output(hidden[-1]).float()
-            logits[:, banned] = float("-inf")
+            hidden = step(token, hidden, z_proj)
+            with torch.autocast(device.type, enabled=False):
+                logits = F.linear(hidden[-1], out_weight).float() + out_bias
             if strategy == "greedy":
                 token = logits.argmax(dim=-1)
             else:
@@ -221,58 +223,70 @@ class GRUVAE(nn.Module):
                     logits = logits.masked_fill(logits < kth, float("-inf"))
                 probs = torch.softmax(logits, dim=-1)
                 token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-            token = token.masked_fill(finished, Vocabulary.pad_id)
-            out[:, t] = token
-            finished |= token == Vocabulary.eos_id
-            if bool(finished.all()):
-                return out[:, : t + 1]
+            out[rows, t] = token
+            going = token != Vocabulary.eos_id
+            if not bool(going.all()):
+                if not bool(going.any()):
+                    return out[:, : t + 1]
+                rows, token, z_proj = rows[going], token[going], z_proj[going]
+                hidden = [h[going] for h in hidden]
         return out
 
     def _decoder_step(self, z: Tensor):
-        """One decoder step as a function ``(token, hidden list) -> hidden list``.
+        """One decoder step ``(token, hidden list, z_proj) -> hidden list``, and ``z_proj``.
 
         The first layer's input projection is split: the token part is precomputed for the
-        whole vocabulary (a table lookup per step) and the z part once per sequence, so each
-        step multiplies only by the recurrent weights. This halves the work of sampling
-        compared with calling the GRU module step by step; results are the same.
+        whole vocabulary (a table lookup per step) and the z part once per sequence (returned
+        as ``z_proj`` so the caller can drop finished rows from it), so each step multiplies
+        only by the recurrent weights. Under autocast the weights are cast once here, not at
+        every step. The gate arithmetic is fused (one add and one sigmoid for both gates,
+        ``addcmul`` and ``lerp``); results equal ``nn.GRU`` up to rounding.
         """
         gru = self.decoder
         e_dim = self.config.embedding_dim
+        hid = self.config.decoder_hidden
         w_ih = gru.weight_ih_l0
         token_proj = F.linear(self.embedding.weight, w_ih[:, :e_dim])  # (vocab, 3H)
         z_proj = F.linear(z, w_ih[:, e_dim:], gru.bias_ih_l0)  # (batch, 3H)
-        w_hh, b_hh = gru.weight_hh_l0, gru.bias_hh_l0
-        upper = [
+        dtype = token_proj.dtype  # bf16 under CPU autocast, else the parameters' dtype
+
+        def cast(t: Tensor) -> Tensor:
+            return t.to(dtype)
+
+        layers = [(None, cast(gru.weight_hh_l0), None, cast(gru.bias_hh_l0))] + [
             tuple(
-                getattr(gru, f"{name}_l{k}")
+                cast(getattr(gru, f"{name}_l{k}"))
                 for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
             )
             for k in range(1, gru.num_layers)
         ]
+        # Reorder so each layer's tuple is (w_ih, b_ih, w_hh, b_hh).
+        layers = [(wi, bi, wh, bh) for wi, wh, bi, bh in layers]
 
-        def step(token: Tensor, hidden: list[Tensor]) -> list[Tensor]:
-            h = hidden[0]
-            gi = token_proj[token] + z_proj
-            gh = F.linear(h, w_hh, b_hh)
-            i_r, i_u, i_n = gi.chunk(3, dim=1)
-            h_r, h_u, h_n = gh.chunk(3, dim=1)
-            r = torch.sigmoid(i_r + h_r)
-            u = torch.sigmoid(i_u + h_u)
-            n = torch.tanh(i_n + r * h_n)
-            new = [n + u * (h - n)]
-            for k, (wi, wh, bi, bh) in enumerate(upper, start=1):
-                x = new[-1]
-                gi = F.linear(x, wi, bi)
-                gh = F.linear(hidden[k], wh, bh)
-                i_r, i_u, i_n = gi.chunk(3, dim=1)
-                h_r, h_u, h_n = gh.chunk(3, dim=1)
-                r = torch.sigmoid(i_r + h_r)
-                u = torch.sigmoid(i_u + h_u)
-                n = torch.tanh(i_n + r * h_n)
-                new.append(n + u * (hidden[k] - n))
+        def cell(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor) -> Tensor:
+            with torch.autocast(h.device.type, enabled=False):
+                gh = F.linear(h, w_hh, b_hh)
+                ru = torch.sigmoid(gi[:, : 2 * hid] + gh[:, : 2 * hid])
+                r, u = ru[:, :hid], ru[:, hid:]
+                n = torch.tanh(torch.addcmul(gi[:, 2 * hid :], r, gh[:, 2 * hid :]))
+                return torch.lerp(n, h, u)
+
+        def step(token: Tensor, hidden: list[Tensor], z_proj: Tensor) -> list[Tensor]:
+            # The state is kept in the compute dtype (bf16 under autocast, as nn.GRU would).
+            hidden = [h.to(dtype) for h in hidden]
+            new = []
+            x: Tensor | None = None
+            for k, (wi, bi, wh, bh) in enumerate(layers):
+                if k == 0:
+                    gi = token_proj[token] + z_proj
+                else:
+                    with torch.autocast(x.device.type, enabled=False):
+                        gi = F.linear(x, wi, bi)
+                x = cell(gi, hidden[k], wh, bh)
+                new.append(x)
             return new
 
-        return step
+        return step, z_proj
 
     def sequence_log_likelihood(self, z: Tensor, decoder_inputs: Tensor, targets: Tensor) -> Tensor:
         """log p(x|z) summed over tokens (padding excluded), per sequence."""
