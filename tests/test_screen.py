@@ -119,14 +119,30 @@ def test_every_outcome_path(full_screen):
     assert out[9] == ("rules", "Veber: RotB=16>10")
     assert out[10][0] == "thresholds" and out[10][1].startswith("MW<400 failed (MW=4")
     assert out[11] == ("smarts", "SMARTS: nitro")
-    assert out[12] == ("alerts", "PAINS: catechol_A(92)")
+    assert out[12] == ("alerts", "BRENK: catechol")  # BRENK is checked before PAINS (cheaper)
     assert out[13] == ("score", "score<0.1 failed (score=0.000)")
     assert out[14][0] == "similarity"
     assert "Tanimoto 0.56 > 0.5" in out[14][1] and "Cc1ccc(S(N)(=O)=O)cc1" in out[14][1]
     assert result.shortlist["row"].tolist() == [17, 16, 1, 15]  # best score first
     assert out[5] == out[18] == ("selection", "below top 4")
-    assert result.reasons[("alerts", "PAINS")] == 1
+    assert result.reasons[("alerts", "BRENK")] == 1
     assert result.reasons[("deduplicate", "duplicate")] == 3
+
+
+@pytest.mark.parametrize(
+    ("catalogs", "reason"),
+    [
+        (["pains"], "PAINS: catechol_A(92)"),
+        (["pains", "brenk"], "BRENK: catechol"),  # cheapest set first, whatever the given order
+        (["nih", "pains"], "NIH: ortho_hydroquinone"),
+        (["zinc"], None),
+    ],
+)
+def test_alert_sets_run_cheapest_first(catalogs, reason):
+    frame = pd.DataFrame({"smiles": ["Oc1ccccc1O"]})
+    result = screen_frame(frame, _config(alerts={"catalogs": catalogs}, score={"enabled": False}))
+    out = _outcomes(result)
+    assert out[1] == (("alerts", reason) if reason else ("shortlist", out[1][1]))
 
 
 def test_shortlist_columns_and_ranking(full_screen):
