@@ -18,10 +18,11 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from molvae import MolVAE, chem
-from molvae.optimize import Goal, SearchSettings, generate, optimize_seeds
+from molvae.optimize import Goal, SearchSettings, generate, search_seeds
 from molvae.provenance import cpu_model
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "constrained_plogp"
@@ -51,23 +52,48 @@ def unconstrained(vae: MolVAE, args) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def constrained(vae: MolVAE, args) -> list[tuple[str, str, str, str, str, str]]:
+def constrained(vae: MolVAE, args) -> tuple[list[tuple[str, ...]], list[str]]:
     lines = (BENCH / "opt.test.logP-SA").read_text().split("\n")
     seeds = [line.split()[0] for line in lines if line.strip()][: args.limit]
+    settings = SearchSettings(steps=args.seed_steps, starts=args.seed_starts,
+                              extra_samples=args.extra_samples, seed=0)
+    goal = Goal("plogP", "max")
+    t = time.perf_counter()
+    search = search_seeds(vae, seeds, goal, settings)
+    elapsed = time.perf_counter() - t
+    table = search.seeds
+    flat = table["encoded_as"].notna() & (table["status"] == "ok")
+    # The conservative baseline: the better of the seed and its flattened (neutral) form, so
+    # neutralizing a charged seed earns nothing.
+    flat_value = table["seed_value"].copy()
+    flat_value[flat] = [chem.penalized_logp(chem.parse_smiles(f))
+                        for f in table.loc[flat, "encoded_as"]]
+    baseline = np.fmax(table["seed_value"], flat_value)
     rows = []
     for delta in args.deltas:
-        settings = SearchSettings(steps=args.seed_steps, starts=args.seed_starts,
-                                  extra_samples=args.extra_samples, seed=0)
-        t = time.perf_counter()
-        out = optimize_seeds(vae, seeds, Goal("plogP", "max"), delta, settings)
-        elapsed = time.perf_counter() - t
+        out = search.best(delta)
         imp = out["improvement"].to_numpy()
         sim = out.loc[out["success"], "similarity"].mean()
+        strict = np.where(out["success"], np.maximum(out["best_value"] - baseline, 0.0), 0.0)
         rows.append((f"{delta:.1f}", f"{imp.mean():.2f} +- {imp.std():.2f}",
                      f"{out['success'].mean():.1%}", f"{sim:.2f}",
-                     f"{elapsed / 60:.1f} min for {len(seeds)}",
+                     f"{strict.mean():.2f} +- {strict.std():.2f} ({(strict > 0).mean():.1%})",
                      PUBLISHED_CONSTRAINED.get(delta, "")))
-    return rows
+    failed = table[table["status"] != "ok"]
+    shift = (flat_value - table["seed_value"])[flat]
+    notes = [
+        f"One search ({settings.starts} starts x {settings.steps} steps per seed, "
+        f"{len(search.candidates):,} distinct candidates scored) served every delta: "
+        f"{elapsed / 60:.1f} min for {len(seeds)} seeds.",
+        f"{int(flat.sum())} of {len(seeds)} seeds have stereocentres or charges the MOSES "
+        "vocabulary lacks and were encoded flattened (no stereo, neutralized); flattening "
+        f"alone changes their plogP by {shift.mean() if len(shift) else 0:+.2f} on average. "
+        "'improvement' follows the benchmark (against the seed as given); 'vs neutral seed' "
+        "measures against the better of the seed and its flattened form.",
+        f"{len(failed)} seeds could not be encoded even so (counted as failures): "
+        + "; ".join(sorted(set(failed["status"].str.slice(0, 60)))),
+    ]
+    return rows, notes
 
 
 def main() -> None:
@@ -97,10 +123,15 @@ def main() -> None:
         if not BENCH.exists():
             print(f"constrained benchmark skipped: {BENCH} not found")
             return
-        print("| delta | improvement | success | similarity | time | published |")
+        print("| delta | improvement | success | similarity | vs neutral seed (success) "
+              "| published |")
         print("|---|---|---|---|---|---|")
-        for row in constrained(vae, args):
+        rows, notes = constrained(vae, args)
+        for row in rows:
             print("| " + " | ".join(row) + " |")
+        print()
+        for note in notes:
+            print(f"- {note}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ fingerprint settings) are decided in exactly one place.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,7 +47,9 @@ __all__ = [
     "has_substructure",
     "inchi_key",
     "maxmin_pick",
+    "mol_to_svg",
     "morgan_on_bits",
+    "similarity_to",
     "write_sdf",
 ]
 
@@ -118,6 +121,21 @@ def standardize(
     except Exception:
         return None
     return mol
+
+
+def flattened_smiles(smiles: str) -> str | None:
+    """Canonical SMILES without stereochemistry, salts or charges (where neutralizable).
+
+    A model trained on MOSES has no tokens for stereocentres or charged atoms; this is the
+    closest form of a molecule it can encode (e.g. a ZINC seed ``C[NH3+]`` becomes ``CN``).
+    ``None`` if the SMILES does not parse or cannot be standardized.
+    """
+    mol = parse_smiles(smiles)
+    if mol is None:
+        return None
+    Chem.RemoveStereochemistry(mol)
+    mol = standardize(mol)
+    return canonical_smiles(mol) if mol is not None else None
 
 
 def iter_sdf_records(stream: BinaryIO) -> Iterator[tuple[str | None, dict[str, object]]]:
@@ -334,6 +352,24 @@ def bulk_tanimoto(fp, fps: Sequence) -> np.ndarray:
     return np.asarray(DataStructs.BulkTanimotoSimilarity(fp, list(fps)), dtype=np.float64)
 
 
+def similarity_to(query: str, smiles: Sequence[str | None]) -> np.ndarray:
+    """Tanimoto similarity (Morgan radius-2 counts) of each SMILES to ``query``; NaN if unparsable.
+
+    The same fingerprint as ``--min-similarity`` in generation (the constrained-optimization
+    benchmark's), so similarities printed by different commands can be compared.
+    """
+    out = np.full(len(smiles), np.nan)
+    query_mol = parse_smiles(query)
+    if query_mol is None:
+        return out
+    query_fp = morgan_count_fingerprint(query_mol)
+    for i, s in enumerate(smiles):
+        mol = parse_smiles(s) if isinstance(s, str) else None
+        if mol is not None:
+            out[i] = tanimoto(query_fp, morgan_count_fingerprint(mol))
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Structural alerts (RDKit FilterCatalog)
 # --------------------------------------------------------------------------------------------
@@ -487,6 +523,37 @@ def write_sdf(
         finally:
             writer.close()
     return count
+
+
+# Presentation attributes equal to SVG's defaults, and RDKit's per-element class names (only
+# useful for scripting the drawing): removing them halves the size of a structure drawing.
+_SVG_REDUNDANT = re.compile(
+    r" class='[^']*'|;fill-rule:evenodd|;stroke-linecap:butt|;stroke-linejoin:miter"
+    r"|;stroke-opacity:1(?=[;'])"
+)
+
+
+def mol_to_svg(smiles: str, size: tuple[int, int] = (220, 170)) -> str | None:
+    """A compact SVG drawing of one molecule (no XML header), ``None`` if the SMILES is invalid.
+
+    Meant for embedding many structures in one HTML page (latent maps), where size matters: the
+    XML prolog, comments, class names and default-valued style properties are dropped.
+    """
+    from rdkit.Chem.Draw import rdMolDraw2D
+
+    mol = parse_smiles(smiles)
+    if mol is None:
+        return None
+    drawer = rdMolDraw2D.MolDraw2DSVG(int(size[0]), int(size[1]))
+    try:
+        rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol)
+    except Exception:  # RDKit cannot lay out a few exotic molecules
+        return None
+    drawer.FinishDrawing()
+    text = drawer.GetDrawingText()
+    text = re.sub(r"<\?xml[^>]*\?>|<!--.*?-->", "", text, flags=re.S)
+    text = _SVG_REDUNDANT.sub("", text)
+    return " ".join(text.split())
 
 
 def grid_image(

@@ -458,6 +458,150 @@ def generate(
     return GenerationResult(table, rejected, decoded, len(seen), len(seen), rounds)
 
 
+@dataclass
+class SeedSearch:
+    """Everything one latent search around a set of seeds found, before any similarity cut.
+
+    ``seeds`` has one row per seed (``seed``, ``status``, ``encoded_as``, ``seed_value``);
+    ``candidates`` one row per distinct decoded molecule per seed (``seed_index``, ``smiles``,
+    ``value``, ``similarity``). :meth:`best` picks the result for a similarity bound, so a
+    benchmark at several bounds pays for the search once.
+    """
+
+    goal: Goal
+    seeds: pd.DataFrame
+    candidates: pd.DataFrame
+
+    def best(self, min_similarity: float) -> pd.DataFrame:
+        """One row per seed: the best improving candidate with ``similarity >= min_similarity``.
+
+        ``improvement`` is the gain of the actual property over the seed (a decrease for a
+        ``min`` goal); a seed with no improving candidate keeps improvement 0, ``success``
+        False.
+        """
+        out = self.seeds.copy()
+        out["best"] = None
+        out["best_value"] = np.nan
+        out["improvement"] = 0.0
+        out["similarity"] = np.nan
+        out["success"] = False
+        cand = self.candidates
+        out["candidates"] = np.bincount(cand["seed_index"], minlength=len(out)).astype(int)
+        sign = -1.0 if self.goal.mode == "min" else 1.0
+        gain = sign * (cand["value"].to_numpy() - out["seed_value"].to_numpy()[cand["seed_index"]])
+        ok = (cand["similarity"].to_numpy() >= min_similarity) & np.isfinite(gain) & (gain > 0)
+        if ok.any():
+            good = cand[ok].assign(gain=gain[ok])
+            # Best gain per seed; ties go to the more similar molecule.
+            good = good.sort_values(["seed_index", "gain", "similarity"], ascending=[True, False,
+                                                                                     False])
+            top = good.drop_duplicates("seed_index")
+            idx = top["seed_index"].to_numpy()
+            out.loc[idx, "best"] = top["smiles"].to_numpy()
+            out.loc[idx, "best_value"] = top["value"].to_numpy()
+            out.loc[idx, "improvement"] = top["gain"].to_numpy()
+            out.loc[idx, "similarity"] = top["similarity"].to_numpy()
+            out.loc[idx, "success"] = True
+        return out
+
+
+def _encodable_forms(vae, seeds: list[str]) -> list[str]:
+    """Each seed as given, or its flattened form (no stereo, no charges) if only that encodes."""
+    forms = list(seeds)
+    first = vae.prepare(seeds)
+    retry = [int(r.row) for r in first.rejects.itertuples() if str(r.reason).startswith("token")]
+    for i in retry:
+        flat = chem.flattened_smiles(seeds[i])
+        if flat is not None:
+            forms[i] = flat
+    return forms
+
+
+def search_seeds(
+    vae,
+    seeds: Sequence[str],
+    goal: Goal,
+    settings: SearchSettings | None = None,
+    batch_seeds: int = 32,
+    on_batch: Callable[[int], None] | None = None,
+) -> SeedSearch:
+    """Gradient search in latent space around each seed's encoding; every candidate is kept.
+
+    From ``settings.starts`` points per seed (its encoding, and jittered copies) the predicted
+    ``goal`` is followed uphill; snapshots along the way are decoded (greedy, plus
+    ``extra_samples`` stochastic decodes) and every distinct molecule other than the seed is
+    scored with RDKit, with its Tanimoto similarity to the seed. A seed whose tokens the
+    vocabulary lacks (a MOSES model has no stereocentres or charges) is encoded in its flattened
+    form, shown in ``encoded_as``; its value and similarities stay those of the seed as given,
+    and the flattened seed itself is not a candidate. Seeds that cannot be parsed or encoded
+    even so keep the reason in ``status``.
+    """
+    s = settings or SearchSettings(steps=40, starts=16, trust_radius=None, extra_samples=1)
+    if goal.name not in chem.PROPERTIES:
+        raise MolvaeError(f"optimize needs an RDKit property to score, got {goal.name!r}")
+    names = vae.model.config.all_properties
+    objective = _Objective([goal], names, vae.bundle.property_mean, vae.bundle.property_std)
+    seeds = list(seeds)
+    forms = _encodable_forms(vae, seeds)
+    prep = vae.prepare(forms)
+    mu, _ = vae.encode_dataset(prep.dataset)
+    table = pd.DataFrame(
+        {
+            "seed": seeds,
+            "status": "ok",
+            "encoded_as": [f if f != s_ else None for f, s_ in zip(forms, seeds, strict=True)],
+            "seed_value": np.nan,
+        }
+    )
+    for r in prep.rejects.itertuples():
+        table.loc[int(r.row), "status"] = r.reason
+    ok_rows = np.asarray(prep.dataset.rows, dtype=int)
+    canon = [chem.canonical_smiles(seeds[i]) for i in ok_rows]
+    encoded = prep.dataset.smiles
+    if len(ok_rows):
+        table.loc[ok_rows, "seed_value"] = score_molecules(canon, [goal.name])[goal.name].to_numpy()
+    found: list[pd.DataFrame] = []
+    gen = torch.Generator().manual_seed(s.seed if s.seed is not None else 0)
+    for b in range(0, len(ok_rows), batch_seeds):
+        sel = np.arange(b, min(b + batch_seeds, len(ok_rows)))
+        z0 = mu[np.repeat(sel, s.starts)]
+        noise = torch.randn(z0.shape, generator=gen) * 0.3
+        noise[:: s.starts] = 0.0  # one trajectory per seed starts exactly at its encoding
+        z0 = z0 + noise
+        points, _ = _trajectories(vae.model, z0, objective, s)
+        dec = _decode_points(vae, points, s, None if s.seed is None else s.seed + b)
+        owner = sel[np.tile(np.repeat(np.arange(len(sel)), s.starts), len(points) // len(z0))]
+        pairs = list(
+            dict.fromkeys(
+                (int(owner[point]), can)
+                for can, point in zip(dec["canonical"], dec["point"], strict=True)
+                if isinstance(can, str)
+                and can != canon[owner[point]]
+                and can != encoded[owner[point]]
+            )
+        )
+        scored = score_molecules([c for _, c in pairs], [goal.name], [canon[j] for j, _ in pairs])
+        found.append(
+            pd.DataFrame(
+                {
+                    "seed_index": ok_rows[[j for j, _ in pairs]].astype(int),
+                    "smiles": [c for _, c in pairs],
+                    "value": scored[goal.name].to_numpy(dtype=float),
+                    "similarity": scored["similarity"].to_numpy(dtype=float),
+                }
+            )
+        )
+        if on_batch:
+            on_batch(len(sel))
+    columns = {"seed_index": int, "smiles": object, "value": float, "similarity": float}
+    candidates = (
+        pd.concat(found, ignore_index=True)
+        if found
+        else pd.DataFrame({k: pd.Series(dtype=v) for k, v in columns.items()})
+    )
+    return SeedSearch(goal, table, candidates)
+
+
 def optimize_seeds(
     vae,
     seeds: Sequence[str],
@@ -469,81 +613,7 @@ def optimize_seeds(
 ) -> pd.DataFrame:
     """Improve each seed under ``similarity >= min_similarity``; one row per seed, in order.
 
-    ``improvement`` is the best actual-property gain among decoded molecules different from the
-    seed that meet the similarity bound; a seed with no such improving molecule keeps
-    improvement 0 and ``success`` False. Seeds that cannot be parsed or encoded are reported with
-    the reason.
+    See :func:`search_seeds` for the search and :meth:`SeedSearch.best` for the columns.
     """
-    s = settings or SearchSettings(steps=40, starts=16, trust_radius=None, extra_samples=1)
-    if goal.name not in chem.PROPERTIES:
-        raise MolvaeError(f"optimize needs an RDKit property to score, got {goal.name!r}")
-    names = vae.model.config.all_properties
-    objective = _Objective([goal], names, vae.bundle.property_mean, vae.bundle.property_std)
-    prep = vae.prepare(list(seeds))
-    mu, _ = vae.encode_dataset(prep.dataset)
-    rows: list[dict] = [
-        {
-            "seed": seeds[i],
-            "status": "ok",
-            "seed_value": np.nan,
-            "best": None,
-            "best_value": np.nan,
-            "improvement": 0.0,
-            "similarity": np.nan,
-            "success": False,
-            "candidates": 0,
-        }
-        for i in range(len(seeds))
-    ]
-    for r in prep.rejects.itertuples():
-        rows[int(r.row)]["status"] = r.reason
-    ok_rows = prep.dataset.rows
-    canon = prep.dataset.smiles
-    seed_scores = score_molecules(canon, [goal.name])
-    for j, i in enumerate(ok_rows):
-        rows[int(i)]["seed_value"] = float(seed_scores[goal.name][j])
-    gen = torch.Generator().manual_seed(s.seed if s.seed is not None else 0)
-    for b in range(0, len(ok_rows), batch_seeds):
-        sel = np.arange(b, min(b + batch_seeds, len(ok_rows)))
-        z0 = mu[np.repeat(sel, s.starts)]
-        noise = torch.randn(z0.shape, generator=gen) * 0.3
-        noise[:: s.starts] = 0.0  # one trajectory per seed starts exactly at its encoding
-        z0 = z0 + noise
-        points, _ = _trajectories(vae.model, z0, objective, s)
-        dec = _decode_points(vae, points, s, None if s.seed is None else s.seed + b)
-        owner = sel[np.tile(np.repeat(np.arange(len(sel)), s.starts), len(points) // len(z0))]
-        cand: dict[tuple[int, str], None] = {}
-        for can, point in zip(dec["canonical"], dec["point"], strict=True):
-            j = int(owner[point])
-            if isinstance(can, str) and can != canon[j]:
-                cand[(j, can)] = None
-        pairs = list(cand)
-        scored = score_molecules([c for _, c in pairs], [goal.name], [canon[j] for j, _ in pairs])
-        best: dict[int, tuple[float, str, float]] = {}
-        counts: dict[int, int] = {}
-        for (j, can), value, sim in zip(
-            pairs, scored[goal.name], scored["similarity"], strict=True
-        ):
-            counts[j] = counts.get(j, 0) + 1
-            if sim < min_similarity or not np.isfinite(value):
-                continue
-            gain = float(value) - rows[int(ok_rows[j])]["seed_value"]
-            if goal.mode == "min":
-                gain = -gain
-            if j not in best or gain > best[j][0]:
-                best[j] = (gain, can, float(sim))
-        for j in sel:
-            row = rows[int(ok_rows[j])]
-            row["candidates"] = counts.get(int(j), 0)
-            if int(j) in best and best[int(j)][0] > 0:
-                gain, can, sim = best[int(j)]
-                row.update(
-                    best=can,
-                    improvement=gain,
-                    similarity=sim,
-                    success=True,
-                    best_value=row["seed_value"] + (gain if goal.mode != "min" else -gain),
-                )
-        if on_batch:
-            on_batch(len(sel))
-    return pd.DataFrame(rows)
+    search = search_seeds(vae, seeds, goal, settings, batch_seeds, on_batch)
+    return search.best(min_similarity)

@@ -122,6 +122,27 @@ def test_optimize_seeds_one_row_per_seed(tiny_vae):
     assert (out.loc[~out["success"], "improvement"] == 0).all()
 
 
+def test_optimize_seeds_encodes_charged_and_stereo_seeds_flattened(tiny_vae):
+    # The tiny model's MOSES vocabulary has no stereocentres or charged atoms.
+    seeds = ["C[C@@H](N)c1ccccc1", "CC[NH3+]", "CCOc1ccccc1"]
+    out = optimize_seeds(
+        tiny_vae, seeds, Goal("logP", "max"), 0.0,
+        SearchSettings(steps=4, starts=4, extra_samples=1, decode_every=2, seed=0),
+    )
+    assert out["status"].tolist() == ["ok", "ok", "ok"]
+    assert out["encoded_as"].tolist()[:2] == ["CC(N)c1ccccc1", "CCN"]
+    assert pd.isna(out["encoded_as"][2])
+    # Values belong to the seed as given: the ethylammonium cation, not ethylamine.
+    assert out["seed_value"][1] == pytest.approx(chem.logp(chem.parse_smiles("CC[NH3+]")))
+    assert not ({"CCN", "CC[NH3+]"} & set(out["best"].dropna()))
+
+
+def test_flattened_smiles():
+    assert chem.flattened_smiles("C[C@H](O)Cl.[Na+].[Cl-]") == "CC(O)Cl"
+    assert chem.flattened_smiles("CC(=O)[O-]") == "CC(=O)O"
+    assert chem.flattened_smiles("nonsense") is None
+
+
 def test_score_molecules_alerts_and_similarity():
     frame = score_molecules(
         ["O=C(C=Cc1ccccc1)c1ccc(O)cc1", "CCO"], ["QED"], ["CCO", "CCO"], filters=["brenk"]
