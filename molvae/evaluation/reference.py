@@ -114,13 +114,20 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str) -> None:
         raise
 
 
-def _write_entry(stem: Path, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
+def write_cache_entry(
+    stem: Path, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]
+) -> None:
+    """Write ``<stem>.npz`` (arrays, no pickle) then ``<stem>.json`` (metadata), atomically.
+
+    Shared by every molvae cache (reference statistics, training-set index, screening
+    fingerprints): the JSON is written last, so an entry with JSON is complete.
+    """
     _atomic_write(stem.with_suffix(".npz"), lambda h: np.savez_compressed(h, **arrays), "wb")
     text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
     _atomic_write(stem.with_suffix(".json"), lambda h: h.write(text), "w")
 
 
-def _read_entry(stem: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def read_cache_entry(stem: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Arrays and metadata of a cache entry; ``OSError``/``ValueError``/``KeyError`` if unusable."""
     meta = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
     with np.load(stem.with_suffix(".npz"), allow_pickle=False) as data:
@@ -285,7 +292,7 @@ class ReferenceStats:
             "n_molecules": self.n_molecules,
             "property_columns": list(moses_chem.PROPERTY_NAMES),
         }
-        _write_entry(Path(stem), arrays, meta)
+        write_cache_entry(Path(stem), arrays, meta)
 
     @classmethod
     def load(cls, stem: str | os.PathLike[str]) -> ReferenceStats:
@@ -299,7 +306,7 @@ class ReferenceStats:
     def _load_entry(cls, stem: Path, sha: str | None) -> ReferenceStats | None:
         """The cached entry at ``stem`` if it exists and matches ``sha`` and our settings."""
         try:
-            arrays, meta = _read_entry(stem)
+            arrays, meta = read_cache_entry(stem)
             if meta.get("format") != _REFERENCE_FORMAT or meta.get("settings") != _settings():
                 return None
             if sha is not None and meta.get("source_sha256") != sha:
@@ -394,7 +401,7 @@ class TrainingSetIndex:
         stem = cache_dir(cache) / f"train-{sha}"
         if not recompute:
             try:
-                arrays, meta = _read_entry(stem)
+                arrays, meta = read_cache_entry(stem)
                 if (
                     meta.get("format") == _TRAIN_FORMAT
                     and meta.get("settings") == _settings()
@@ -423,7 +430,7 @@ class TrainingSetIndex:
             "n_unique": len(index),
         }
         try:
-            _write_entry(stem, {"hashes": index.hashes}, meta)
+            write_cache_entry(stem, {"hashes": index.hashes}, meta)
             _log(log, f"train: cached index in {stem.with_suffix('.npz')}")
         except OSError as exc:
             _log(log, f"train: could not write cache {stem}: {exc}")

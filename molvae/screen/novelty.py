@@ -247,7 +247,7 @@ class ReferenceFingerprints:
         from rdkit import rdBase
 
         # The evaluation cache's helpers: same directory, atomic npz + json entries, no pickle.
-        from molvae.evaluation.reference import _read_entry, _write_entry, cache_dir
+        from molvae.evaluation.reference import cache_dir, read_cache_entry, write_cache_entry
         from molvae.provenance import file_sha256
 
         sha = file_sha256(path)
@@ -259,7 +259,7 @@ class ReferenceFingerprints:
             "rdkit": rdBase.rdkitVersion,
         }
         try:
-            arrays, meta = _read_entry(stem)
+            arrays, meta = read_cache_entry(stem)
             if (
                 meta.get("format") == _FORMAT
                 and meta.get("settings") == settings
@@ -299,7 +299,7 @@ class ReferenceFingerprints:
             "smiles_offsets": refs.smiles_offsets,
         }
         try:
-            _write_entry(stem, arrays, meta)
+            write_cache_entry(stem, arrays, meta)
             _emit(
                 log, f"reference: cached {len(refs):,} fingerprints in {stem.with_suffix('.npz')}"
             )
