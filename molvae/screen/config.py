@@ -372,8 +372,7 @@ def parse_conditions(specs: Sequence[str]) -> list:
     """Parse threshold conditions such as ``SA<4.5`` (``MolvaeError`` on a bad one)."""
     if not specs:
         return []
-    # Imported here: molvae.optimize pulls in torch, which a screen without conditions avoids.
-    from molvae.optimize import parse_condition
+    from molvae.goals import parse_condition
 
     return [parse_condition(s) for s in specs]
 
