@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,19 @@ import typer
 
 from molvae.errors import MolvaeError
 
-from ._common import MODEL_HELP, console, err_console, load_model, write_table
+from ._common import (
+    MODEL_HELP,
+    TableWriter,
+    check_output,
+    console,
+    err_console,
+    load_model,
+    merge_with_rejects,
+    progress_bar,
+    report_reasons,
+    report_status,
+    write_table,
+)
 
 
 def sample(
@@ -37,15 +50,18 @@ def sample(
     if strategy not in ("sample", "greedy"):
         raise typer.BadParameter("must be 'sample' or 'greedy'", param_hint="--strategy")
     vae = load_model(model, device)
-    frame = vae.sample(
-        n,
-        temperature=temperature,
-        strategy=strategy,
-        top_k=top_k,
-        unique=unique,
-        seed=seed,
-        batch_size=batch_size,
-    )
+    bar, advance = progress_bar(n, "sampling")
+    with bar:
+        frame = vae.sample(
+            n,
+            temperature=temperature,
+            strategy=strategy,
+            top_k=top_k,
+            unique=unique,
+            seed=seed,
+            batch_size=batch_size,
+            on_progress=advance,
+        )
     write_table(frame, out)
     valid = int(frame["valid"].sum())
     n_unique = frame.loc[frame["valid"], "canonical"].nunique()
@@ -65,56 +81,56 @@ def _read_input(path: Path, smiles_column: str | None):
     return table
 
 
-def _merge_with_rejects(
-    records: pd.DataFrame, result: pd.DataFrame, rejects: pd.DataFrame
-) -> pd.DataFrame:
-    """Every input row once: encoded rows beside file-level rejects, in input order."""
-    result = result.copy()
-    result.insert(0, "row", records["row"].to_numpy())
-    bad = pd.DataFrame(
-        {"row": rejects["row"], "smiles": rejects["smiles"], "status": rejects["reason"]}
-    )
-    merged = pd.concat([result, bad], ignore_index=True) if len(bad) else result
-    return merged.sort_values("row", kind="stable").reset_index(drop=True)
-
-
-def _report(frame: pd.DataFrame) -> None:
-    bad = frame["status"] != "ok"
-    if bad.any():
-        from molvae.io import reason_kinds
-
-        counts = reason_kinds(frame.loc[bad, "status"]).value_counts()
-        detail = ", ".join(f"{k.strip()}: {v}" for k, v in counts.items())
-        err_console.print(
-            f"{int(bad.sum()):,} of {len(frame):,} rows not encoded ({detail})", highlight=False
-        )
-
-
 def encode(
     data: Path = typer.Argument(..., help="Molecule file (CSV/TSV/SMI/SDF, optionally .gz)."),
     out: Path = typer.Option(..., "--out", "-o", help="latents .csv, .tsv, .parquet or .npy"),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     sigma: bool = typer.Option(False, "--sigma", help="Also write the posterior sigma."),
     smiles_column: str | None = typer.Option(None, "--smiles-column"),
+    batch_size: int = typer.Option(1024, "--batch-size", min=1, help="Molecules per encoder batch."),
+    chunk_size: int = typer.Option(100_000, "--chunk-size", min=1, help="Input rows read, encoded and written at a time (bounds memory for large files)."),
     device: str = typer.Option("auto", "--device"),
 ) -> None:
-    """Encode molecules to their latent means (mu); every input row is in the output."""
+    """Encode molecules to their latent means (mu); every input row is in the output.
+
+    The file is streamed: each chunk of rows is read, encoded and appended to the output, so
+    memory stays flat however many molecules the file holds.
+    """
+    from molvae.io import iter_molecule_chunks
+
     vae = load_model(model, device)
-    table = _read_input(data, smiles_column)
-    enc = vae.encode(table.records["smiles"].tolist(), return_sigma=sigma)
-    frame = _merge_with_rejects(table.records, enc, table.rejects)
-    if out.suffix == ".npy":
-        cols = [c for c in frame.columns if c.startswith(("z", "sigma")) and c[-1].isdigit()]
-        write_table(frame[cols], out)
-        meta = out.with_suffix(".rows.csv")
-        write_table(frame[["row", "smiles", "canonical", "status"]], meta)
+    npy = out.name.lower().endswith(".npy")
+    meta = out.with_suffix(".rows.csv")
+    n_rows = n_ok = 0
+    failed: list[pd.Series] = []
+    bar, advance = progress_bar(None, "encoding")
+    with contextlib.ExitStack() as stack:
+        latents = stack.enter_context(TableWriter(out))
+        rows = stack.enter_context(TableWriter(meta)) if npy else None
+        stack.enter_context(bar)
+        for table in iter_molecule_chunks(data, chunksize=chunk_size, smiles_column=smiles_column):
+            enc = vae.encode(
+                table.records["smiles"].tolist(),
+                return_sigma=sigma,
+                batch_size=batch_size,
+                on_progress=advance,
+            )
+            advance(len(table.rejects))
+            frame = merge_with_rejects(table.records, enc, table.rejects)
+            if rows is not None:
+                cols = [c for c in frame.columns if c.startswith(("z", "sigma")) and c[-1].isdigit()]
+                latents.write(frame[cols])
+                rows.write(frame[["row", "smiles", "canonical", "status"]])
+            else:
+                latents.write(frame)
+            ok = frame["status"] == "ok"
+            n_rows += len(frame)
+            n_ok += int(ok.sum())
+            failed.append(frame.loc[~ok, "status"])
+    if npy:
         err_console.print(f"row index and status written to {meta}", highlight=False)
-    else:
-        write_table(frame, out)
-    _report(frame)
-    console.print(
-        f"{int((frame['status'] == 'ok').sum()):,} molecules encoded to {out}", highlight=False
-    )
+    report_reasons(pd.concat(failed) if failed else pd.Series(dtype=object), n_rows)
+    console.print(f"{n_ok:,} molecules encoded to {out}", highlight=False)
 
 
 def _read_latents(path: Path, dim: int) -> np.ndarray:
@@ -149,6 +165,7 @@ def decode(
     strategy: str = typer.Option("greedy", "--strategy", help="greedy or sample."),
     temperature: float = typer.Option(1.0, "--temperature", "-t"),
     seed: int | None = typer.Option(None, "--seed"),
+    batch_size: int = typer.Option(1024, "--batch-size", min=1, help="Latent points per decoder batch."),
     device: str = typer.Option("auto", "--device"),
 ) -> None:
     """Decode latent points to molecules; rows with missing latents are reported, not dropped."""
@@ -165,7 +182,16 @@ def decode(
         }
     )
     if finite.any():
-        dec = vae.decode(z[finite], strategy=strategy, temperature=temperature, seed=seed)
+        bar, advance = progress_bar(int(finite.sum()), "decoding")
+        with bar:
+            dec = vae.decode(
+                z[finite],
+                strategy=strategy,
+                temperature=temperature,
+                batch_size=batch_size,
+                seed=seed,
+                on_progress=advance,
+            )
         idx = np.flatnonzero(finite)
         frame.loc[idx, "smiles"] = dec["smiles"].to_numpy()
         frame.loc[idx, "canonical"] = dec["canonical"].to_numpy()
@@ -183,26 +209,41 @@ def reconstruct(
     data: Path = typer.Argument(..., help="Molecule file (CSV/TSV/SMI/SDF, optionally .gz)."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     out: Path | None = typer.Option(None, "--out", "-o", help="Per-molecule results CSV."),
+    image: Path | None = typer.Option(None, "--image", help="Draw inputs beside their reconstructions (.png or .svg)."),
+    image_rows: int = typer.Option(24, "--image-rows", help="Input/reconstruction pairs drawn in --image."),
     smiles_column: str | None = typer.Option(None, "--smiles-column"),
     device: str = typer.Option("auto", "--device"),
 ) -> None:
     """Exact-match reconstruction rate (greedy decoding of mu, canonical SMILES compared)."""
+    if image is not None:
+        check_output(image, (".png", ".svg"), "--image")
+        if image_rows < 1:
+            raise typer.BadParameter("must be at least 1", param_hint="--image-rows")
     vae = load_model(model, device)
     table = _read_input(data, smiles_column)
     rec = vae.reconstruct(table.records["smiles"].tolist())
-    frame = _merge_with_rejects(table.records, rec, table.rejects)
+    frame = merge_with_rejects(table.records, rec, table.rejects)
     frame["match"] = frame["match"].fillna(False).astype(bool)
     ok = frame["status"] == "ok"
     n_ok = int(ok.sum())
     rate = float(frame.loc[ok, "match"].mean()) if n_ok else float("nan")
     if out is not None:
         write_table(frame, out)
-    _report(frame)
+    report_status(frame)
     console.print(
         f"exact-match reconstruction: {rate:.4f} ({int(frame['match'].sum()):,} of "
         f"{n_ok:,} encodable molecules)",
         highlight=False,
     )
+    if image is not None:
+        from molvae.figures import reconstruction_grid, write_image
+
+        svg = image.suffix.lower() == ".svg"
+        write_image(reconstruction_grid(frame, n=image_rows, svg=svg), image)
+        console.print(
+            f"{min(image_rows, n_ok):,} of {n_ok:,} input/reconstruction pairs drawn in {image}",
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer) -> None:

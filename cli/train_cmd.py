@@ -120,13 +120,21 @@ def train(
     decoder_hidden: int | None = typer.Option(None, "--decoder-hidden"),
     decoder_layers: int | None = typer.Option(None, "--decoder-layers"),
     dropout: float | None = typer.Option(None, "--dropout"),
+    devices: int | None = typer.Option(
+        None,
+        "--devices",
+        min=1,
+        help="Train with N processes on this machine (DDP: one per GPU, or N CPU gloo processes); batch size stays global. Under torchrun, torchrun decides.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Train a GRU VAE on a molecule file (checkpointed, resumable)."""
     from molvae.train import train as run_training
 
     if resume:
-        result = run_training(None, out, resume=True, progress=not quiet, status=_status)
+        result = run_training(
+            None, out, resume=True, progress=not quiet, status=_status, devices=devices
+        )
     else:
         if data is None:
             raise typer.BadParameter("DATA is required unless --resume is given", param_hint="DATA")
@@ -145,7 +153,14 @@ def train(
         train_cfg = from_dict(TrainConfig, raw_train, where="train options")
         model_cfg = from_dict(ModelConfig, raw_model, where="model options")
         result = run_training(
-            data, out, train_cfg, model_cfg, init_from=init_from, progress=not quiet, status=_status
+            data,
+            out,
+            train_cfg,
+            model_cfg,
+            init_from=init_from,
+            progress=not quiet,
+            status=_status,
+            devices=devices,
         )
     err_console.print(
         f"done: {result.steps} steps, {result.epochs_completed} epochs, best validation loss "

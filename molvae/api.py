@@ -8,6 +8,7 @@ worker processes while the next batch decodes on the device, so RDKit does not s
 from __future__ import annotations
 
 import multiprocessing as mp
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -196,8 +197,13 @@ class MolVAE:
         batch_size: int = 1024,
         seed: int | None = None,
         n_jobs: int | None = None,
+        on_progress: Callable[[int], None] | None = None,
     ) -> pd.DataFrame:
-        """Decode latent points: columns ``smiles`` (as decoded), ``canonical``, ``valid``."""
+        """Decode latent points: columns ``smiles`` (as decoded), ``canonical``, ``valid``.
+
+        Runs in batches of ``batch_size``; RDKit checks a few batches behind the decoder, never
+        the whole input at once. ``on_progress(n)`` is called as each batch's ``n`` rows finish.
+        """
         if not torch.is_tensor(z):
             z = torch.from_numpy(np.array(z, dtype=np.float32))
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
@@ -212,16 +218,25 @@ class MolVAE:
         rows: list[tuple[str, str | None]] = []
         jobs = default_jobs() if n_jobs is None else n_jobs
         with _Postprocessor(self.bundle.representation, jobs if len(z) >= 2000 else 1) as post:
-            pending = []
+            pending: deque[tuple[Callable[[], list[tuple[str, str | None]]], int]] = deque()
+
+            def collect() -> None:
+                get, size = pending.popleft()
+                rows.extend(get())
+                if on_progress:
+                    on_progress(size)
+
             for start in range(0, len(z), batch_size):
                 zb = z[start : start + batch_size].to(self.device, torch.float32)
                 with self._autocast():
                     ids = self.model.generate(
                         zb, strategy=strategy, temperature=temperature, top_k=top_k, generator=gen
                     )
-                pending.append(post.submit(self._ids_to_texts(ids)))
-            for get in pending:
-                rows.extend(get())
+                pending.append((post.submit(self._ids_to_texts(ids)), len(zb)))
+                while len(pending) > max(2, post.n_jobs):  # bounded: the rest waits its turn
+                    collect()
+            while pending:
+                collect()
         frame = pd.DataFrame(rows, columns=["smiles", "canonical"])
         frame["valid"] = frame["canonical"].notna()
         return frame
@@ -258,10 +273,9 @@ class MolVAE:
         rng_seed = seed
         if not unique:
             z = self.sample_prior(n, rng_seed)
-            out = self.decode(z, strategy, temperature, top_k, batch_size, seed=rng_seed)
-            if on_progress:
-                on_progress(len(out))
-            return out
+            return self.decode(
+                z, strategy, temperature, top_k, batch_size, seed=rng_seed, on_progress=on_progress
+            )
         seen: set[str] = set()
         frames = []
         found = 0
@@ -323,9 +337,16 @@ class MolVAE:
 
     @torch.no_grad()
     def encode_dataset(
-        self, dataset: EncodedDataset, batch_size: int = 1024
+        self,
+        dataset: EncodedDataset,
+        batch_size: int = 1024,
+        on_progress: Callable[[int], None] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mu, logvar) for every molecule of an encoded dataset, in order."""
+        """(mu, logvar) for every molecule of an encoded dataset, in order, batch by batch.
+
+        Only each batch's (mu, logvar) is kept (moved to the CPU as float32), not the encoder's
+        activations; ``on_progress(n)`` is called after each batch of ``n`` molecules.
+        """
         mus, logvars = [], []
         for start in range(0, len(dataset), batch_size):
             index = np.arange(start, min(start + batch_size, len(dataset)))
@@ -334,19 +355,28 @@ class MolVAE:
                 mu, logvar = self.model.encode(batch.tokens, batch.lengths)
             mus.append(mu.float().cpu())
             logvars.append(logvar.float().cpu())
+            if on_progress:
+                on_progress(len(index))
         if not mus:
             empty = torch.zeros(0, self.latent_dim)
             return empty, empty
         return torch.cat(mus), torch.cat(logvars)
 
-    def encode(self, smiles: Sequence[str], return_sigma: bool = False) -> pd.DataFrame:
+    def encode(
+        self,
+        smiles: Sequence[str],
+        return_sigma: bool = False,
+        batch_size: int = 1024,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> pd.DataFrame:
         """One row per input: ``smiles``, ``canonical``, ``status``, mu ``z0``... (NaN if rejected).
 
-        ``status`` is ``ok`` or the reason the molecule could not be encoded.
+        ``status`` is ``ok`` or the reason the molecule could not be encoded. For inputs larger
+        than memory, call this per chunk (``molvae encode`` streams files that way).
         """
         smiles = list(smiles)
         prep = self.prepare(smiles)
-        mu, logvar = self.encode_dataset(prep.dataset)
+        mu, logvar = self.encode_dataset(prep.dataset, batch_size, on_progress)
         d = self.latent_dim
         mu_full = np.full((len(smiles), d), np.nan, dtype=np.float32)
         rows = prep.dataset.rows
@@ -381,8 +411,10 @@ class MolVAE:
 
         ``match`` is exact equality of canonical SMILES; rejected inputs keep their reason in
         ``status`` and count as not matched (report the rate over ``status == 'ok'`` rows).
+        ``mean_sigma`` is the encoder's posterior sigma averaged over latent dimensions: how
+        unsure the encoder is about where the molecule sits (NaN for rejected inputs).
         """
-        enc = self.encode(smiles)
+        enc = self.encode(smiles, return_sigma=True)
         ok = enc["status"] == "ok"
         z = enc.loc[ok, [f"z{i}" for i in range(self.latent_dim)]].to_numpy(dtype=np.float32)
         out = enc[["smiles", "canonical", "status"]].copy()
@@ -391,4 +423,19 @@ class MolVAE:
             dec = self.decode(z, strategy="greedy")
             out.loc[ok, "reconstructed"] = dec["canonical"].to_numpy()
         out["match"] = ok & (out["reconstructed"] == out["canonical"])
+        out["mean_sigma"] = enc[[f"sigma{i}" for i in range(self.latent_dim)]].mean(axis=1)
         return out
+
+    def elbo(
+        self, smiles: Sequence[str], samples: int = 0, batch_size: int = 256, seed: int = 0
+    ) -> pd.DataFrame:
+        """Per-molecule ELBO terms (reconstruction log-likelihood, KL, negative ELBO).
+
+        One row per input with ``status`` (``ok`` or the reason it cannot be scored). The
+        reconstruction term is teacher-forced at z = mu, or averaged over ``samples`` posterior
+        draws. A high ``neg_elbo`` flags molecules unlike the training data. See
+        :func:`molvae.latent.elbo` for every column.
+        """
+        from molvae.latent import elbo
+
+        return elbo(self, smiles, samples=samples, batch_size=batch_size, seed=seed)

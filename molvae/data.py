@@ -111,11 +111,17 @@ class EncodedDataset:
         lengths = self.lengths[index]
         offsets = np.zeros(len(index) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        ids = (
-            np.concatenate([self.ids[self.offsets[i] : self.offsets[i + 1]] for i in index])
-            if len(index)
-            else np.zeros(0, dtype=self.ids.dtype)
-        )
+        ids = np.empty(int(offsets[-1]), dtype=self.ids.dtype)
+        # Gather token positions with numpy, a bounded number of molecules at a time: one
+        # Python slice per molecule takes ~1 s per million molecules, one int64 position per
+        # token for all of MOSES at once would take 500 MB.
+        step = 1 << 16
+        for a in range(0, len(index), step):
+            part, lens = index[a : a + step], lengths[a : a + step]
+            shift = np.repeat(self.offsets[part] - offsets[a : a + len(part)], lens)
+            ids[offsets[a] : offsets[a + len(part)]] = self.ids[
+                np.arange(offsets[a], offsets[a + len(part)]) + shift
+            ]
         props = self.properties[index] if self.properties.size else self.properties
         return EncodedDataset(
             ids,
@@ -125,6 +131,48 @@ class EncodedDataset:
             props,
             list(self.property_names),
         )
+
+
+@dataclass
+class _EncodedChunk:
+    """One worker's tokenized chunk, compact for the trip back to the parent process.
+
+    Token strings travel once per chunk (``tokens``); molecules travel as int32 ids into them,
+    so pickling 4,000 molecules costs a few arrays instead of 150,000 small strings.
+    """
+
+    tokens: list[str]  # the chunk's distinct tokens, in order of first appearance
+    counts: np.ndarray  # (len(tokens),) occurrences among the molecules kept by length
+    ids: np.ndarray  # int32 ids into ``tokens``, molecules kept by length, concatenated
+    lengths: np.ndarray  # (n,) token count of every input, -1 where tokenization failed
+    kept: np.ndarray  # (n,) bool: tokenized and within max_length
+    errors: list[tuple[int, str]]  # (position in chunk, reason), in input order
+
+
+def _encode_chunk(
+    smiles: Sequence[str], representation: str, max_length: int
+) -> list[_EncodedChunk]:
+    tokenizer = get_tokenizer(representation)
+    local: dict[str, int] = {}
+    ids: list[int] = []
+    lengths = np.full(len(smiles), -1, dtype=np.int64)
+    kept = np.zeros(len(smiles), dtype=bool)
+    errors: list[tuple[int, str]] = []
+    for i, s in enumerate(smiles):
+        try:
+            toks = tokenizer.smiles_to_tokens(s)
+        except TokenizationError as exc:
+            errors.append((i, str(exc)))
+            continue
+        lengths[i] = len(toks)
+        if len(toks) > max_length:
+            errors.append((i, f"too long ({len(toks)} tokens > max {max_length})"))
+            continue
+        kept[i] = True
+        ids.extend(local.setdefault(t, len(local)) for t in toks)
+    flat = np.asarray(ids, dtype=np.int32)
+    counts = np.bincount(flat, minlength=len(local)).astype(np.int64)
+    return [_EncodedChunk(list(local), counts, flat, lengths, kept, errors)]
 
 
 def encode_molecules(
@@ -141,40 +189,66 @@ def encode_molecules(
     Returns the dataset, the vocabulary, and a rejects frame (``row``, ``smiles``, ``reason``)
     with every molecule that could not be encoded. With a given ``vocabulary`` (fine-tuning),
     molecules holding tokens outside it are rejected naming the tokens.
+
+    Tokenizing and id lookup run in worker processes (``n_jobs``, see ``map_chunks``); the
+    parent only merges per-chunk token tables with numpy, so its serial share stays small
+    enough for millions of molecules. The vocabulary is the one ``Vocabulary.build`` makes from
+    the molecules that pass tokenization and ``max_length`` (most frequent token first).
     """
-    tokenized = tokenize_many(smiles, representation, n_jobs=n_jobs, on_chunk=on_chunk)
-    keep: list[int] = []
+    smiles = list(smiles)
+    chunks: list[_EncodedChunk] = map_chunks(
+        partial(_encode_chunk, representation=representation, max_length=max_length),
+        smiles,
+        n_jobs=n_jobs,
+        on_chunk=on_chunk,
+    )
     rejects: list[tuple[int, str, str]] = []
-    for i, toks in enumerate(tokenized):
-        if isinstance(toks, str):
-            rejects.append((rows[i], smiles[i], toks))
-        elif len(toks) > max_length:
-            rejects.append(
-                (rows[i], smiles[i], f"too long ({len(toks)} tokens > max {max_length})")
-            )
-        else:
-            keep.append(i)
+    start = 0
+    for chunk in chunks:
+        rejects.extend((rows[start + i], smiles[start + i], r) for i, r in chunk.errors)
+        start += len(chunk.lengths)
     if vocabulary is None:
-        vocabulary = Vocabulary.build(tokenized[i] for i in keep)
-    kept: list[int] = []
-    encoded: list[list[int]] = []
-    for i in keep:
-        missing = sorted({t for t in tokenized[i] if t not in vocabulary})
-        if missing:
+        totals: dict[str, int] = {}
+        for chunk in chunks:
+            for token, count in zip(chunk.tokens, chunk.counts.tolist(), strict=True):
+                totals[token] = totals.get(token, 0) + count
+        vocabulary = Vocabulary.from_counts({t: c for t, c in totals.items() if c > 0})
+    parts: list[np.ndarray] = []
+    part_lengths: list[np.ndarray] = []
+    kept_positions: list[np.ndarray] = []
+    start = 0
+    for chunk in chunks:
+        positions = np.flatnonzero(chunk.kept)
+        lengths = chunk.lengths[positions]
+        lookup = np.asarray([vocabulary.index.get(t, -1) for t in chunk.tokens], dtype=np.int64)
+        mapped = lookup[chunk.ids] if len(chunk.ids) else np.zeros(0, dtype=np.int64)
+        # Which molecule each token belongs to; a molecule with any unknown token is rejected.
+        owner = np.repeat(np.arange(len(positions)), lengths)
+        unknown = np.bincount(owner[mapped < 0], minlength=len(positions)) > 0
+        starts = np.concatenate([[0], np.cumsum(lengths)])
+        for j in np.flatnonzero(unknown):
+            local = chunk.ids[starts[j] : starts[j + 1]]
+            missing = sorted({chunk.tokens[k] for k in local[lookup[local] < 0].tolist()})
             names = ", ".join(repr(t) for t in missing)
+            i = start + int(positions[j])
             rejects.append((rows[i], smiles[i], f"token(s) not in vocabulary: {names}"))
-            continue
-        kept.append(i)
-        encoded.append(vocabulary.encode(tokenized[i]) + [Vocabulary.eos_id])
-    lengths = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    ids = np.fromiter((t for e in encoded for t in e), dtype=np.int16, count=int(offsets[-1]))
+        parts.append(mapped[~unknown[owner]])
+        part_lengths.append(lengths[~unknown])
+        kept_positions.append(start + positions[~unknown])
+        start += len(chunk.lengths)
+    token_ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    lengths = np.concatenate(part_lengths) if part_lengths else np.zeros(0, dtype=np.int64)
+    kept = np.concatenate(kept_positions) if kept_positions else np.zeros(0, dtype=np.int64)
+    # Each molecule's ids followed by eos, in one flat int16 array.
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths + 1, out=offsets[1:])
+    ids = np.full(int(offsets[-1]), Vocabulary.eos_id, dtype=np.int16)
+    ids[np.arange(len(token_ids)) + np.repeat(np.arange(len(lengths)), lengths)] = token_ids
     dataset = EncodedDataset(
         ids=ids,
         offsets=offsets,
-        rows=np.asarray([rows[i] for i in kept], dtype=np.int64),
-        smiles=[smiles[i] for i in kept],
+        rows=np.asarray([rows[i] for i in kept.tolist()], dtype=np.int64),
+        smiles=[smiles[i] for i in kept.tolist()],
     )
     reject_frame = pd.DataFrame(rejects, columns=["row", "smiles", "reason"])
     return dataset, vocabulary, reject_frame

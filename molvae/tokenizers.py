@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -172,6 +172,11 @@ class Vocabulary:
         counts: Counter[str] = Counter()
         for toks in token_lists:
             counts.update(toks)
+        return cls.from_counts(counts, min_count)
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int], min_count: int = 1) -> Vocabulary:
+        """Vocabulary from token counts (as ``build``; lets workers count their chunks)."""
         kept = sorted(
             (t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t)
         )

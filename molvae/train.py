@@ -12,6 +12,11 @@ Run directory layout::
 Checkpoints are written to a temporary directory and swapped in, so a run killed at any moment
 loses at most the work since the last checkpoint. The learning rate and beta are pure functions
 of the step and the batch order a pure function of (seed, epoch), so resuming replays exactly.
+
+The tokenized data and property targets also go to the user-level dataset cache
+(``molvae.dataset_cache``), so the next run on the same file skips that work. With several
+processes (``devices=N`` or torchrun; see ``molvae.distributed``) every rank runs the same loop
+on its share of each global batch; rank 0 alone prepares data, logs and writes.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +38,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from molvae import chem
+from molvae import chem, distributed
 from molvae._version import __version__
 from molvae.annealing import kl_weight
 from molvae.checkpoint import (
@@ -54,6 +59,7 @@ from molvae.data import (
     encode_molecules,
     split_indices,
 )
+from molvae.dataset_cache import CachedDataset, cache_settings, create_entry, open_entry
 from molvae.errors import MolvaeError
 from molvae.model import GRUVAE, kl_divergence
 from molvae.provenance import file_sha256
@@ -120,26 +126,54 @@ class PreparedData:
 
 
 def _property_targets(
-    records: pd.DataFrame,
-    dataset: EncodedDataset,
-    cfg: TrainConfig,
-    positions: np.ndarray,
-    on_chunk: Callable[[int], None] | None,
-) -> tuple[list[str], np.ndarray]:
-    names = [chem.get_property(n).name for n in cfg.properties]
-    matrix = compute_property_matrix(dataset.smiles, names, on_chunk=on_chunk)
-    columns = []
-    for col in cfg.property_columns:
-        if col not in records.columns:
-            raise MolvaeError(
-                f"property column {col!r} not in the data; columns: "
-                f"{', '.join(map(str, records.columns))}"
-            )
-        # Non-numeric and empty cells become NaN: masked in the loss, not dropped.
-        columns.append(pd.to_numeric(records[col], errors="coerce").to_numpy()[positions])
-    if columns:
-        matrix = np.concatenate([matrix, np.stack(columns, axis=1).astype(np.float32)], axis=1)
-    return names + list(cfg.property_columns), matrix
+    entry: CachedDataset,
+    names: list[str],
+    columns: list[str],
+    read_records: Callable[[], pd.DataFrame],
+    status: Callable[[str], None],
+) -> np.ndarray:
+    """Property matrix (n, len(names) + len(columns)) float32, reusing cached columns.
+
+    RDKit properties are computed only for the names the cache lacks (QED for MOSES takes
+    tens of minutes); data columns are read from the file only when not cached.
+    """
+    dataset = entry.dataset
+    values: dict[str, np.ndarray] = {}
+    for name in names:
+        cached = entry.load_property(f"property-{name}")
+        if cached is not None:
+            values[name] = cached
+    missing = [n for n in names if n not in values]
+    if missing:
+        status(f"computing {', '.join(missing)} for {len(dataset):,} molecules")
+        matrix = compute_property_matrix(dataset.smiles, missing)
+        for j, name in enumerate(missing):
+            values[name] = matrix[:, j]
+            entry.store_property(f"property-{name}", matrix[:, j])
+    elif names:
+        status(f"using cached {', '.join(names)}")
+    data_columns = []
+    for col in columns:
+        cached = entry.load_property(f"column-{col}")
+        if cached is None:
+            records = read_records()
+            if col not in records.columns:
+                raise MolvaeError(
+                    f"property column {col!r} not in the data; columns: "
+                    f"{', '.join(map(str, records.columns))}"
+                )
+            # Non-numeric and empty cells become NaN: masked in the loss, not dropped.
+            cell = pd.to_numeric(records[col], errors="coerce").to_numpy()
+            position = pd.Series(np.arange(len(records)), index=records["row"].to_numpy())
+            cached = cell[position.loc[dataset.rows].to_numpy()].astype(np.float32)
+            entry.store_property(f"column-{col}", cached)
+        data_columns.append(cached)
+    parts = [np.stack([values[n] for n in names], axis=1)] if names else []
+    if data_columns:
+        parts.append(np.stack(data_columns, axis=1).astype(np.float32))
+    if not parts:
+        return np.zeros((len(dataset), 0), dtype=np.float32)
+    return np.concatenate(parts, axis=1).astype(np.float32)
 
 
 def prepare_data(
@@ -148,40 +182,86 @@ def prepare_data(
     vocabulary: Vocabulary | None = None,
     property_names: list[str] | None = None,
     status: Callable[[str], None] = lambda s: None,
+    cache: bool | str | Path = True,
 ) -> PreparedData:
-    """Read, canonicalize, tokenize, compute property targets and split a molecule file."""
+    """Read, canonicalize, tokenize, compute property targets and split a molecule file.
+
+    The encoded molecules and their property targets come from the dataset cache when a run
+    with the same file and settings made them before (see ``molvae.dataset_cache``); ``cache``
+    is True (user cache directory), a directory, or False (always recompute, write nothing).
+    """
     from molvae.io import read_molecules
 
     path = Path(path)
-    status(f"reading {path}")
-    table = read_molecules(path, smiles_column=cfg.smiles_column, standardize=cfg.standardize)
-    records = table.records.reset_index(drop=True)
-    n_input = len(records) + len(table.rejects)
-    n_unused = 0
-    if cfg.max_molecules is not None and len(records) > cfg.max_molecules:
-        # A seeded random subset; the rest is counted as unused, not rejected.
-        keep = np.sort(
-            np.random.default_rng(cfg.seed).choice(len(records), cfg.max_molecules, replace=False)
-        )
-        n_unused = len(records) - len(keep)
-        records = records.iloc[keep].reset_index(drop=True)
-    status(f"tokenizing {len(records):,} molecules ({cfg.representation})")
-    smiles = records["canonical"].tolist()
-    rows = records["row"].tolist()
-    dataset, vocabulary, rejects = encode_molecules(
-        smiles, rows, cfg.representation, vocabulary, cfg.max_length
-    )
-    if len(dataset) < 2:
-        raise MolvaeError(f"{path}: fewer than 2 usable molecules (see the rejects for reasons)")
-    positions = records.reset_index().set_index("row").loc[dataset.rows, "index"].to_numpy()
-    names: list[str] = []
+    sha = file_sha256(path)
     if property_names is not None:
         cfg.properties = [n for n in property_names if n in chem.PROPERTIES]
         cfg.property_columns = [n for n in property_names if n not in chem.PROPERTIES]
+    settings = cache_settings(
+        sha,
+        smiles_column=cfg.smiles_column,
+        standardize=cfg.standardize,
+        max_molecules=cfg.max_molecules,
+        seed=cfg.seed,
+        representation=cfg.representation,
+        max_length=cfg.max_length,
+        vocabulary=vocabulary,
+    )
+    root = None if isinstance(cache, bool) else cache
+    entry = open_entry(settings, root) if cache is not False else None
+    records_memo: list[pd.DataFrame] = []
+
+    def read_records() -> pd.DataFrame:
+        if not records_memo:
+            status(f"reading {path}")
+            table = read_molecules(
+                path, smiles_column=cfg.smiles_column, standardize=cfg.standardize
+            )
+            records_memo.extend([table.records.reset_index(drop=True), table.rejects])
+        return records_memo[0]
+
+    if entry is not None:
+        status(f"using cached tokenized data ({len(entry.dataset):,} molecules, {entry.directory})")
+    else:
+        records = read_records()
+        file_rejects = records_memo[1]
+        n_input = len(records) + len(file_rejects)
+        n_unused = 0
+        if cfg.max_molecules is not None and len(records) > cfg.max_molecules:
+            # A seeded random subset; the rest is counted as unused, not rejected.
+            keep = np.sort(
+                np.random.default_rng(cfg.seed).choice(
+                    len(records), cfg.max_molecules, replace=False
+                )
+            )
+            n_unused = len(records) - len(keep)
+            records = records.iloc[keep].reset_index(drop=True)
+        status(f"tokenizing {len(records):,} molecules ({cfg.representation})")
+        dataset, built, rejects = encode_molecules(
+            records["canonical"].tolist(),
+            records["row"].tolist(),
+            cfg.representation,
+            vocabulary,
+            cfg.max_length,
+        )
+        all_rejects = pd.concat(
+            [file_rejects[["row", "smiles", "reason"]], rejects], ignore_index=True
+        ).sort_values("row", kind="stable")
+        if cache is False:
+            entry = CachedDataset(None, dataset, built, all_rejects, n_input, n_unused)
+        else:
+            entry = create_entry(
+                settings, dataset, built, all_rejects, n_input, n_unused, root, str(path)
+            )
+    dataset = entry.dataset
+    if len(dataset) < 2:
+        raise MolvaeError(f"{path}: fewer than 2 usable molecules (see the rejects for reasons)")
+    names: list[str] = []
     if cfg.properties or cfg.property_columns:
-        status("computing property targets")
-        names, matrix = _property_targets(records, dataset, cfg, positions, None)
-        dataset.properties = matrix
+        rdkit_names = [chem.get_property(n).name for n in cfg.properties]
+        columns = list(cfg.property_columns)
+        dataset.properties = _property_targets(entry, rdkit_names, columns, read_records, status)
+        names = rdkit_names + columns
         dataset.property_names = names
     train_idx, val_idx = split_indices(
         len(dataset), cfg.validation_fraction, cfg.validation_max, cfg.seed
@@ -196,20 +276,17 @@ def prepare_data(
         std = np.where(np.isfinite(std) & (std > 1e-8), std, 1.0)
     else:
         mean = std = np.zeros(0)
-    all_rejects = pd.concat(
-        [table.rejects[["row", "smiles", "reason"]], rejects], ignore_index=True
-    )
     return PreparedData(
         train_set,
         val_set,
-        vocabulary,
-        all_rejects.sort_values("row", kind="stable"),
-        n_input,
-        n_unused,
+        entry.vocabulary,
+        entry.rejects,
+        entry.n_input_rows,
+        entry.n_unused,
         names,
         mean.astype(np.float32),
         std.astype(np.float32),
-        file_sha256(path),
+        sha,
     )
 
 
@@ -405,10 +482,16 @@ class TrainResult:
 
 
 class _StopFlag:
-    """SIGINT/SIGTERM ask the loop to checkpoint and stop at the next step."""
+    """SIGINT/SIGTERM ask the loop to checkpoint and stop at the next step.
+
+    A second signal a second or more after the first stops at once. Signals closer together
+    are one request: Ctrl-C under torchrun reaches each rank from the terminal and again from
+    torchrun, and the rank should still write its checkpoint.
+    """
 
     def __init__(self) -> None:
         self.requested = False
+        self._first = 0.0
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> _StopFlag:
@@ -418,9 +501,12 @@ class _StopFlag:
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:  # second signal: stop now
-            raise KeyboardInterrupt
+        if self.requested:
+            if time.monotonic() - self._first >= 1.0:  # a second request: stop now
+                raise KeyboardInterrupt
+            return
         self.requested = True
+        self._first = time.monotonic()
 
     def __exit__(self, *exc: Any) -> None:
         for sig, handler in self._old.items():
@@ -456,6 +542,170 @@ def _write_run_json(run_dir: Path, cfg: TrainConfig, model_cfg: ModelConfig, ext
     atomic_write_bytes(run_dir / "run.json", json.dumps(data, indent=1).encode())
 
 
+@dataclass
+class _Run:
+    """A run directory's recipe and data, ready to train (fresh, resumed, or one DDP rank)."""
+
+    cfg: TrainConfig
+    model_cfg: ModelConfig
+    vocabulary: Vocabulary
+    train_set: EncodedDataset
+    val_set: EncodedDataset
+    prop_mean: np.ndarray
+    prop_std: np.ndarray
+    data_info: dict[str, Any]
+    init_model: GRUVAE | None = None  # fine-tuning start weights, loaded when first needed
+
+
+def _read_run_json(run_dir: Path) -> dict[str, Any]:
+    run_json = run_dir / "run.json"
+    if not run_json.is_file():
+        raise MolvaeError(f"{run_dir}: nothing to resume (no run.json)")
+    return json.loads(run_json.read_text())
+
+
+def _open_run(run_dir: Path) -> _Run:
+    """A run as written by ``_create_run``: what ``--resume`` and DDP ranks other than 0 read."""
+    saved = _read_run_json(run_dir)
+    run_json = run_dir / "run.json"
+    cfg = from_dict(TrainConfig, saved["train"], where=f"{run_json} train")
+    model_cfg = from_dict(ModelConfig, saved["model"], where=f"{run_json} model")
+    names = list(model_cfg.properties)
+    data_info = saved["data"]
+    return _Run(
+        cfg,
+        model_cfg,
+        Vocabulary.from_dict(saved["vocabulary"]),
+        _load_dataset(run_dir / "data", "train", names),
+        _load_dataset(run_dir / "data", "validation", names),
+        np.asarray(data_info["property_mean"], dtype=np.float32),
+        np.asarray(data_info["property_std"], dtype=np.float32),
+        data_info,
+    )
+
+
+def _create_run(
+    data_path: str | Path | None,
+    run_dir: Path,
+    cfg: TrainConfig | None,
+    model_cfg: ModelConfig | None,
+    init_from: str | Path | None,
+    status: Callable[[str], None],
+) -> _Run:
+    """Prepare the data (or take it from the dataset cache) and write a new run directory."""
+    if data_path is None:
+        raise MolvaeError("a data file is required unless --resume is given")
+    cfg = cfg or TrainConfig()
+    model_cfg = model_cfg or ModelConfig()
+    cfg.validate()
+    if (run_dir / "run.json").exists():
+        raise MolvaeError(
+            f"{run_dir} already holds a run; use --resume to continue it or choose another --out"
+        )
+    init_model = init_bundle = None
+    vocabulary = None
+    fixed_props = None
+    if init_from is not None:
+        init_model, init_bundle = load_model_dir(init_from)
+        vocabulary = init_bundle.vocabulary
+        cfg.representation = init_bundle.representation
+        model_cfg = init_bundle.config
+        fixed_props = list(model_cfg.properties)
+    prep = prepare_data(data_path, cfg, vocabulary, fixed_props, status=status)
+    vocabulary = prep.vocabulary
+    model_cfg.vocab_size = len(vocabulary)
+    model_cfg.max_length = max(model_cfg.max_length, cfg.max_length + 1)
+    model_cfg.properties = list(prep.property_names)
+    train_set, val_set = prep.train, prep.validation
+    prop_mean, prop_std = prep.property_mean, prep.property_std
+    if init_bundle is not None and init_bundle.property_mean:
+        # Keep the parent's normalization so its predictor head stays meaningful.
+        prop_mean = np.asarray(init_bundle.property_mean, dtype=np.float32)
+        prop_std = np.asarray(init_bundle.property_std, dtype=np.float32)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    prep.rejects.to_csv(run_dir / "rejects.csv", index=False)
+    data_info = {
+        "path": str(Path(data_path).resolve()),
+        "sha256": prep.data_sha256,
+        "input_rows": prep.n_input_rows,
+        "rejected": len(prep.rejects),
+        "unused": prep.n_unused,
+        "train": len(train_set),
+        "validation": len(val_set),
+        "reject_reasons": _reason_counts(prep.rejects),
+        "property_mean": prop_mean.tolist(),
+        "property_std": prop_std.tolist(),
+        "init_from": str(init_from) if init_from else None,
+    }
+    from molvae.api import TRAINING_INDEX, save_training_set_index
+
+    save_training_set_index(train_set.smiles + val_set.smiles, run_dir / TRAINING_INDEX)
+    _save_dataset(train_set, run_dir / "data", "train")
+    _save_dataset(val_set, run_dir / "data", "validation")
+    _write_run_json(
+        run_dir, cfg, model_cfg, {"vocabulary": vocabulary.to_dict(), "data": data_info}
+    )
+    status(
+        f"{prep.n_input_rows:,} input rows: {len(train_set):,} train, {len(val_set):,} "
+        f"validation, {len(prep.rejects):,} rejected"
+        + (f", {prep.n_unused:,} unused (max_molecules)" if prep.n_unused else "")
+        + (f" (reasons in {run_dir / 'rejects.csv'})" if len(prep.rejects) else "")
+    )
+    return _Run(
+        cfg,
+        model_cfg,
+        vocabulary,
+        train_set,
+        val_set,
+        prop_mean,
+        prop_std,
+        data_info,
+        init_model,
+    )
+
+
+def _rank_device(name: str, local_rank: int) -> torch.device:
+    """The device of one DDP rank: the GPU of its local rank, or the CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(name)
+    if device.type != "cuda":
+        return device
+    if device.index is not None:
+        raise MolvaeError(
+            f"--device {name}: with several processes each one takes the GPU of its local "
+            "rank; use --device cuda (or auto)"
+        )
+    if local_rank >= torch.cuda.device_count():
+        raise MolvaeError(
+            f"local rank {local_rank} has no GPU: this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s)"
+        )
+    device = torch.device("cuda", local_rank)
+    torch.cuda.set_device(device)
+    return device
+
+
+def _rank_seed(seed: int, rank: int, step: int = 0) -> int:
+    """A seed for rank ``rank`` > 0 (rank 0 keeps the single-process random stream)."""
+    return int(np.random.SeedSequence([seed, rank, step]).generate_state(1)[0])
+
+
+@dataclass
+class _Request:
+    """What ``train`` was asked to do: handed to the local launcher and to every DDP rank."""
+
+    data_path: str | Path | None
+    run_dir: Path
+    cfg: TrainConfig | None
+    model_cfg: ModelConfig | None
+    resume: bool
+    init_from: str | Path | None
+    progress: bool
+    status: Callable[[str], None] | None
+    stop_after_steps: int | None
+
+
 def train(
     data_path: str | Path | None,
     run_dir: str | Path,
@@ -466,6 +716,7 @@ def train(
     progress: bool = True,
     status: Callable[[str], None] = print,
     stop_after_steps: int | None = None,
+    devices: int | None = None,
 ) -> TrainResult:
     """Train a GRU VAE on ``data_path`` into ``run_dir`` (or continue it with ``resume``).
 
@@ -473,90 +724,156 @@ def train(
     are kept and molecules with unknown tokens are rejected with those tokens named.
     ``stop_after_steps`` ends the run right after that global step's checkpoint, as if killed
     (used to test resuming).
+
+    Data-parallel training (DistributedDataParallel): ``devices=N`` > 1 prepares the data here,
+    then trains in N processes on this machine (one per GPU, or N gloo processes on the CPU).
+    A process started by torchrun (``RANK``/``WORLD_SIZE`` set) joins its job instead; rank 0
+    prepares the data while the others wait. ``cfg.batch_size`` is the global batch: each
+    step's batch is split across the processes and their gradients averaged, so the loss curve
+    and learning rate are those of one process with the same batch size. Only rank 0 logs and
+    writes checkpoints, metrics and the model.
     """
-    run_dir = Path(run_dir)
+    request = _Request(
+        data_path,
+        Path(run_dir),
+        cfg,
+        model_cfg,
+        resume,
+        init_from,
+        progress,
+        status,
+        stop_after_steps,
+    )
     started = time.monotonic()
+    if devices is not None and devices < 1:
+        raise MolvaeError(f"--devices must be at least 1, got {devices}")
+    env = distributed.environment()
+    if env is not None:
+        if devices is not None and devices != env.world_size and env.rank == 0:
+            status(f"--devices {devices} ignored: torchrun started {env.world_size} processes")
+        return _train_rank(env, request, run_created=False)
+    if devices is not None and devices > 1:
+        return _launch(devices, request)
     if resume:
-        run_json = run_dir / "run.json"
-        if not run_json.is_file():
-            raise MolvaeError(f"{run_dir}: nothing to resume (no run.json)")
-        saved = json.loads(run_json.read_text())
-        cfg = from_dict(TrainConfig, saved["train"], where=f"{run_json} train")
-        model_cfg = from_dict(ModelConfig, saved["model"], where=f"{run_json} model")
-        vocabulary = Vocabulary.from_dict(saved["vocabulary"])
-        data_info = saved["data"]
-        names = list(model_cfg.properties)
-        train_set = _load_dataset(run_dir / "data", "train", names)
-        val_set = _load_dataset(run_dir / "data", "validation", names)
-        prop_mean = np.asarray(data_info["property_mean"], dtype=np.float32)
-        prop_std = np.asarray(data_info["property_std"], dtype=np.float32)
+        run = _open_run(request.run_dir)
     else:
-        if data_path is None:
-            raise MolvaeError("a data file is required unless --resume is given")
-        cfg = cfg or TrainConfig()
-        model_cfg = model_cfg or ModelConfig()
-        cfg.validate()
-        if (run_dir / "run.json").exists():
-            raise MolvaeError(
-                f"{run_dir} already holds a run; use --resume to continue it or choose "
-                "another --out"
-            )
-        init_model = init_bundle = None
-        vocabulary = None
-        fixed_props = None
-        if init_from is not None:
-            init_model, init_bundle = load_model_dir(init_from)
-            vocabulary = init_bundle.vocabulary
-            cfg.representation = init_bundle.representation
-            model_cfg = init_bundle.config
-            fixed_props = list(model_cfg.properties)
-        prep = prepare_data(data_path, cfg, vocabulary, fixed_props, status=status)
-        vocabulary = prep.vocabulary
-        model_cfg.vocab_size = len(vocabulary)
-        model_cfg.max_length = max(model_cfg.max_length, cfg.max_length + 1)
-        model_cfg.properties = list(prep.property_names)
-        train_set, val_set = prep.train, prep.validation
-        prop_mean, prop_std = prep.property_mean, prep.property_std
-        if init_bundle is not None and init_bundle.property_mean:
-            # Keep the parent's normalization so its predictor head stays meaningful.
-            prop_mean = np.asarray(init_bundle.property_mean, dtype=np.float32)
-            prop_std = np.asarray(init_bundle.property_std, dtype=np.float32)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        prep.rejects.to_csv(run_dir / "rejects.csv", index=False)
-        data_info = {
-            "path": str(Path(data_path).resolve()),
-            "sha256": prep.data_sha256,
-            "input_rows": prep.n_input_rows,
-            "rejected": len(prep.rejects),
-            "unused": prep.n_unused,
-            "train": len(train_set),
-            "validation": len(val_set),
-            "reject_reasons": _reason_counts(prep.rejects),
-            "property_mean": prop_mean.tolist(),
-            "property_std": prop_std.tolist(),
-            "init_from": str(init_from) if init_from else None,
-        }
-        from molvae.api import TRAINING_INDEX, save_training_set_index
+        run = _create_run(data_path, request.run_dir, cfg, model_cfg, init_from, status)
+    device = resolve_device(run.cfg.device)
+    return _fit(run, request, started, device, None)
 
-        save_training_set_index(train_set.smiles + val_set.smiles, run_dir / TRAINING_INDEX)
-        _save_dataset(train_set, run_dir / "data", "train")
-        _save_dataset(val_set, run_dir / "data", "validation")
-        _write_run_json(
-            run_dir, cfg, model_cfg, {"vocabulary": vocabulary.to_dict(), "data": data_info}
-        )
-        status(
-            f"{prep.n_input_rows:,} input rows: {len(train_set):,} train, {len(val_set):,} "
-            f"validation, {len(prep.rejects):,} rejected"
-            + (f", {prep.n_unused:,} unused (max_molecules)" if prep.n_unused else "")
-            + (f" (reasons in {run_dir / 'rejects.csv'})" if len(prep.rejects) else "")
-        )
 
-    device = resolve_device(cfg.device)
+def _launch(devices: int, request: _Request) -> TrainResult:
+    """``--devices N``: prepare the run once in this process, then train in N spawned ranks."""
+    status = request.status or print
+    if request.resume:
+        device_name = from_dict(TrainConfig, _read_run_json(request.run_dir)["train"]).device
+    else:
+        device_name = (request.cfg or TrainConfig()).device
+    wants_cuda = device_name.startswith("cuda") or (
+        device_name == "auto" and torch.cuda.is_available()
+    )
+    if wants_cuda and devices > torch.cuda.device_count():
+        raise MolvaeError(
+            f"--devices {devices}: this machine has {torch.cuda.device_count()} CUDA device(s); "
+            "use torchrun to train on several machines"
+        )
+    if not request.resume:
+        # Tokenizing and RDKit properties happen here, once, before any rank exists.
+        r = request
+        _create_run(r.data_path, r.run_dir, r.cfg, r.model_cfg, r.init_from, status)
+    status(f"starting {devices} training processes ({'nccl' if wants_cuda else 'gloo'})")
+    # The ranks get this request by pickling: a lambda status becomes printing to stderr.
+    spawned = replace(
+        request,
+        data_path=None,
+        cfg=None,
+        model_cfg=None,
+        status=status if distributed.picklable(status) else None,
+    )
+    return distributed.launch_local(devices, _spawned_rank, (spawned,))
+
+
+def _spawned_rank(request: _Request) -> TrainResult:
+    """Body of one rank started by ``_launch`` (the run directory already exists)."""
+    env = distributed.environment()
+    if env is None:
+        raise MolvaeError("a training rank was started without RANK/WORLD_SIZE")
+    return _train_rank(env, request, run_created=True)
+
+
+def _train_rank(env: distributed.DistEnv, request: _Request, run_created: bool) -> TrainResult:
+    """One DDP rank: join the group, get the run (rank 0 creates a new one), train."""
+    started = time.monotonic()
+    r = request
+    if r.resume or run_created:
+        device_name = from_dict(TrainConfig, _read_run_json(r.run_dir)["train"]).device
+    else:
+        device_name = (r.cfg or TrainConfig()).device
+    device = _rank_device(device_name, env.local_rank)
+    status = r.status or distributed.print_status
+    quiet_unless_main = replace(r, status=status if env.rank == 0 else (lambda s: None))
+    with distributed.ProcessGroup(env, device) as group:
+        run = None
+        if not (r.resume or run_created):
+            ok = False
+            try:
+                if group.is_main:
+                    run = _create_run(
+                        r.data_path, r.run_dir, r.cfg, r.model_cfg, r.init_from, status
+                    )
+                ok = True
+            finally:
+                # Collective: the other ranks wait here while rank 0 prepares the data.
+                all_ok = group.setup_done(ok)
+            if not all_ok:
+                raise MolvaeError("rank 0 could not prepare the run (see its error)")
+        if run is None:
+            run = _open_run(r.run_dir)
+        return _fit(run, quiet_unless_main, started, device, group)
+
+
+def _parallel_info(cfg: TrainConfig, group: distributed.ProcessGroup | None) -> dict[str, Any]:
+    world = 1 if group is None else group.world_size
+    return {
+        "world_size": world,
+        "backend": None if group is None else group.backend,
+        "global_batch_size": cfg.batch_size,
+        "batch_size_per_process": round(cfg.batch_size / world, 2),
+        "learning_rate": cfg.learning_rate,
+        "batch_semantics": "batch_size is global: each step's batch is split across processes",
+    }
+
+
+def _fit(
+    run: _Run,
+    request: _Request,
+    started: float,
+    device: torch.device,
+    group: distributed.ProcessGroup | None,
+) -> TrainResult:
+    """The training loop; with ``group`` this process is one rank of a DDP job."""
+    run_dir, resume, progress = request.run_dir, request.resume, request.progress
+    status = request.status or print
+    stop_after_steps = request.stop_after_steps
+    cfg, model_cfg, vocabulary = run.cfg, run.model_cfg, run.vocabulary
+    train_set, val_set = run.train_set, run.val_set
+    prop_mean, prop_std, data_info = run.prop_mean, run.prop_std, run.data_info
+    is_main = group is None or group.is_main
+    rank = 0 if group is None else group.rank
+    world = 1 if group is None else group.world_size
     amp = autocast_dtype(cfg.precision, device)
     torch.manual_seed(cfg.seed)
     model = GRUVAE(model_cfg).to(device)
-    if not resume and init_from is not None:
-        model.load_state_dict(init_model.state_dict())  # type: ignore[union-attr]
+    ckpt = _latest_checkpoint(run_dir) if resume else None
+    if resume and ckpt is None:
+        status("no checkpoint yet: starting the run from step 0")
+    if ckpt is None and (run.init_model is not None or data_info.get("init_from")):
+        if run.init_model is None:  # a rank that did not create the run loads it itself
+            run.init_model, _ = load_model_dir(data_info["init_from"])
+        model.load_state_dict(run.init_model.state_dict())
+    if rank > 0:
+        # Each rank draws its own reparameterization noise and word dropout.
+        torch.manual_seed(_rank_seed(cfg.seed, rank))
     bundle = ModelBundle(
         model_cfg,
         vocabulary,
@@ -592,61 +909,105 @@ def train(
         "wall_seconds": 0.0,
         "history": [],
     }
-    if resume:
-        ckpt = _latest_checkpoint(run_dir)
-        if ckpt is None:
-            status("no checkpoint yet: starting the run from step 0")
+    if ckpt is not None:
+        tensors, info = load_training_state(ckpt)
+        weights, _ = load_model_dir(ckpt)
+        model.load_state_dict(weights.state_dict())
+        _restore_optimizer(optimizer, tensors, info["optimizer"])
+        state.update(info["counters"])
+        suffix = "" if rank == 0 else f".rank{rank}"
+        if f"rng.torch{suffix}" in tensors:
+            torch.set_rng_state(tensors[f"rng.torch{suffix}"])
+            if device.type == "cuda" and f"rng.cuda{suffix}" in tensors:
+                torch.cuda.set_rng_state(tensors[f"rng.cuda{suffix}"])
         else:
-            tensors, info = load_training_state(ckpt)
-            weights, _ = load_model_dir(ckpt)
-            model.load_state_dict(weights.state_dict())
-            _restore_optimizer(optimizer, tensors, info["optimizer"])
-            torch.set_rng_state(tensors["rng.torch"])
-            if device.type == "cuda" and "rng.cuda" in tensors:
-                torch.cuda.set_rng_state(tensors["rng.cuda"])
-            state.update(info["counters"])
-            status(
-                f"resuming at step {state['step']} (epoch {state['epoch'] + 1}, "
-                f"batch {state['batch_in_epoch']})"
-            )
+            # Saved by fewer processes: this rank's noise starts afresh (still seeded).
+            torch.manual_seed(_rank_seed(cfg.seed, rank, int(state["step"])))
+        saved_world = int(info.get("world_size", 1))
+        status(
+            f"resuming at step {state['step']} (epoch {state['epoch'] + 1}, "
+            f"batch {state['batch_in_epoch']})"
+            + (f"; checkpoint written by {saved_world} process(es)" if saved_world != world else "")
+        )
+    net: torch.nn.Module = model
+    if group is not None:
+        from torch.nn.parallel import DistributedDataParallel
+
+        # Heads added by ``fit-property`` take no part in the VAE loss: DDP must not wait for
+        # their gradients (one process leaves them alone just the same, they get none).
+        for param in model.fitted_predictors.parameters():
+            param.requires_grad_(False)
+        net = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+        status(
+            f"data-parallel: {world} processes ({group.backend}, {device.type}); global batch "
+            f"{cfg.batch_size} (about {cfg.batch_size / world:.1f} per process), learning rate "
+            f"{cfg.learning_rate:g}: as one process with batch {cfg.batch_size}"
+        )
+    if is_main:
+        saved = json.loads((run_dir / "run.json").read_text())
+        if saved.get("parallel") != _parallel_info(cfg, group):
+            saved["parallel"] = _parallel_info(cfg, group)
+            atomic_write_bytes(run_dir / "run.json", json.dumps(saved, indent=1).encode())
 
     metrics_path = run_dir / "metrics.jsonl"
 
     def log(row: dict[str, Any]) -> None:
-        with open(metrics_path, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
+        if is_main:
+            with open(metrics_path, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
 
-    def write_swapped(name: str, with_state: bool) -> None:
+    def write_swapped(name: str, rng: dict[str, torch.Tensor] | None) -> None:
         # Written in full under a temporary name, then swapped in (see replace_directory).
         tmp = run_dir / f"{name}.tmp"
         if tmp.exists():
             shutil.rmtree(tmp)
         save_model_dir(model, bundle, tmp)
-        if with_state:
+        if rng is not None:
             tensors, opt_info = _optimizer_state_tensors(optimizer)
-            tensors["rng.torch"] = torch.get_rng_state()
-            if device.type == "cuda":
-                tensors["rng.cuda"] = torch.cuda.get_rng_state()
-            save_training_state(tmp, tensors, {"optimizer": opt_info, "counters": state})
+            tensors.update(rng)
+            info: dict[str, Any] = {"optimizer": opt_info, "counters": state}
+            if world > 1:
+                info["world_size"] = world
+            save_training_state(tmp, tensors, info)
         replace_directory(tmp, run_dir / name)
 
+    def rng_states() -> dict[str, torch.Tensor]:
+        # Every rank's generator state, so a resumed run draws the same noise on every rank.
+        own = {"rng.torch": torch.get_rng_state()}
+        if device.type == "cuda":
+            own["rng.cuda"] = torch.cuda.get_rng_state(device)
+        if group is None:
+            return own
+        states = {}
+        for key, tensor in own.items():
+            for r, gathered in enumerate(group.gather_bytes(tensor)):
+                states[key if r == 0 else f"{key}.rank{r}"] = gathered
+        return states
+
     def checkpoint(is_best: bool, val: dict | None = None) -> None:
+        rng = rng_states()  # a collective under DDP: every rank comes here at the same steps
+        if not is_main:
+            return
         state["wall_seconds"] = wall_before + (time.monotonic() - started)
         bundle.training["steps"] = state["step"]
         bundle.training["wall_seconds"] = round(state["wall_seconds"], 1)
         bundle.training["hardware"] = _hardware(device)
-        write_swapped("checkpoint", with_state=True)
+        if world > 1:
+            bundle.training["processes"] = world
+        write_swapped("checkpoint", rng)
         if is_best:
             if val is not None:
                 bundle.metrics = {k: v for k, v in val.items() if k != "property_metrics"}
                 bundle.property_metrics = val.get("property_metrics", {})
-            write_swapped("model", with_state=False)
+            write_swapped("model", None)
 
     wall_before = float(state["wall_seconds"])
     deadline = started + cfg.max_minutes * 60 if cfg.max_minutes else None
     stopped = "epochs"
     model.train()
-    progress_ctx = _progress(progress)
+    progress_ctx = _progress(progress and is_main)
     with _StopFlag() as stop_flag, progress_ctx as bar:
         task = bar.add_task("training", total=total_steps, completed=state["step"], info="")
         window = {
@@ -662,16 +1023,20 @@ def train(
             batches = sampler.batches(state["epoch"])
             while state["batch_in_epoch"] < len(batches):
                 index = batches[state["batch_in_epoch"]]
+                share = 1.0
+                local = index
+                if group is not None:
+                    local, share = distributed.shard_batch(index, rank, world)
                 step = state["step"]
-                batch = collate(train_set, index, joint_mean, joint_std).to(device)
+                batch = collate(train_set, local, joint_mean, joint_std).to(device)
                 if cfg.word_dropout > 0:
                     drop = torch.rand(batch.decoder_inputs.shape, device=device) < cfg.word_dropout
                     drop[:, 0] = False  # keep bos
                     drop &= batch.decoder_inputs != Vocabulary.pad_id
                     batch.decoder_inputs = batch.decoder_inputs.masked_fill(drop, Vocabulary.unk_id)
                 lr = learning_rate(step, cfg, total_steps)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
+                for group_ in optimizer.param_groups:
+                    group_["lr"] = lr
                 beta = kl_weight(
                     step,
                     cfg.kl_schedule,
@@ -683,16 +1048,21 @@ def train(
                 with torch.autocast(
                     device.type, dtype=amp or torch.float32, enabled=amp is not None
                 ):
-                    out = model(batch.tokens, batch.lengths, batch.decoder_inputs)
+                    out = net(batch.tokens, batch.lengths, batch.decoder_inputs)
                 terms = vae_loss(
                     out, batch.targets, batch.properties, beta, cfg.free_bits, cfg.property_weight
                 )
+                # DDP averages gradients over ranks; weighting each rank's mean loss by its
+                # share of the molecules makes that the gradient of the global batch's mean.
+                # Exact for reconstruction and KL; free bits (clamped per-shard KL means) and
+                # properties with missing values (per-shard counts) are close, not identical.
+                objective = terms["loss"] if group is None else terms["loss"] * (share * world)
                 optimizer.zero_grad(set_to_none=True)
                 if scaler is not None:
-                    scaler.scale(terms["loss"]).backward()
+                    scaler.scale(objective).backward()
                     scaler.unscale_(optimizer)
                 else:
-                    terms["loss"].backward()
+                    objective.backward()
                 if cfg.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 if scaler is not None:
@@ -711,7 +1081,8 @@ def train(
                     ("prop", "property_mse"),
                 ):
                     if term in terms:
-                        window[key] += float(terms[term].detach())
+                        value = float(terms[term].detach())
+                        window[key] += value if group is None else value * share
                 if not math.isfinite(float(terms["loss"].detach())):
                     raise MolvaeError(
                         f"loss became {float(terms['loss'])} at step {step}; try a lower "
@@ -720,6 +1091,9 @@ def train(
                 if state["step"] % cfg.log_every_steps == 0 or state["batch_in_epoch"] == len(
                     batches
                 ):
+                    if group is not None:  # each rank holds its share of the batch means
+                        keys = ("loss", "recon", "kl", "prop")
+                        window.update(zip(keys, group.sum([window[k] for k in keys]), strict=True))
                     elapsed = max(time.monotonic() - window["t"], 1e-9)
                     n = max(window["n"], 1)
                     row = {
@@ -747,9 +1121,12 @@ def train(
                     window.update(
                         mols=0, t=time.monotonic(), loss=0.0, recon=0.0, kl=0.0, n=0, prop=0.0
                     )
+                requested = stop_flag.requested
                 out_of_time = deadline is not None and time.monotonic() >= deadline
-                if stop_flag.requested or out_of_time:
-                    stopped = "signal" if stop_flag.requested else "max_minutes"
+                if group is not None:  # every rank stops at the same step
+                    requested, out_of_time = group.any([requested, out_of_time])
+                if requested or out_of_time:
+                    stopped = "signal" if requested else "max_minutes"
                     break
                 if state["step"] % cfg.checkpoint_every_steps == 0:
                     checkpoint(is_best=False)
@@ -765,7 +1142,12 @@ def train(
                         state["wall_seconds"],
                     )
             epoch_done = state["batch_in_epoch"] >= len(batches)
-            val = evaluate(model, val_set, cfg, bundle, device, amp, beta)
+            # Rank 0 validates; the others only need the loss, for the same decisions.
+            val: dict[str, Any] = {}
+            if is_main:
+                val = evaluate(model, val_set, cfg, bundle, device, amp, beta)
+            if group is not None:
+                val["val_loss"] = group.broadcast([val.get("val_loss", 0.0)])[0]
             val.update(
                 split="validation",
                 step=state["step"],
@@ -782,26 +1164,27 @@ def train(
             if epoch_done:
                 state["epoch"] += 1
                 state["batch_in_epoch"] = 0
-            summary = (
-                f"epoch {val['epoch']}: val loss {val['val_loss']:.3f} recon "
-                f"{val['val_recon']:.3f} kl {val['val_kl']:.2f} token acc "
-                f"{val['val_token_accuracy']:.3f} exact "
-                f"{val.get('val_exact_reconstruction', 0):.3f} "
-                f"active units {val['active_units']}/{model_cfg.latent_dim}"
-            )
-            if progress:
-                bar.console.print(summary, highlight=False, soft_wrap=True)
-            else:
-                status(summary)
+            if is_main:
+                summary = (
+                    f"epoch {val['epoch']}: val loss {val['val_loss']:.3f} recon "
+                    f"{val['val_recon']:.3f} kl {val['val_kl']:.2f} token acc "
+                    f"{val['val_token_accuracy']:.3f} exact "
+                    f"{val.get('val_exact_reconstruction', 0):.3f} "
+                    f"active units {val['active_units']}/{model_cfg.latent_dim}"
+                )
+                if progress:
+                    bar.console.print(summary, highlight=False, soft_wrap=True)
+                else:
+                    status(summary)
             checkpoint(is_best=is_best, val=val)
-            if cfg.metrics_format == "csv":
+            if cfg.metrics_format == "csv" and is_main:
                 _write_metrics_csv(metrics_path, run_dir / "metrics.csv")
             if not epoch_done:
                 break
             if state["bad_epochs"] >= cfg.early_stopping_patience:
                 stopped = "early_stopping"
                 break
-    if not (run_dir / "model").exists():
+    if is_main and not (run_dir / "model").exists():
         raise MolvaeError(f"{run_dir}: training stopped before any validation; nothing saved")
     return TrainResult(
         run_dir,

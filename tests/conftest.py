@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 # Test models are tiny: one thread avoids thread-pool overhead (and oversubscription when the
 # CLI tests start subprocesses, which inherit this).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Tests never read or write the user's cache (tokenized datasets, reference statistics); CLI
+# subprocesses inherit this.
+os.environ["MOLVAE_CACHE_DIR"] = tempfile.mkdtemp(prefix="molvae-test-cache-")
+atexit.register(shutil.rmtree, os.environ["MOLVAE_CACHE_DIR"], True)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -71,3 +78,20 @@ def tiny_vae(tiny_run):
     from molvae.api import MolVAE
 
     return MolVAE.load(tiny_run, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of headless Chromium for ``browser`` tests.
+
+    Skipped when Chromium is not installed, except under CI (``CI`` set), where a missing
+    browser is a failure: .ci/run installs it, so its absence there is a bug.
+    """
+    from tests.browser import find_chromium
+
+    path = find_chromium()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but chromium is not installed (apt-get install chromium)")
+        pytest.skip("chromium not installed (apt-get install chromium chromium-driver)")
+    return path
