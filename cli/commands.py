@@ -16,6 +16,8 @@ COMMAND_MODULES = [
     "models_cmd",
     "evaluate_cmd",
     "screen_cmd",
+    "latent_cmd",
+    "report_cmd",
 ]
 
 
