@@ -75,7 +75,7 @@ def train_speed(model_cfg: ModelConfig, dataset, batch_size: int, steps: int, am
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="TOML training config ([model] table used)")
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=30, help="training steps (0: sampling only)")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--sample", type=int, default=20000)
     parser.add_argument("--model", help="trained model to sample from (default: untrained, capped)")
@@ -93,7 +93,7 @@ def main() -> None:
     model_cfg.vocab_size = len(vocab)
 
     rows = []
-    for label, amp in (("fp32", None), ("bf16 autocast", torch.bfloat16)):
+    for label, amp in (("fp32", None), ("bf16 autocast", torch.bfloat16)) if args.steps else ():
         rate = train_speed(model_cfg, dataset, batch_size, args.steps, amp)
         rows.append((f"training ({label}, batch {batch_size})", f"{rate:,.0f} molecules/s"))
 
