@@ -651,6 +651,8 @@ def _create_run(
         + (f", {prep.n_unused:,} unused (max_molecules)" if prep.n_unused else "")
         + (f" (reasons in {run_dir / 'rejects.csv'})" if len(prep.rejects) else "")
     )
+    if len(prep.rejects):
+        status(f"left out: {_reject_summary(prep.rejects)}")
     return _Run(
         cfg,
         model_cfg,
@@ -720,8 +722,9 @@ def train(
 ) -> TrainResult:
     """Train a GRU VAE on ``data_path`` into ``run_dir`` (or continue it with ``resume``).
 
-    ``init_from`` starts from an existing model (fine-tuning): its architecture and vocabulary
-    are kept and molecules with unknown tokens are rejected with those tokens named.
+    ``init_from`` starts from an existing model (fine-tuning; a path, a run directory or a
+    bundled model's name such as ``"default"``): its architecture and vocabulary are kept and
+    molecules with unknown tokens are rejected with those tokens named.
     ``stop_after_steps`` ends the run right after that global step's checkpoint, as if killed
     (used to test resuming).
 
@@ -733,6 +736,11 @@ def train(
     and learning rate are those of one process with the same batch size. Only rank 0 logs and
     writes checkpoints, metrics and the model.
     """
+    if init_from is not None:
+        # A model directory, a training run directory, or a bundled model's name ("default").
+        from molvae.api import resolve_model_path
+
+        init_from = resolve_model_path(init_from)
     request = _Request(
         data_path,
         Path(run_dir),
@@ -1203,6 +1211,26 @@ def _latest_checkpoint(run_dir: Path) -> Path | None:
         if (candidate / "state.json").is_file():
             return candidate
     return None
+
+
+def _reject_summary(rejects: pd.DataFrame, top_tokens: int = 8) -> str:
+    """One line: rows left out per reason, with the missing tokens a fine-tuning set brought.
+
+    E.g. ``token(s) not in vocabulary 3 ('[NH3+1]' x2, '[I]' x1), invalid SMILES 1``.
+    """
+    parts = []
+    for kind, count in _reason_counts(rejects).items():
+        text = f"{kind} {count:,}"
+        if kind.startswith("token(s) not in vocabulary"):
+            tokens = (
+                rejects["reason"].astype(str).str.extract(r"not in vocabulary: (.*)$")[0].dropna()
+                .str.split(", ").explode().value_counts()
+            )
+            shown = ", ".join(f"{t} x{n:,}" for t, n in tokens.head(top_tokens).items())
+            more = f", {len(tokens) - top_tokens} more" if len(tokens) > top_tokens else ""
+            text += f" ({shown}{more})"
+        parts.append(text)
+    return ", ".join(parts)
 
 
 def _reason_counts(rejects: pd.DataFrame) -> dict[str, int]:

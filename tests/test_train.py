@@ -99,14 +99,16 @@ def test_fine_tune_keeps_vocabulary_and_reports_unknown_tokens(tiny_run, tmp_pat
         data, index=False
     )
     run = tmp_path / "ft"
+    lines: list[str] = []
     train(
         data,
         run,
         tiny_train_config(epochs=1, max_molecules=None),
-        init_from=tiny_run / "model",
+        init_from=tiny_run,  # a run directory resolves to its model, like --model does
         progress=False,
-        status=lambda s: None,
+        status=lines.append,
     )
+    assert "left out: token(s) not in vocabulary 1 ('[Se]' x1)" in lines
     parent = json.loads((tiny_run / "model" / "config.json").read_text())
     child = json.loads((run / "model" / "config.json").read_text())
     assert child["vocabulary"] == parent["vocabulary"]
