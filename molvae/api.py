@@ -139,6 +139,22 @@ class _Postprocessor:
             self.pool.join()
 
 
+# Set by MolVAE.decode just before it forks its workers, which inherit it (never pickled).
+_DECODE_STATE: tuple | None = None
+
+
+def _single_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def _decode_batch_in_worker(task: tuple[int, int]) -> list[tuple[str, str | None]]:
+    """In a forked worker: decode one batch and check its molecules with RDKit."""
+    vae, z, batch_size, settings = _DECODE_STATE
+    start, seed = task
+    ids = vae._generate_batch(z, start, batch_size, seed, settings)
+    return _postprocess_chunk(vae._ids_to_texts(ids), vae.bundle.representation)
+
+
 @dataclass
 class EncodedInput:
     """Molecules prepared for the encoder, plus the rows that could not be encoded."""
@@ -188,6 +204,24 @@ class MolVAE:
         vocab = self.bundle.vocabulary
         return [self.tokenizer.detokenize(vocab.decode(row)) for row in ids.cpu().numpy()]
 
+    def _generate_batch(
+        self,
+        z: torch.Tensor,
+        start: int,
+        batch_size: int,
+        seed: int,
+        settings: tuple[str, float, int | None],
+    ) -> torch.Tensor:
+        """Token ids of ``z[start:start + batch_size]``, sampled with its own seeded stream."""
+        strategy, temperature, top_k = settings
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(seed)
+        zb = z[start : start + batch_size].to(self.device, torch.float32)
+        with self._autocast():
+            return self.model.generate(
+                zb, strategy=strategy, temperature=temperature, top_k=top_k, generator=gen
+            )
+
     def decode(
         self,
         z: torch.Tensor | np.ndarray,
@@ -210,33 +244,56 @@ class MolVAE:
             raise MolvaeError(
                 f"latent points must have shape (n, {self.latent_dim}), got {tuple(z.shape)}"
             )
-        gen = torch.Generator(device=self.device)
-        if seed is not None:
-            gen.manual_seed(seed)
-        else:
-            gen.seed()
+        # One random stream per batch, derived from ``seed``: the result depends only on the
+        # seed and the batch size, not on how many processes decode.
+        starts = list(range(0, len(z), batch_size))
+        base = seed if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
+        seeds = np.random.SeedSequence(base).generate_state(len(starts), dtype=np.uint64)
+        seeds = [int(x) & 0x7FFF_FFFF_FFFF_FFFF for x in seeds]
+        settings = (strategy, temperature, top_k)
         rows: list[tuple[str, str | None]] = []
         jobs = default_jobs() if n_jobs is None else n_jobs
-        with _Postprocessor(self.bundle.representation, jobs if len(z) >= 2000 else 1) as post:
-            pending: deque[tuple[Callable[[], list[tuple[str, str | None]]], int]] = deque()
+        if (
+            self.device.type == "cpu"
+            and jobs > 1
+            and len(starts) > 1
+            and "fork" in mp.get_all_start_methods()
+        ):
+            # On the CPU, whole batches go to forked workers that each decode on one thread and
+            # check their own molecules: 1.6x the molecules/s of one process decoding on every
+            # core while others run RDKit (measured by benchmarks/throughput.py).
+            global _DECODE_STATE
+            _DECODE_STATE = (self, z, batch_size, settings)
+            try:
+                with mp.get_context("fork").Pool(
+                    min(jobs, len(starts)), initializer=_single_thread
+                ) as pool:
+                    tasks = zip(starts, seeds, strict=True)
+                    for part in pool.imap(_decode_batch_in_worker, tasks):
+                        rows.extend(part)
+                        if on_progress:
+                            on_progress(len(part))
+            finally:
+                _DECODE_STATE = None
+        else:
+            with _Postprocessor(
+                self.bundle.representation, jobs if len(z) >= 2000 else 1
+            ) as post:
+                pending: deque[tuple[Callable[[], list[tuple[str, str | None]]], int]] = deque()
 
-            def collect() -> None:
-                get, size = pending.popleft()
-                rows.extend(get())
-                if on_progress:
-                    on_progress(size)
+                def collect() -> None:
+                    get, size = pending.popleft()
+                    rows.extend(get())
+                    if on_progress:
+                        on_progress(size)
 
-            for start in range(0, len(z), batch_size):
-                zb = z[start : start + batch_size].to(self.device, torch.float32)
-                with self._autocast():
-                    ids = self.model.generate(
-                        zb, strategy=strategy, temperature=temperature, top_k=top_k, generator=gen
-                    )
-                pending.append((post.submit(self._ids_to_texts(ids)), len(zb)))
-                while len(pending) > max(2, post.n_jobs):  # bounded: the rest waits its turn
+                for start, batch_seed in zip(starts, seeds, strict=True):
+                    ids = self._generate_batch(z, start, batch_size, batch_seed, settings)
+                    pending.append((post.submit(self._ids_to_texts(ids)), len(ids)))
+                    while len(pending) > max(2, post.n_jobs):  # bounded: the rest waits
+                        collect()
+                while pending:
                     collect()
-            while pending:
-                collect()
         frame = pd.DataFrame(rows, columns=["smiles", "canonical"])
         frame["valid"] = frame["canonical"].notna()
         return frame

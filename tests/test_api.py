@@ -22,6 +22,19 @@ def test_sample_is_reproducible_with_seed(tiny_vae):
     assert a.equals(b)
 
 
+@pytest.mark.parametrize("strategy", ["sample", "greedy"])
+def test_parallel_decode_equals_one_process(tiny_vae, strategy):
+    """Forked CPU workers give exactly the rows, in order, of decoding in this process."""
+    z = tiny_vae.sample_prior(100, seed=3)
+    done: list[int] = []
+    one = tiny_vae.decode(z, strategy, batch_size=16, seed=5, n_jobs=1)
+    two = tiny_vae.decode(z, strategy, batch_size=16, seed=5, n_jobs=2, on_progress=done.append)
+    assert one.equals(two) and len(two) == 100
+    assert sum(done) == 100 and len(done) == 7
+    other = tiny_vae.decode(z, strategy, batch_size=16, seed=6, n_jobs=2)
+    assert strategy == "greedy" or not other["smiles"].equals(two["smiles"])
+
+
 def test_unique_sampling(tiny_vae):
     frame = tiny_vae.sample(60, unique=True, seed=1)
     assert len(frame) == 60 and frame["valid"].all() and frame["canonical"].is_unique
