@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from molvae import MolVAE, chem
-from molvae.optimize import Goal, SearchSettings, generate, search_seeds
+from molvae.optimize import Goal, SearchSettings, generate, search_seeds, seed_search_settings
 from molvae.provenance import cpu_model
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "constrained_plogp"
@@ -55,9 +55,10 @@ def unconstrained(vae: MolVAE, args) -> list[tuple[str, str, str, str]]:
 def constrained(vae: MolVAE, args) -> tuple[list[tuple[str, ...]], list[str]]:
     lines = (BENCH / "opt.test.logP-SA").read_text().split("\n")
     seeds = [line.split()[0] for line in lines if line.strip()][: args.limit]
-    settings = SearchSettings(steps=args.seed_steps, starts=args.seed_starts,
-                              step_size=args.seed_step_size, decode_every=args.decode_every,
-                              extra_samples=args.extra_samples, seed=0)
+    settings = seed_search_settings(steps=args.seed_steps, starts=args.seed_starts,
+                                    step_size=args.seed_step_size,
+                                    decode_every=args.decode_every,
+                                    extra_samples=args.extra_samples, seed=0)
     goal = Goal("plogP", "max")
     t = time.perf_counter()
     search = search_seeds(vae, seeds, goal, settings)
@@ -105,15 +106,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--deltas", type=float, nargs="+", default=[0.0, 0.2, 0.4, 0.6])
     parser.add_argument("--limit", type=int, default=800, help="Use the first N of the 800 seeds.")
-    # Constrained search: many short, small-step trajectories near each seed's encoding, each
-    # snapshot decoded greedily and 3 times stochastically. On the first 40 seeds this found a
-    # candidate with similarity >= 0.4 for more seeds than 16 starts x 40 steps of 0.05 (75% vs
-    # 57.5% success at delta 0.4) for about the same number of decodes.
-    parser.add_argument("--seed-steps", type=int, default=8)
-    parser.add_argument("--seed-step-size", type=float, default=0.02)
-    parser.add_argument("--decode-every", type=int, default=2)
-    parser.add_argument("--seed-starts", type=int, default=32)
-    parser.add_argument("--extra-samples", type=int, default=3)
+    # Constrained search: molvae.optimize.seed_search_settings() unless overridden here.
+    parser.add_argument("--seed-steps", type=int)
+    parser.add_argument("--seed-step-size", type=float)
+    parser.add_argument("--decode-every", type=int)
+    parser.add_argument("--seed-starts", type=int)
+    parser.add_argument("--extra-samples", type=int)
     parser.add_argument("--skip-unconstrained", action="store_true")
     parser.add_argument("--skip-constrained", action="store_true")
     args = parser.parse_args()

@@ -167,23 +167,27 @@ def optimize(
     min_similarity: float = typer.Option(0.4, "--min-similarity", help="Tanimoto bound."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     out: Path = typer.Option(Path("optimized.csv"), "--out", "-o"),
-    steps: int = typer.Option(40, "--steps"),
-    starts: int = typer.Option(16, "--starts", help="Trajectories per seed."),
-    step_size: float = typer.Option(0.05, "--step-size"),
-    extra_samples: int = typer.Option(1, "--extra-samples", help="Stochastic decodes per point."),
+    steps: int | None = typer.Option(None, "--steps", help="Gradient steps (default 8)."),
+    starts: int | None = typer.Option(None, "--starts", help="Trajectories per seed (32)."),
+    step_size: float | None = typer.Option(None, "--step-size", help="Default 0.02."),
+    decode_every: int | None = typer.Option(None, "--decode-every", help="Default 2."),
+    extra_samples: int | None = typer.Option(
+        None, "--extra-samples", help="Stochastic decodes per point (3)."
+    ),
     smiles_column: str | None = typer.Option(None, "--smiles-column"),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
 ) -> None:
     """Improve each seed molecule's property under a similarity constraint (one row per seed)."""
     from molvae.io import read_molecules
-    from molvae.optimize import SearchSettings, optimize_seeds, parse_goal
+    from molvae.optimize import optimize_seeds, parse_goal, seed_search_settings
 
     vae = load_model(model, device)
     goal = parse_goal(target, vae.model.config.all_properties)
     table = read_molecules(seeds, smiles_column=smiles_column, canonicalize=False)
-    settings = SearchSettings(steps=steps, starts=starts, step_size=step_size,
-                              extra_samples=extra_samples, seed=seed)
+    settings = seed_search_settings(steps=steps, starts=starts, step_size=step_size,
+                                    decode_every=decode_every, extra_samples=extra_samples,
+                                    seed=seed)
     result = optimize_seeds(vae, table.records["smiles"].tolist(), goal, min_similarity, settings)
     result.insert(0, "row", table.records["row"].to_numpy())
     if len(table.rejects):
