@@ -10,6 +10,7 @@ import pandas as pd
 
 from molvae import chem
 from molvae.errors import MolvaeError
+from molvae.figures import write_image
 
 __all__ = ["write_grid", "write_sdf"]
 
@@ -61,9 +62,4 @@ def write_grid(
         size=size,
         svg=suffix == ".svg",
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(image, str):
-        path.write_text(image, encoding="utf-8")
-    else:
-        path.write_bytes(image)
-    return path
+    return write_image(image, path)
