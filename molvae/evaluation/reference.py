@@ -135,6 +135,40 @@ def read_cache_entry(stem: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]
     return arrays, meta
 
 
+def cached_entry(
+    stem: Path,
+    expected: Mapping[str, Any],
+    build: Callable[[], tuple[dict[str, np.ndarray], dict[str, Any]]],
+    *,
+    what: str,
+    emit: Callable[[str], None],
+    recompute: bool = False,
+    accept: Callable[[dict[str, np.ndarray]], bool] = lambda arrays: True,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The cache entry at ``stem`` if its metadata holds every ``expected`` item, else built.
+
+    ``build()`` returns ``(arrays, meta)``; the entry is written with ``expected`` merged into
+    ``meta``. An unreadable or stale entry is rebuilt; a cache that cannot be written costs only
+    reuse, never the result. ``accept`` can reject arrays whose metadata looks right.
+    """
+    if not recompute:
+        try:
+            arrays, meta = read_cache_entry(stem)
+            if all(meta.get(k) == v for k, v in expected.items()) and accept(arrays):
+                emit(f"loaded cached {what} {stem.with_suffix('.npz')}")
+                return arrays, meta
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    arrays, meta = build()
+    meta = {**meta, **expected}
+    try:
+        write_cache_entry(stem, arrays, meta)
+        emit(f"cached {what} in {stem.with_suffix('.npz')}")
+    except OSError as exc:  # a read-only cache must not lose the computed result
+        emit(f"could not write cache {stem}: {exc}")
+    return arrays, meta
+
+
 def _counter_arrays(counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
     keys = sorted(counts)
     return np.array(keys, dtype=str), np.array([counts[k] for k in keys], dtype=np.int64)
@@ -398,40 +432,33 @@ class TrainingSetIndex:
     ) -> TrainingSetIndex:
         """The index of the training file at ``path``, cached like :class:`ReferenceStats`."""
         sha = file_sha256(path)
-        stem = cache_dir(cache) / f"train-{sha}"
-        if not recompute:
-            try:
-                arrays, meta = read_cache_entry(stem)
-                if (
-                    meta.get("format") == _TRAIN_FORMAT
-                    and meta.get("settings") == _settings()
-                    and meta.get("source_sha256") == sha
-                    and arrays["hashes"].dtype == np.uint64
-                ):
-                    _log(log, f"train: loaded cached index {stem.with_suffix('.npz')}")
-                    return cls(arrays["hashes"], int(meta["n_input"]), meta.get("source"), sha)
-            except (OSError, ValueError, KeyError, TypeError):
-                pass
-        from molvae.io import read_molecules
 
-        _log(log, f"train: reading and canonicalizing {path}")
-        table = read_molecules(path, smiles_column=smiles_column, canonicalize=True, workers=n_jobs)
-        index = cls._from_canonical(
-            table.records["canonical"].tolist(), table.n_rows, str(path), sha
+        def build() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+            from molvae.io import read_molecules
+
+            _log(log, f"train: reading and canonicalizing {path}")
+            table = read_molecules(
+                path, smiles_column=smiles_column, canonicalize=True, workers=n_jobs
+            )
+            index = cls._from_canonical(
+                table.records["canonical"].tolist(), table.n_rows, str(path), sha
+            )
+            meta = {
+                "versions": _versions(),
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "source": index.source,
+                "n_input": index.n_input,
+                "n_unique": len(index),
+            }
+            return {"hashes": index.hashes}, meta
+
+        arrays, meta = cached_entry(
+            cache_dir(cache) / f"train-{sha}",
+            {"format": _TRAIN_FORMAT, "settings": _settings(), "source_sha256": sha},
+            build,
+            what="index",
+            emit=lambda message: _log(log, f"train: {message}"),
+            recompute=recompute,
+            accept=lambda arrays: arrays["hashes"].dtype == np.uint64,
         )
-        meta = {
-            "format": _TRAIN_FORMAT,
-            "settings": _settings(),
-            "versions": _versions(),
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "source": index.source,
-            "source_sha256": sha,
-            "n_input": index.n_input,
-            "n_unique": len(index),
-        }
-        try:
-            write_cache_entry(stem, {"hashes": index.hashes}, meta)
-            _log(log, f"train: cached index in {stem.with_suffix('.npz')}")
-        except OSError as exc:
-            _log(log, f"train: could not write cache {stem}: {exc}")
-        return index
+        return cls(arrays["hashes"], int(meta["n_input"]), meta.get("source"), sha)

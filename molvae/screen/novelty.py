@@ -247,7 +247,7 @@ class ReferenceFingerprints:
         from rdkit import rdBase
 
         # The evaluation cache's helpers: same directory, atomic npz + json entries, no pickle.
-        from molvae.evaluation.reference import cache_dir, read_cache_entry, write_cache_entry
+        from molvae.evaluation.reference import cache_dir, cached_entry
         from molvae.provenance import file_sha256
 
         sha = file_sha256(path)
@@ -258,54 +258,34 @@ class ReferenceFingerprints:
             "bits": n_bits,
             "rdkit": rdBase.rdkitVersion,
         }
-        try:
-            arrays, meta = read_cache_entry(stem)
-            if (
-                meta.get("format") == _FORMAT
-                and meta.get("settings") == settings
-                and meta.get("source_sha256") == sha
-            ):
-                _emit(log, f"reference: loaded cached fingerprints {stem.with_suffix('.npz')}")
-                fps = SparseFingerprints(arrays["on_bits"], arrays["bit_offsets"], n_bits)
-                return cls(
-                    fps,
-                    arrays["smiles_data"],
-                    arrays["smiles_offsets"],
-                    radius,
-                    meta.get("source"),
-                    sha,
+
+        def build() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+            _emit(log, f"reference: fingerprinting {path} (once; cached by file hash)")
+            chunks = (
+                t.records["smiles"].tolist()
+                for t in iter_molecule_chunks(
+                    path, canonicalize=False, workers=1 if n_jobs == 1 else None
                 )
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-        _emit(log, f"reference: fingerprinting {path} (once; cached by file hash)")
-        chunks = (
-            t.records["smiles"].tolist()
-            for t in iter_molecule_chunks(
-                path, canonicalize=False, workers=1 if n_jobs == 1 else None
             )
+            refs = cls._build(chunks, radius, n_bits, n_jobs, str(path), sha)
+            arrays = {
+                "on_bits": refs.fingerprints.on_bits,
+                "bit_offsets": refs.fingerprints.offsets,
+                "smiles_data": refs.smiles_data,
+                "smiles_offsets": refs.smiles_offsets,
+            }
+            return arrays, {"source": str(path), "n_molecules": len(refs)}
+
+        arrays, meta = cached_entry(
+            stem,
+            {"format": _FORMAT, "settings": settings, "source_sha256": sha},
+            build,
+            what="fingerprints",
+            emit=lambda message: _emit(log, f"reference: {message}"),
         )
-        refs = cls._build(chunks, radius, n_bits, n_jobs, str(path), sha)
-        meta = {
-            "format": _FORMAT,
-            "settings": settings,
-            "source": str(path),
-            "source_sha256": sha,
-            "n_molecules": len(refs),
-        }
-        arrays = {
-            "on_bits": refs.fingerprints.on_bits,
-            "bit_offsets": refs.fingerprints.offsets,
-            "smiles_data": refs.smiles_data,
-            "smiles_offsets": refs.smiles_offsets,
-        }
-        try:
-            write_cache_entry(stem, arrays, meta)
-            _emit(
-                log, f"reference: cached {len(refs):,} fingerprints in {stem.with_suffix('.npz')}"
-            )
-        except OSError as exc:
-            _emit(log, f"reference: could not write cache {stem}: {exc}")
-        return refs
+        fps = SparseFingerprints(arrays["on_bits"], arrays["bit_offsets"], n_bits)
+        return cls(fps, arrays["smiles_data"], arrays["smiles_offsets"], radius,
+                   meta.get("source"), sha)
 
 
 @dataclass
