@@ -419,6 +419,70 @@ class MolVAE:
             return empty, empty
         return torch.cat(mus), torch.cat(logvars)
 
+    def refine_latents(
+        self,
+        dataset: EncodedDataset,
+        steps: int = 30,
+        learning_rate: float = 0.1,
+        batch_size: int = 256,
+        z_init: torch.Tensor | None = None,
+        prior_weight: float = 0.1,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per molecule, a z that the decoder maps back to it: log p(x|z) + w log p(z), from mu.
+
+        The encoder is amortized: one network guesses z for every molecule, and for molecules
+        unlike its training data (ZINC seeds given to a MOSES model, say) its mu is often a
+        point the decoder does not map back to x. That is the amortization gap (Cremer et al.,
+        ICML 2018; Kim et al., ICML 2018). ``steps`` Adam steps on z alone, with the decoder
+        teacher-forced and its weights frozen, close much of it. The prior term, weighted by
+        ``prior_weight`` (1 is the exact MAP, 0 maximum likelihood), keeps z where the decoder
+        and the property predictor were trained. Starts from ``z_init`` when given, else from
+        mu. Returns (z, log p(x|z)) per molecule in dataset order, keeping each row's best step.
+
+        The defaults come from the first 200 seeds of the constrained benchmark with the bundled
+        model (``benchmarks/refine_latents.py``): greedy decoding gives the seed back for 8% of
+        them from mu and 81% after 30 steps at weight 0.1 (z norm 7.2, inside the prior's
+        shell). The exact MAP pulls z towards the origin, where few codes lie (28%); weight 0
+        reaches 89% but at norm 10.6, outside the region the property predictor knows.
+        """
+        model = self.model
+        zs, lls = [], []
+        for start in range(0, len(dataset), batch_size):
+            index = np.arange(start, min(start + batch_size, len(dataset)))
+            batch = collate(dataset, index).to(self.device)
+            if z_init is None:
+                with torch.no_grad(), self._autocast():
+                    z0 = model.encode(batch.tokens, batch.lengths)[0].float()
+            else:
+                z0 = z_init[index].to(self.device, torch.float32)
+            z = z0.clone().requires_grad_(True)
+            opt = torch.optim.Adam([z], lr=learning_rate)
+            best_z, best_ll = z0.clone(), torch.full((len(index),), -torch.inf, device=z.device)
+            # cuDNN computes an RNN backward pass only in training mode; the decoder has no
+            # dropout at inference, so the plain kernels give the same gradients.
+            with torch.backends.cudnn.flags(enabled=False):
+                for step in range(steps + 1):
+                    with self._autocast():
+                        ll = model.sequence_log_likelihood(z, batch.decoder_inputs, batch.targets)
+                    with torch.no_grad():
+                        better = ll.detach() > best_ll
+                        best_ll = torch.where(better, ll.detach(), best_ll)
+                        best_z[better] = z.detach()[better]
+                    if step == steps:
+                        break
+                    objective = (ll - prior_weight * 0.5 * z.float().pow(2).sum(1)).sum()
+                    (grad,) = torch.autograd.grad(-objective, z)
+                    z.grad = grad
+                    opt.step()
+            zs.append(best_z.float().cpu())
+            lls.append(best_ll.float().cpu())
+            if on_progress:
+                on_progress(len(index))
+        if not zs:
+            return torch.zeros(0, self.latent_dim), torch.zeros(0)
+        return torch.cat(zs), torch.cat(lls)
+
     def encode(
         self,
         smiles: Sequence[str],
