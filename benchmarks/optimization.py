@@ -58,7 +58,8 @@ def constrained(vae: MolVAE, args) -> tuple[list[tuple[str, ...]], list[str]]:
     settings = seed_search_settings(steps=args.seed_steps, starts=args.seed_starts,
                                     step_size=args.seed_step_size,
                                     decode_every=args.decode_every,
-                                    extra_samples=args.extra_samples, seed=0)
+                                    extra_samples=args.extra_samples,
+                                    refine_steps=args.refine_steps, seed=0)
     goal = Goal("plogP", "max")
     t = time.perf_counter()
     search = search_seeds(vae, seeds, goal, settings)
@@ -84,7 +85,8 @@ def constrained(vae: MolVAE, args) -> tuple[list[tuple[str, ...]], list[str]]:
     failed = table[table["status"] != "ok"]
     shift = (flat_value - table["seed_value"])[flat]
     notes = [
-        f"One search ({settings.starts} starts x {settings.steps} steps per seed, "
+        f"One search ({settings.starts} starts x {settings.steps} steps per seed from z refined "
+        f"for {settings.refine_steps} steps, "
         f"{len(search.candidates):,} distinct candidates scored) served every delta: "
         f"{elapsed / 60:.1f} min for {len(seeds)} seeds.",
         f"{int(flat.sum())} of {len(seeds)} seeds have stereocentres or charges the MOSES "
@@ -112,6 +114,7 @@ def main() -> None:
     parser.add_argument("--decode-every", type=int)
     parser.add_argument("--seed-starts", type=int)
     parser.add_argument("--extra-samples", type=int)
+    parser.add_argument("--refine-steps", type=int, help="0 starts from mu, unrefined")
     parser.add_argument("--skip-unconstrained", action="store_true")
     parser.add_argument("--skip-constrained", action="store_true")
     args = parser.parse_args()

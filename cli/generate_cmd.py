@@ -174,6 +174,10 @@ def optimize(
     extra_samples: int | None = typer.Option(
         None, "--extra-samples", help="Stochastic decodes per point (3)."
     ),
+    refine_steps: int | None = typer.Option(
+        None, "--refine-steps", min=0,
+        help="Steps refining each seed's z so it decodes back to the seed (30; 0: use mu).",
+    ),
     smiles_column: str | None = typer.Option(None, "--smiles-column"),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
@@ -187,7 +191,7 @@ def optimize(
     table = read_molecules(seeds, smiles_column=smiles_column, canonicalize=False)
     settings = seed_search_settings(steps=steps, starts=starts, step_size=step_size,
                                     decode_every=decode_every, extra_samples=extra_samples,
-                                    seed=seed)
+                                    refine_steps=refine_steps, seed=seed)
     result = optimize_seeds(vae, table.records["smiles"].tolist(), goal, min_similarity, settings)
     result.insert(0, "row", table.records["row"].to_numpy())
     if len(table.rejects):
