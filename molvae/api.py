@@ -527,17 +527,26 @@ class MolVAE:
             )
         return self.encode_dataset(prep.dataset)[0]
 
-    def reconstruct(self, smiles: Sequence[str]) -> pd.DataFrame:
+    def reconstruct(self, smiles: Sequence[str], refine_steps: int = 0) -> pd.DataFrame:
         """Greedy decoding of mu per input: ``smiles``, ``canonical``, ``reconstructed``, ``match``.
 
         ``match`` is exact equality of canonical SMILES; rejected inputs keep their reason in
         ``status`` and count as not matched (report the rate over ``status == 'ok'`` rows).
         ``mean_sigma`` is the encoder's posterior sigma averaged over latent dimensions: how
-        unsure the encoder is about where the molecule sits (NaN for rejected inputs).
+        unsure the encoder is about where the molecule sits (NaN for rejected inputs). With
+        ``refine_steps`` > 0 the decoded z is mu refined by :meth:`refine_latents` instead:
+        the encoder's guess plus per-molecule inference, a different (and slower) measurement
+        from the usual amortized reconstruction.
         """
         enc = self.encode(smiles, return_sigma=True)
         ok = enc["status"] == "ok"
         z = enc.loc[ok, [f"z{i}" for i in range(self.latent_dim)]].to_numpy(dtype=np.float32)
+        if refine_steps > 0 and len(z):
+            again = self.prepare(enc.loc[ok, "canonical"].tolist())
+            if len(again.dataset) != len(z):  # canonical SMILES always re-encode; guard anyway
+                raise MolvaeError("reconstruct: canonical SMILES did not re-encode")
+            z = self.refine_latents(again.dataset, refine_steps, z_init=torch.tensor(z))[0]
+            z = z.numpy()
         out = enc[["smiles", "canonical", "status"]].copy()
         out["reconstructed"] = None
         if len(z):
