@@ -22,7 +22,14 @@ import numpy as np
 import torch
 
 from molvae import MolVAE, chem
-from molvae.optimize import Goal, SearchSettings, generate, search_seeds, seed_search_settings
+from molvae.optimize import (
+    Goal,
+    SearchSettings,
+    generate,
+    rescue_seeds,
+    search_seeds,
+    seed_search_settings,
+)
 from molvae.provenance import cpu_model
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "constrained_plogp"
@@ -59,7 +66,8 @@ def constrained(vae: MolVAE, args) -> tuple[list[tuple[str, ...]], list[str]]:
                                     step_size=args.seed_step_size,
                                     decode_every=args.decode_every,
                                     extra_samples=args.extra_samples,
-                                    refine_steps=args.refine_steps, seed=0)
+                                    refine_steps=args.refine_steps,
+                                    rescue_rounds=args.rescue_rounds, seed=0)
     goal = Goal("plogP", "max")
     t = time.perf_counter()
     search = search_seeds(vae, seeds, goal, settings)
@@ -74,21 +82,27 @@ def constrained(vae: MolVAE, args) -> tuple[list[tuple[str, ...]], list[str]]:
     baseline = np.fmax(table["seed_value"], flat_value)
     rows = []
     for delta in args.deltas:
-        out = search.best(delta)
+        # What `molvae optimize --min-similarity delta` does: the shared first search, then a
+        # rescue round for the seeds that found nothing at this delta.
+        t = time.perf_counter()
+        out = rescue_seeds(vae, seeds, search, delta, settings).best(delta)
+        minutes = (elapsed + time.perf_counter() - t) / 60
         imp = out["improvement"].to_numpy()
         sim = out.loc[out["success"], "similarity"].mean()
         strict = np.where(out["success"], np.maximum(out["best_value"] - baseline, 0.0), 0.0)
         rows.append((f"{delta:.1f}", f"{imp.mean():.2f} +- {imp.std():.2f}",
                      f"{out['success'].mean():.1%}", f"{sim:.2f}",
                      f"{strict.mean():.2f} +- {strict.std():.2f} ({(strict > 0).mean():.1%})",
-                     PUBLISHED_CONSTRAINED.get(delta, "")))
+                     f"{minutes:.1f}", PUBLISHED_CONSTRAINED.get(delta, "")))
     failed = table[table["status"] != "ok"]
     shift = (flat_value - table["seed_value"])[flat]
     notes = [
         f"One search ({settings.starts} starts x {settings.steps} steps per seed from z refined "
         f"for {settings.refine_steps} steps, "
         f"{len(search.candidates):,} distinct candidates scored) served every delta: "
-        f"{elapsed / 60:.1f} min for {len(seeds)} seeds.",
+        f"{elapsed / 60:.1f} min for {len(seeds)} seeds. Seeds without a success at a delta then "
+        f"got {settings.rescue_rounds} rescue round(s) (4x the starts, a third of the jitter); "
+        "'minutes' is the shared search plus that delta's rescue.",
         f"{int(flat.sum())} of {len(seeds)} seeds have stereocentres or charges the MOSES "
         "vocabulary lacks and were encoded flattened (no stereo, neutralized); flattening "
         f"alone changes their plogP by {shift.mean() if len(shift) else 0:+.2f} on average. "
@@ -115,6 +129,7 @@ def main() -> None:
     parser.add_argument("--seed-starts", type=int)
     parser.add_argument("--extra-samples", type=int)
     parser.add_argument("--refine-steps", type=int, help="0 starts from mu, unrefined")
+    parser.add_argument("--rescue-rounds", type=int, help="0: no second search for failures")
     parser.add_argument("--skip-unconstrained", action="store_true")
     parser.add_argument("--skip-constrained", action="store_true")
     args = parser.parse_args()
@@ -132,8 +147,8 @@ def main() -> None:
             print(f"constrained benchmark skipped: {BENCH} not found")
             return
         print("| delta | improvement | success | similarity | vs neutral seed (success) "
-              "| published |")
-        print("|---|---|---|---|---|---|")
+              "| minutes | published |")
+        print("|---|---|---|---|---|---|---|")
         rows, notes = constrained(vae, args)
         for row in rows:
             print("| " + " | ".join(row) + " |")

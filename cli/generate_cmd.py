@@ -178,6 +178,10 @@ def optimize(
         None, "--refine-steps", min=0,
         help="Steps refining each seed's z so it decodes back to the seed (30; 0: use mu).",
     ),
+    rescue_rounds: int | None = typer.Option(
+        None, "--rescue-rounds", min=0,
+        help="Wider searches around seeds that found nothing (1; 0: none).",
+    ),
     smiles_column: str | None = typer.Option(None, "--smiles-column"),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
@@ -191,7 +195,8 @@ def optimize(
     table = read_molecules(seeds, smiles_column=smiles_column, canonicalize=False)
     settings = seed_search_settings(steps=steps, starts=starts, step_size=step_size,
                                     decode_every=decode_every, extra_samples=extra_samples,
-                                    refine_steps=refine_steps, seed=seed)
+                                    refine_steps=refine_steps, rescue_rounds=rescue_rounds,
+                                    seed=seed)
     result = optimize_seeds(vae, table.records["smiles"].tolist(), goal, min_similarity, settings)
     result.insert(0, "row", table.records["row"].to_numpy())
     if len(table.rejects):

@@ -7,11 +7,14 @@ from molvae.errors import MolvaeError
 from molvae.optimize import (
     Goal,
     SearchSettings,
+    SeedSearch,
     generate,
     optimize_seeds,
     parse_condition,
     parse_goal,
+    rescue_seeds,
     score_molecules,
+    search_seeds,
 )
 
 FAST = dict(starts=32, steps=12, decode_every=3, max_rounds=2, seed=0)
@@ -135,6 +138,27 @@ def test_optimize_seeds_encodes_charged_and_stereo_seeds_flattened(tiny_vae):
     # Values belong to the seed as given: the ethylammonium cation, not ethylamine.
     assert out["seed_value"][1] == pytest.approx(chem.logp(chem.parse_smiles("CC[NH3+]")))
     assert not ({"CCN", "CC[NH3+]"} & set(out["best"].dropna()))
+
+
+def test_rescue_searches_again_only_for_seeds_that_found_nothing(tiny_vae):
+    seeds = ["CCOc1ccccc1", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC", "not a smiles"]
+    settings = SearchSettings(steps=4, starts=4, extra_samples=1, decode_every=2, seed=0,
+                              rescue_rounds=1)
+    search = search_seeds(tiny_vae, seeds, Goal("logP", "max"), settings)
+    # Pretend the first search found nothing for seed 1.
+    first = SeedSearch(search.goal, search.seeds,
+                       search.candidates[search.candidates["seed_index"] != 1])
+    missed = set(np.flatnonzero(~first.best(0.0)["success"].to_numpy()))
+    assert 1 in missed
+    rescued = rescue_seeds(tiny_vae, seeds, first, 0.0, settings)
+    old = set(zip(first.candidates["seed_index"], first.candidates["smiles"], strict=True))
+    new = set(zip(rescued.candidates["seed_index"], rescued.candidates["smiles"], strict=True))
+    assert old <= new and len(new) > len(old)
+    added = {i for i, _ in new - old}
+    assert 1 in added and added <= missed - {3}  # only seeds that missed; never a bad one
+    # No rescue rounds, no new search.
+    same = rescue_seeds(tiny_vae, seeds, first, 0.0, SearchSettings(rescue_rounds=0))
+    assert same.candidates.equals(first.candidates)
 
 
 def test_flattened_smiles():
