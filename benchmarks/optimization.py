@@ -48,6 +48,7 @@ def unconstrained(vae: MolVAE, args) -> list[tuple[str, str, str, str]]:
             settings = SearchSettings(
                 starts=args.starts, steps=args.steps, max_rounds=args.rounds,
                 min_rounds=args.rounds, max_heavy_atoms=cap, seed=0, extra_samples=1,
+                elite=args.elite,
             )
             t = time.perf_counter()
             res = generate(vae, [Goal(prop, "max")], n=3, settings=settings)
@@ -120,6 +121,8 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=512)
     parser.add_argument("--steps", type=int, default=80)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--elite", type=int, default=0,
+                        help="Rounds after the first restart from the N best so far.")
     parser.add_argument("--deltas", type=float, nargs="+", default=[0.0, 0.2, 0.4, 0.6])
     parser.add_argument("--limit", type=int, default=800, help="Use the first N of the 800 seeds.")
     # Constrained search: molvae.optimize.seed_search_settings() unless overridden here.

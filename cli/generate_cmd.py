@@ -72,6 +72,9 @@ def generate(
     uncertainty_penalty: float = typer.Option(0.0, "--uncertainty-penalty",
                                               help="Penalty on the predictor ensemble's spread."),
     max_rounds: int = typer.Option(8, "--max-rounds"),
+    min_rounds: int = typer.Option(1, "--min-rounds", help="Rounds to run even when -n are found."),
+    elite: int = typer.Option(0, "--elite", min=0,
+                              help="Restart later rounds from the N best molecules so far."),
     screen: Path | None = typer.Option(None, "--screen", help="Screen the results with this screening TOML (see `molvae screen`)."),
     seed: int | None = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
@@ -94,7 +97,8 @@ def generate(
     settings = SearchSettings(
         steps=steps, step_size=step_size, starts=starts, prior_weight=prior_weight,
         max_norm=max_norm, trust_radius=trust_radius, uncertainty_penalty=uncertainty_penalty,
-        max_rounds=max_rounds, seed=seed, similar_to=similar_to, min_similarity=min_similarity,
+        max_rounds=max_rounds, min_rounds=min_rounds, elite=elite, seed=seed,
+        similar_to=similar_to, min_similarity=min_similarity,
         max_heavy_atoms=max_heavy_atoms, conditions=[parse_condition(w) for w in where or []],
         filters=alert_sets, novel=novel,
     )

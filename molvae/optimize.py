@@ -64,6 +64,7 @@ class SearchSettings:
     refine_steps: int = 0  # latent refinement of encoded starts (MolVAE.refine_latents)
     jitter: float = 0.3  # std of the Gaussian noise added to a seed's z for its other starts
     rescue_rounds: int = 0  # optimize: searches again, wider, around seeds that found nothing
+    elite: int = 0  # generate: rounds after the first restart from the best molecules so far
     temperature: float = 0.7
     max_rounds: int = 8
     min_rounds: int = 1
@@ -262,6 +263,22 @@ def _needed_properties(goals: Sequence[Goal], s: SearchSettings) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _elite_starts(vae, accepted: list[dict], s: SearchSettings) -> torch.Tensor | None:
+    """Refined encodings of the ``s.elite`` best accepted molecules, best first (or None).
+
+    Restarting the climb from the best molecules found so far (a latent-space evolution
+    strategy) lets later rounds go past where one trajectory from the prior stops; refining
+    each encoding (:meth:`MolVAE.refine_latents`) makes the restart decode to that molecule.
+    """
+    if s.elite <= 0 or not accepted:
+        return None
+    best = sorted(accepted, key=lambda r: r["objective"], reverse=True)[: s.elite]
+    prep = vae.prepare([r["smiles"] for r in best])
+    if len(prep.dataset) == 0:
+        return None
+    return vae.refine_latents(prep.dataset, steps=max(s.refine_steps, 30))[0]
+
+
 def generate(
     vae,
     goals: Sequence[Goal],
@@ -276,7 +293,9 @@ def generate(
     Starts from prior samples (or the encodings of ``start_from``), climbs the predicted
     objective, decodes along every trajectory, scores each unique valid molecule with RDKit,
     applies the constraints and keeps the best ``n`` by the actual objective. Rounds repeat (with
-    new starts) until ``n`` molecules pass or ``max_rounds`` is reached. ``is_novel`` maps
+    new starts) until ``n`` molecules pass or ``max_rounds`` is reached; with ``settings.elite``
+    a round after the first starts from the best molecules so far instead of the prior
+    (:func:`_elite_starts`). ``is_novel`` maps
     canonical SMILES to a boolean array (needed for ``settings.novel``).
     """
     s = settings or SearchSettings()
@@ -304,7 +323,13 @@ def generate(
     rounds = 0
     for round_ in range(s.max_rounds):
         rounds = round_ + 1
-        if start_z is None:
+        elite_z = _elite_starts(vae, accepted, s) if round_ > 0 and start_z is None else None
+        if elite_z is not None:
+            reps = max(1, s.starts // len(elite_z))
+            z0 = elite_z.repeat_interleave(reps, 0)
+            z0[reps:] += s.jitter * torch.randn(len(z0) - reps, d, generator=gen)
+            start_index = np.arange(len(z0)) + round_ * s.starts
+        elif start_z is None:
             z0 = torch.randn(s.starts, d, generator=gen)
             start_index = np.arange(s.starts) + round_ * s.starts
         else:

@@ -99,7 +99,8 @@ def test_refine_latents_raises_likelihood_and_keeps_order(tiny_vae):
 def test_reconstruct_with_refined_latents(tiny_vae):
     from molvae_datasets import sample_path
 
-    smiles = pd.read_csv(sample_path("moses_test_sample.csv"))["SMILES"].head(40).tolist() + ["not a molecule"]
+    smiles = pd.read_csv(sample_path("moses_test_sample.csv"))["SMILES"].head(40).tolist()
+    smiles.append("not a molecule")
     plain = tiny_vae.reconstruct(smiles)
     refined = tiny_vae.reconstruct(smiles, refine_steps=30)
     assert list(refined["status"]) == list(plain["status"]) and not refined["match"].iloc[-1]
