@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from molvae import chem
 from molvae.errors import MolvaeError
@@ -159,6 +160,22 @@ def test_rescue_searches_again_only_for_seeds_that_found_nothing(tiny_vae):
     # No rescue rounds, no new search.
     same = rescue_seeds(tiny_vae, seeds, first, 0.0, SearchSettings(rescue_rounds=0))
     assert same.candidates.equals(first.candidates)
+
+
+def test_elite_restarts_from_the_best_molecules_so_far(tiny_vae):
+    from molvae.optimize import _elite_starts
+
+    accepted = [{"smiles": "CCO", "objective": 0.1}, {"smiles": "c1ccccc1CCN", "objective": 2.0},
+                {"smiles": "CCOC(C)=O", "objective": 1.0}]
+    s = SearchSettings(elite=2)
+    z = _elite_starts(tiny_vae, accepted, s)
+    best_two = tiny_vae.prepare(["c1ccccc1CCN", "CCOC(C)=O"]).dataset
+    assert torch.allclose(z, tiny_vae.refine_latents(best_two, steps=30)[0])
+    assert _elite_starts(tiny_vae, accepted, SearchSettings(elite=0)) is None
+    res = generate(tiny_vae, [Goal("logP", "max")], n=5,
+                   settings=SearchSettings(**{**FAST, "max_rounds": 3}, min_rounds=3, elite=4))
+    assert res.rounds == 3 and len(res.table) == 5
+    assert res.table["objective"].is_monotonic_decreasing
 
 
 def test_flattened_smiles():
