@@ -3,9 +3,9 @@
 Unconstrained: the top-3 penalized logP and QED found by ``molvae.optimize.generate`` (also with a
 38-heavy-atom cap, the size of the largest ZINC-250k molecules), with the number of RDKit
 property evaluations spent: 6 rounds of 256 trajectories x 40 steps, rounds after the first
-restarting from the 32 best molecules so far (``--elite``). Constrained: the 800-molecule benchmark of Jin et al. 2018
-(``../shared/benchmarks/constrained_plogp``), mean +- std improvement, success rate and mean
-similarity at each delta.
+restarting from the 32 best molecules so far (``--elite``). Constrained: the 800-molecule
+benchmark of Jin et al. 2018 (``../shared/benchmarks/constrained_plogp``), mean +- std
+improvement, success rate and mean similarity at each delta.
 
     python benchmarks/optimization.py --model default
     python benchmarks/optimization.py --model default --skip-unconstrained --deltas 0.4 --limit 100
