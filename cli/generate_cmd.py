@@ -75,6 +75,10 @@ def generate(
     min_rounds: int = typer.Option(1, "--min-rounds", help="Rounds to run even when -n are found."),
     elite: int = typer.Option(0, "--elite", min=0,
                               help="Restart later rounds from the N best molecules so far."),
+    refine_steps: int = typer.Option(
+        30, "--refine-steps", min=0,
+        help="Refine the encodings of --start-from/--similar-to molecules (0: use mu).",
+    ),
     screen: Path | None = typer.Option(None, "--screen", help="Screen the results with this screening TOML (see `molvae screen`)."),
     seed: int | None = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
@@ -97,7 +101,8 @@ def generate(
     settings = SearchSettings(
         steps=steps, step_size=step_size, starts=starts, prior_weight=prior_weight,
         max_norm=max_norm, trust_radius=trust_radius, uncertainty_penalty=uncertainty_penalty,
-        max_rounds=max_rounds, min_rounds=min_rounds, elite=elite, seed=seed,
+        max_rounds=max_rounds, min_rounds=min_rounds, elite=elite, refine_steps=refine_steps,
+        seed=seed,
         similar_to=similar_to, min_similarity=min_similarity,
         max_heavy_atoms=max_heavy_atoms, conditions=[parse_condition(w) for w in where or []],
         filters=alert_sets, novel=novel,

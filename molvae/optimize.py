@@ -290,13 +290,13 @@ def generate(
 ) -> GenerationResult:
     """Search the latent space for ``n`` unique valid molecules that best meet ``goals``.
 
-    Starts from prior samples (or the encodings of ``start_from``), climbs the predicted
-    objective, decodes along every trajectory, scores each unique valid molecule with RDKit,
-    applies the constraints and keeps the best ``n`` by the actual objective. Rounds repeat (with
-    new starts) until ``n`` molecules pass or ``max_rounds`` is reached; with ``settings.elite``
-    a round after the first starts from the best molecules so far instead of the prior
-    (:func:`_elite_starts`). ``is_novel`` maps
-    canonical SMILES to a boolean array (needed for ``settings.novel``).
+    Starts from prior samples (or the encodings of ``start_from`` or ``similar_to``, refined
+    for ``settings.refine_steps`` steps), climbs the predicted objective, decodes along every
+    trajectory, scores each unique valid molecule with RDKit, applies the constraints and keeps
+    the best ``n`` by the actual objective. Rounds repeat (with new starts) until ``n``
+    molecules pass or ``max_rounds`` is reached; with ``settings.elite``, a round after the
+    first starts from the best molecules so far instead of the prior (:func:`_elite_starts`).
+    ``is_novel`` maps canonical SMILES to a boolean array (needed for ``settings.novel``).
     """
     s = settings or SearchSettings()
     if not goals:
@@ -311,10 +311,12 @@ def generate(
     d = vae.latent_dim
     gen = torch.Generator().manual_seed(s.seed if s.seed is not None else int(torch.seed() % 2**31))
     start_z = None
-    if start_from is not None:
-        start_z = vae.encode_mean(list(start_from))
-    elif s.similar_to is not None:
-        start_z = vae.encode_mean([s.similar_to])
+    if start_from is not None or s.similar_to is not None:
+        starts = list(start_from) if start_from is not None else [s.similar_to]
+        start_z = vae.encode_mean(starts)
+        if s.refine_steps > 0:  # start where the decoder gives the start molecules back
+            prep = vae.prepare(starts)
+            start_z = vae.refine_latents(prep.dataset, steps=s.refine_steps, z_init=start_z)[0]
     props = _needed_properties(goals, s)
     seen: dict[str, dict] = {}
     accepted: list[dict] = []
@@ -475,15 +477,14 @@ def search_seeds(
     """Gradient search in latent space around each seed's encoding; every candidate is kept.
 
     From ``settings.starts`` points per seed (its encoding, refined for
-    ``settings.refine_steps`` steps so that it decodes back to the seed, and jittered copies)
-    the predicted
-    ``goal`` is followed uphill; snapshots along the way are decoded (greedy, plus
-    ``extra_samples`` stochastic decodes) and every distinct molecule other than the seed is
-    scored with RDKit, with its Tanimoto similarity to the seed. A seed whose tokens the
-    vocabulary lacks (a MOSES model has no stereocentres or charges) is encoded in its flattened
-    form, shown in ``encoded_as``; its value and similarities stay those of the seed as given,
-    and the flattened seed itself is not a candidate. Seeds that cannot be parsed or encoded
-    even so keep the reason in ``status``.
+    ``settings.refine_steps`` steps so that it decodes back to the seed, and copies jittered by
+    ``settings.jitter``) the predicted ``goal`` is followed uphill; snapshots along the way are
+    decoded (greedy, plus ``extra_samples`` stochastic decodes) and every distinct molecule
+    other than the seed is scored with RDKit, with its Tanimoto similarity to the seed. A seed
+    whose tokens the vocabulary lacks (a MOSES model has no stereocentres or charges) is encoded
+    in its flattened form, shown in ``encoded_as``; its value and similarities stay those of the
+    seed as given, and the flattened seed itself is not a candidate. Seeds that cannot be
+    parsed or encoded even so keep the reason in ``status``.
     """
     s = settings or seed_search_settings()
     if goal.name not in chem.PROPERTIES:
