@@ -85,7 +85,9 @@ def train(
     property_weight: float | None = typer.Option(
         None, "--property-weight", help="Weight of the property loss."
     ),
-    epochs: int | None = typer.Option(None, "--epochs"),
+    epochs: int | None = typer.Option(
+        None, "--epochs", help="Epochs; with --resume, changes the run's length (and LR schedule)."
+    ),
     batch_size: int | None = typer.Option(None, "--batch-size"),
     learning_rate: float | None = typer.Option(None, "--lr", help="Peak learning rate."),
     beta: float | None = typer.Option(None, "--beta", help="Final KL weight (beta-VAE)."),
@@ -133,7 +135,8 @@ def train(
 
     if resume:
         result = run_training(
-            None, out, resume=True, progress=not quiet, status=_status, devices=devices
+            None, out, resume=True, progress=not quiet, status=_status, devices=devices,
+            resume_epochs=epochs,
         )
     else:
         if data is None:

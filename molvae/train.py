@@ -719,8 +719,13 @@ def train(
     status: Callable[[str], None] = print,
     stop_after_steps: int | None = None,
     devices: int | None = None,
+    resume_epochs: int | None = None,
 ) -> TrainResult:
     """Train a GRU VAE on ``data_path`` into ``run_dir`` (or continue it with ``resume``).
+
+    ``resume_epochs`` (with ``resume``) changes the run's length: the cosine learning-rate
+    schedule and the last epoch follow the new value from the next step on, and ``run.json``
+    records it. Shortening a long run this way anneals it now instead of epochs later.
 
     ``init_from`` starts from an existing model (fine-tuning; a path, a run directory or a
     bundled model's name such as ``"default"``): its architecture and vocabulary are kept and
@@ -755,6 +760,10 @@ def train(
     started = time.monotonic()
     if devices is not None and devices < 1:
         raise MolvaeError(f"--devices must be at least 1, got {devices}")
+    if resume_epochs is not None:
+        if not resume:
+            raise MolvaeError("resume_epochs needs resume (a new run takes cfg.epochs)")
+        _set_run_epochs(Path(run_dir), resume_epochs, status)
     env = distributed.environment()
     if env is not None:
         if devices is not None and devices != env.world_size and env.rank == 0:
@@ -768,6 +777,18 @@ def train(
         run = _create_run(data_path, request.run_dir, cfg, model_cfg, init_from, status)
     device = resolve_device(run.cfg.device)
     return _fit(run, request, started, device, None)
+
+
+def _set_run_epochs(run_dir: Path, epochs: int, status: Callable[[str], None]) -> None:
+    """Rewrite the run's ``epochs`` in ``run.json`` (what every later resume and rank reads)."""
+    if epochs < 1:
+        raise MolvaeError(f"--epochs must be at least 1, got {epochs}")
+    saved = _read_run_json(run_dir)
+    before = saved["train"]["epochs"]
+    if before != epochs:
+        saved["train"]["epochs"] = epochs
+        atomic_write_bytes(run_dir / "run.json", json.dumps(saved, indent=1).encode())
+        status(f"run length changed from {before} to {epochs} epochs")
 
 
 def _launch(devices: int, request: _Request) -> TrainResult:
@@ -1027,8 +1048,16 @@ def _fit(
             "n": 0,
             "prop": 0.0,
         }
+        def beta_at(step: int) -> float:
+            return kl_weight(
+                step, cfg.kl_schedule, cfg.beta, cfg.kl_warmup_steps, cfg.kl_start_step,
+                cfg.kl_cycles,
+            )
+
         while state["epoch"] < cfg.epochs:
             batches = sampler.batches(state["epoch"])
+            # Defined even when a resume lands after an epoch's last batch, before validation.
+            beta = beta_at(state["step"])
             while state["batch_in_epoch"] < len(batches):
                 index = batches[state["batch_in_epoch"]]
                 share = 1.0
@@ -1045,14 +1074,7 @@ def _fit(
                 lr = learning_rate(step, cfg, total_steps)
                 for group_ in optimizer.param_groups:
                     group_["lr"] = lr
-                beta = kl_weight(
-                    step,
-                    cfg.kl_schedule,
-                    cfg.beta,
-                    cfg.kl_warmup_steps,
-                    cfg.kl_start_step,
-                    cfg.kl_cycles,
-                )
+                beta = beta_at(step)
                 with torch.autocast(
                     device.type, dtype=amp or torch.float32, enabled=amp is not None
                 ):

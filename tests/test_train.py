@@ -66,6 +66,28 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path):
     assert steps_full == steps_part
 
 
+def test_resume_with_fewer_epochs_anneals_and_stops_sooner(tmp_path):
+    cfg = dict(epochs=3, max_molecules=200, batch_size=32, checkpoint_every_steps=3,
+               log_every_steps=1)
+    full, short = tmp_path / "full", tmp_path / "short"
+    for run in (full, short):
+        train(SAMPLE, run, tiny_train_config(**cfg), tiny_model_config(), progress=False,
+              status=lambda s: None, stop_after_steps=6)
+    train(None, full, resume=True, progress=False, status=lambda s: None)
+    said = []
+    result = train(None, short, resume=True, progress=False, status=said.append,
+                   resume_epochs=2)
+    assert result.epochs_completed == 2 and "run length changed from 3 to 2 epochs" in said
+    assert json.loads((short / "run.json").read_text())["train"]["epochs"] == 2
+    lr_full = {r["step"]: r["lr"] for r in _log(full) if r["split"] == "train"}
+    lr_short = {r["step"]: r["lr"] for r in _log(short) if r["split"] == "train"}
+    after = [step for step in lr_short if step > 6]
+    assert after and all(lr_short[step] < lr_full[step] for step in after)
+    assert max(lr_short) < max(lr_full)  # it stopped a whole epoch sooner
+    with pytest.raises(MolvaeError, match="needs resume"):
+        train(SAMPLE, tmp_path / "new", tiny_train_config(**cfg), resume_epochs=2)
+
+
 def test_run_dir_is_not_overwritten_and_resume_needs_run(tiny_run, tmp_path):
     with pytest.raises(MolvaeError, match="already holds a run"):
         train(SAMPLE, tiny_run, tiny_train_config(), tiny_model_config(), progress=False)
