@@ -102,8 +102,7 @@ def generate(
         steps=steps, step_size=step_size, starts=starts, prior_weight=prior_weight,
         max_norm=max_norm, trust_radius=trust_radius, uncertainty_penalty=uncertainty_penalty,
         max_rounds=max_rounds, min_rounds=min_rounds, elite=elite, refine_steps=refine_steps,
-        seed=seed,
-        similar_to=similar_to, min_similarity=min_similarity,
+        seed=seed, similar_to=similar_to, min_similarity=min_similarity,
         max_heavy_atoms=max_heavy_atoms, conditions=[parse_condition(w) for w in where or []],
         filters=alert_sets, novel=novel,
     )

@@ -498,6 +498,17 @@ class MolVAE:
         smiles = list(smiles)
         prep = self.prepare(smiles)
         mu, logvar = self.encode_dataset(prep.dataset, batch_size, on_progress)
+        return self._encoding_table(smiles, prep, mu, logvar, return_sigma)
+
+    def _encoding_table(
+        self,
+        smiles: list[str],
+        prep: EncodedInput,
+        mu: torch.Tensor,
+        logvar: torch.Tensor,
+        return_sigma: bool,
+    ) -> pd.DataFrame:
+        """The table :meth:`encode` returns, from already prepared and encoded inputs."""
         d = self.latent_dim
         mu_full = np.full((len(smiles), d), np.nan, dtype=np.float32)
         rows = prep.dataset.rows
@@ -517,15 +528,22 @@ class MolVAE:
             parts.append(pd.DataFrame(sigma, columns=[f"sigma{i}" for i in range(d)]))
         return pd.concat(parts, axis=1)
 
-    def encode_mean(self, smiles: Sequence[str]) -> torch.Tensor:
-        """mu for each SMILES; a ``MolvaeError`` names the first one that cannot be encoded."""
+    def encode_mean(self, smiles: Sequence[str], refine_steps: int = 0) -> torch.Tensor:
+        """mu for each SMILES; a ``MolvaeError`` names the first one that cannot be encoded.
+
+        With ``refine_steps`` > 0, each mu is refined by :meth:`refine_latents` so that it
+        decodes back to its molecule.
+        """
         prep = self.prepare(smiles)
         if len(prep.rejects):
             r = prep.rejects.iloc[0]
             raise MolvaeError(
                 f"cannot encode input {int(r['row']) + 1} ({r['smiles']!r}): {r['reason']}"
             )
-        return self.encode_dataset(prep.dataset)[0]
+        mu = self.encode_dataset(prep.dataset)[0]
+        if refine_steps > 0 and len(mu):
+            mu = self.refine_latents(prep.dataset, refine_steps, z_init=mu)[0]
+        return mu
 
     def reconstruct(self, smiles: Sequence[str], refine_steps: int = 0) -> pd.DataFrame:
         """Greedy decoding of mu per input: ``smiles``, ``canonical``, ``reconstructed``, ``match``.
@@ -538,21 +556,19 @@ class MolVAE:
         the encoder's guess plus per-molecule inference, a different (and slower) measurement
         from the usual amortized reconstruction.
         """
-        enc = self.encode(smiles, return_sigma=True)
-        ok = enc["status"] == "ok"
-        z = enc.loc[ok, [f"z{i}" for i in range(self.latent_dim)]].to_numpy(dtype=np.float32)
+        smiles = list(smiles)
+        prep = self.prepare(smiles)
+        z, logvar = self.encode_dataset(prep.dataset)
+        enc = self._encoding_table(smiles, prep, z, logvar, return_sigma=True)
         if refine_steps > 0 and len(z):
-            again = self.prepare(enc.loc[ok, "canonical"].tolist())
-            if len(again.dataset) != len(z):  # canonical SMILES always re-encode; guard anyway
-                raise MolvaeError("reconstruct: canonical SMILES did not re-encode")
-            z = self.refine_latents(again.dataset, refine_steps, z_init=torch.tensor(z))[0]
-            z = z.numpy()
+            z = self.refine_latents(prep.dataset, refine_steps, z_init=z)[0]
         out = enc[["smiles", "canonical", "status"]].copy()
-        out["reconstructed"] = None
+        reconstructed = np.full(len(smiles), None, dtype=object)
         if len(z):
             dec = self.decode(z, strategy="greedy")
-            out.loc[ok, "reconstructed"] = dec["canonical"].to_numpy()
-        out["match"] = ok & (out["reconstructed"] == out["canonical"])
+            reconstructed[prep.dataset.rows] = dec["canonical"].to_numpy()
+        out["reconstructed"] = reconstructed
+        out["match"] = (enc["status"] == "ok") & (out["reconstructed"] == out["canonical"])
         out["mean_sigma"] = enc[[f"sigma{i}" for i in range(self.latent_dim)]].mean(axis=1)
         return out
 

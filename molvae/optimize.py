@@ -312,11 +312,9 @@ def generate(
     gen = torch.Generator().manual_seed(s.seed if s.seed is not None else int(torch.seed() % 2**31))
     start_z = None
     if start_from is not None or s.similar_to is not None:
+        # Refined, the starts sit where the decoder gives the start molecules back.
         starts = list(start_from) if start_from is not None else [s.similar_to]
-        start_z = vae.encode_mean(starts)
-        if s.refine_steps > 0:  # start where the decoder gives the start molecules back
-            prep = vae.prepare(starts)
-            start_z = vae.refine_latents(prep.dataset, steps=s.refine_steps, z_init=start_z)[0]
+        start_z = vae.encode_mean(starts, refine_steps=s.refine_steps)
     props = _needed_properties(goals, s)
     seen: dict[str, dict] = {}
     accepted: list[dict] = []
