@@ -538,7 +538,10 @@ def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict, info: dict) ->
 
 
 def _write_run_json(run_dir: Path, cfg: TrainConfig, model_cfg: ModelConfig, extra: dict) -> None:
-    data = {"train": asdict(cfg), "model": asdict(model_cfg), **extra}
+    _save_run_json(run_dir, {"train": asdict(cfg), "model": asdict(model_cfg), **extra})
+
+
+def _save_run_json(run_dir: Path, data: dict[str, Any]) -> None:
     atomic_write_bytes(run_dir / "run.json", json.dumps(data, indent=1).encode())
 
 
@@ -787,7 +790,7 @@ def _set_run_epochs(run_dir: Path, epochs: int, status: Callable[[str], None]) -
     before = saved["train"]["epochs"]
     if before != epochs:
         saved["train"]["epochs"] = epochs
-        atomic_write_bytes(run_dir / "run.json", json.dumps(saved, indent=1).encode())
+        _save_run_json(run_dir, saved)
         status(f"run length changed from {before} to {epochs} epochs")
 
 
