@@ -23,6 +23,7 @@ __all__ = [
     "PROPERTIES",
     "alert_catalog_names",
     "structural_alerts",
+    "surrogate_smiles",
     "Property",
     "canonical_smiles",
     "compute_properties",
@@ -136,6 +137,86 @@ def flattened_smiles(smiles: str) -> str | None:
     Chem.RemoveStereochemistry(mol)
     mol = standardize(mol)
     return canonical_smiles(mol) if mol is not None else None
+
+
+_SURROGATE_DROPS = (
+    # (SMARTS, indices of the match to delete): nitro and azide groups as a whole, the oxygen
+    # of an N-oxide; neutral forms of these need charges no neutral valence can express.
+    ("[N+](=O)[O-]", (0, 1, 2)),
+    ("[NX2]=[N+]=[N-]", (1, 2)),
+    ("[#7+]-[O-]", (1,)),
+)
+
+
+@lru_cache(maxsize=1)
+def _surrogate_patterns() -> tuple[tuple[Chem.Mol, tuple[int, ...]], ...]:
+    return tuple((Chem.MolFromSmarts(sm), idx) for sm, idx in _SURROGATE_DROPS)
+
+
+def _delete_atoms(rw: Chem.RWMol, atoms: Iterable[int]) -> None:
+    for i in sorted(set(atoms), reverse=True):
+        rw.RemoveAtom(i)
+
+
+def surrogate_smiles(smiles: str, element_swaps: dict[str, str] | None = None) -> str | None:
+    """The nearest neutral, stereo-free molecule a vocabulary without charged atoms can write.
+
+    :func:`flattened_smiles` neutralizes what can be neutralized; this goes further, for seeds
+    a model could otherwise not encode at all. Nitro and azide groups are removed, N-oxides
+    lose their oxygen, other charged atoms are set neutral (an iminium's double bond becomes
+    single; an atom that still has no neutral valence, e.g. a quaternary N, is removed with
+    the smaller fragments it leaves), and ``element_swaps`` replaces elements (``{"I": "Br"}``).
+    It is a starting point for a latent search around the seed, not the seed: callers keep
+    measuring similarity against the molecule as given. ``None`` if nothing sensible is left.
+    """
+    mol = parse_smiles(smiles)
+    if mol is None:
+        return None
+    Chem.RemoveStereochemistry(mol)
+    std = standardize(mol)
+    if std is None:
+        return None
+    drop: set[int] = set()
+    for pattern, idx in _surrogate_patterns():
+        for match in std.GetSubstructMatches(pattern):
+            drop.update(match[i] for i in idx)
+    rw = Chem.RWMol(std)
+    Chem.Kekulize(rw, clearAromaticFlags=True)
+    table = Chem.GetPeriodicTable()
+    for atom in rw.GetAtoms():
+        if element_swaps and atom.GetSymbol() in element_swaps:
+            atom.SetAtomicNum(table.GetAtomicNumber(element_swaps[atom.GetSymbol()]))
+        if atom.GetFormalCharge() == 0 or atom.GetIdx() in drop:
+            continue
+        atom.SetFormalCharge(0)
+        if atom.GetSymbol() == "N":
+            kept = [b for b in atom.GetBonds() if b.GetOtherAtomIdx(atom.GetIdx()) not in drop]
+            valence = sum(int(b.GetBondTypeAsDouble()) for b in kept) + atom.GetNumExplicitHs()
+            for bond in kept:  # iminium: the double bond becomes single
+                if valence > 3 and bond.GetBondType() == Chem.BondType.DOUBLE:
+                    bond.SetBondType(Chem.BondType.SINGLE)
+                    valence -= 1
+            if valence > 3:  # quaternary: lose a terminal substituent (a methyl), else the N
+                ends = [b.GetOtherAtom(atom) for b in kept if b.GetOtherAtom(atom).GetDegree() == 1]
+                drop.add(ends[0].GetIdx() if ends else atom.GetIdx())
+        atom.SetNumExplicitHs(0)
+        atom.SetNoImplicit(False)
+    # Atoms bonded to deleted ones recompute their hydrogens.
+    for i in drop:
+        for nb in rw.GetAtomWithIdx(i).GetNeighbors():
+            if nb.GetIdx() not in drop and nb.GetSymbol() not in {"N", "P"}:
+                nb.SetNoImplicit(False)
+    _delete_atoms(rw, drop)
+    try:
+        out = rw.GetMol()
+        Chem.SanitizeMol(out)
+    except Exception:
+        return None
+    if out.GetNumAtoms() == 0:
+        return None
+    chooser, _ = _standardizers()
+    out = chooser.choose(out)
+    return canonical_smiles(out)
 
 
 def iter_sdf_records(stream: BinaryIO) -> Iterator[tuple[str | None, dict[str, object]]]:

@@ -434,14 +434,36 @@ class SeedSearch:
 
 
 def _encodable_forms(vae, seeds: list[str]) -> list[str]:
-    """Each seed as given, or its flattened form (no stereo, no charges) if only that encodes."""
+    """Each seed as given, or the closest form of it that the model's vocabulary can write.
+
+    Tried in order: the seed; its flattened form (no stereo, neutralized where possible,
+    :func:`chem.flattened_smiles`); its surrogate (nitro/azide groups removed, other charges
+    reduced, :func:`chem.surrogate_smiles`); the surrogate with iodine written as bromine, then
+    with both as chlorine. The first form that encodes is kept; a seed none of them encode
+    stays as given (and is reported with the tokens the vocabulary lacks).
+    """
     forms = list(seeds)
-    first = vae.prepare(seeds)
-    retry = [int(r.row) for r in first.rejects.itertuples() if str(r.reason).startswith("token")]
+    attempts: list[Callable[[str], str | None]] = [
+        chem.flattened_smiles,
+        chem.surrogate_smiles,
+        lambda s: chem.surrogate_smiles(s, {"I": "Br"}),
+        lambda s: chem.surrogate_smiles(s, {"I": "Cl", "Br": "Cl"}),
+    ]
+
+    def unwritable(rows: list[int]) -> list[int]:
+        prep = vae.prepare([forms[i] for i in rows])
+        return [rows[int(r.row)] for r in prep.rejects.itertuples()
+                if str(r.reason).startswith("token")]
+
+    retry = unwritable(list(range(len(seeds))))
+    for attempt in attempts:
+        if not retry:
+            break
+        for i in retry:
+            forms[i] = attempt(seeds[i]) or seeds[i]
+        retry = unwritable(retry)
     for i in retry:
-        flat = chem.flattened_smiles(seeds[i])
-        if flat is not None:
-            forms[i] = flat
+        forms[i] = seeds[i]
     return forms
 
 

@@ -92,3 +92,25 @@ def test_rdkit_logging_switch(monkeypatch):
     assert chem.set_rdkit_logging() is True
     monkeypatch.delenv(chem.RDKIT_LOG_ENV)
     assert chem.set_rdkit_logging() is False
+
+
+@pytest.mark.parametrize(
+    ("smiles", "swaps", "expected"),
+    [
+        ("O=[N+]([O-])c1ccc(CCO)cc1", None, "OCCc1ccccc1"),  # nitro group removed whole
+        ("COC(=O)C=Cc1ccc[n+]([O-])c1", None, "COC(=O)C=Cc1cccnc1"),  # N-oxide loses its O
+        ("CN(C)CC[N+]1=CCCC1", None, "CN(C)CCN1CCCC1"),  # iminium: double bond made single
+        ("C[N+](C)(C)CC(=O)O", None, "CN(C)CC(=O)O"),  # quaternary N: loses a methyl
+        ("[N-]=[N+]=NCCc1ccccc1", None, "NCCc1ccccc1"),  # azide becomes the amine
+        ("Cc1ccc(I)cc1", {"I": "Br"}, "Cc1ccc(Br)cc1"),
+        ("C[C@H](O)CC", None, "CCC(C)O"),  # already writable: only flattened
+    ],
+)
+def test_surrogate_smiles(smiles, swaps, expected):
+    assert chem.surrogate_smiles(smiles, swaps) == expected
+    assert not any(a.GetFormalCharge() for a in chem.parse_smiles(expected).GetAtoms())
+
+
+def test_surrogate_smiles_of_nonsense_is_none():
+    assert chem.surrogate_smiles("not a molecule") is None
+    assert chem.surrogate_smiles("") is None

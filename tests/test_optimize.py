@@ -141,6 +141,24 @@ def test_optimize_seeds_encodes_charged_and_stereo_seeds_flattened(tiny_vae):
     assert not ({"CCN", "CC[NH3+]"} & set(out["best"].dropna()))
 
 
+def test_seeds_the_vocabulary_cannot_write_start_from_a_surrogate(tiny_vae):
+    # A nitro group has no neutral form; flattening cannot help, the surrogate drops it.
+    seeds = ["Cc1ccc([N+](=O)[O-])cc1NC(=O)CCc1ccccc1", "Cc1ccc(I)cc1OCC(=O)NC"]
+    assert all(r.reason.startswith("token") for r in tiny_vae.prepare(seeds).rejects.itertuples())
+    out = optimize_seeds(
+        tiny_vae, seeds, Goal("logP", "max"), 0.0,
+        SearchSettings(steps=4, starts=4, extra_samples=1, decode_every=2, seed=0),
+    )
+    assert out["status"].tolist() == ["ok", "ok"]
+    assert out["encoded_as"][0] == "Cc1ccccc1NC(=O)CCc1ccccc1"
+    assert out["encoded_as"][1] in {"CNC(=O)COc1cc(Br)ccc1C", "CNC(=O)COc1cc(Cl)ccc1C"}
+    assert out["success"].any()
+    # Scores and similarities stay against the seeds as given.
+    assert out["seed_value"][0] == pytest.approx(chem.logp(chem.parse_smiles(seeds[0])))
+    for row in out[out["success"]].itertuples():
+        assert row.similarity == pytest.approx(chem.similarity_to(seeds[row.Index], [row.best])[0])
+
+
 def test_rescue_searches_again_only_for_seeds_that_found_nothing(tiny_vae):
     seeds = ["CCOc1ccccc1", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC", "not a smiles"]
     settings = SearchSettings(steps=4, starts=4, extra_samples=1, decode_every=2, seed=0,
