@@ -90,9 +90,16 @@ def _reference_fingerprint(smiles: str):
 
 
 def _score_chunk(
-    items: Sequence[tuple[str, str | None]], properties: Sequence[str], filters: Sequence[str]
+    items: Sequence[tuple[str, str | None]],
+    properties: Sequence[str],
+    filters: Sequence[str],
+    min_similarity: float = 0.0,
 ) -> list[dict]:
-    """RDKit facts about each (candidate, reference) pair: properties, size, similarity, alerts."""
+    """RDKit facts about each (candidate, reference) pair: properties, size, similarity, alerts.
+
+    A candidate less similar to its reference than ``min_similarity`` gets its similarity only:
+    it cannot be chosen, so its properties (SA and QED are the slow ones) are not computed.
+    """
     out = []
     for smiles, reference in items:
         mol = chem.parse_smiles(smiles)
@@ -100,13 +107,16 @@ def _score_chunk(
         if mol is None:
             out.append(row)
             continue
-        row.update(chem.compute_properties(mol, properties))
-        row["HeavyAtoms"] = chem.heavy_atoms(mol)
         if reference is not None:
             ref_fp = _reference_fingerprint(reference)
             row["similarity"] = (
                 chem.tanimoto(ref_fp, chem.morgan_count_fingerprint(mol)) if ref_fp else 0.0
             )
+            if row["similarity"] < min_similarity:
+                out.append(row)
+                continue
+        row.update(chem.compute_properties(mol, properties))
+        row["HeavyAtoms"] = chem.heavy_atoms(mol)
         row["alerts"] = "; ".join(chem.structural_alerts(mol, filters)) if filters else ""
         out.append(row)
     return out
@@ -117,16 +127,25 @@ def score_molecules(
     properties: Sequence[str],
     references: Sequence[str | None] | None = None,
     filters: Sequence[str] = (),
+    min_similarity: float = 0.0,
 ) -> pd.DataFrame:
-    """RDKit properties, heavy atoms, similarity to each row's reference and structural alerts."""
+    """RDKit properties, heavy atoms, similarity to each row's reference and structural alerts.
+
+    Rows with a reference and ``similarity < min_similarity`` have NaN properties (not computed).
+    """
     refs = list(references) if references is not None else [None] * len(smiles)
     rows = map_chunks(
-        partial(_score_chunk, properties=list(properties), filters=list(filters)),
+        partial(_score_chunk, properties=list(properties), filters=list(filters),
+                min_similarity=min_similarity),
         list(zip(smiles, refs, strict=True)),
         chunk_size=500,
         min_parallel=1500,
     )
-    return pd.DataFrame(rows, index=range(len(smiles)))
+    frame = pd.DataFrame(rows, index=range(len(smiles)))
+    for name in properties:  # present even when every row was below min_similarity
+        if name not in frame:
+            frame[name] = np.nan
+    return frame
 
 
 # --------------------------------------------------------------------------------------------
@@ -399,6 +418,7 @@ class SeedSearch:
     goal: Goal
     seeds: pd.DataFrame
     candidates: pd.DataFrame
+    scored_from: float = 0.0  # candidates less similar than this were not scored (value NaN)
 
     def best(self, min_similarity: float) -> pd.DataFrame:
         """One row per seed: the best improving candidate with ``similarity >= min_similarity``.
@@ -407,6 +427,9 @@ class SeedSearch:
         ``min`` goal); a seed with no improving candidate keeps improvement 0, ``success``
         False.
         """
+        if min_similarity < self.scored_from:
+            raise ValueError(f"this search scored candidates from similarity {self.scored_from} "
+                             f"up; it cannot answer for {min_similarity}")
         out = self.seeds.copy()
         out["best"] = None
         out["best_value"] = np.nan
@@ -493,6 +516,7 @@ def search_seeds(
     settings: SearchSettings | None = None,
     batch_seeds: int = 32,
     on_batch: Callable[[int], None] | None = None,
+    min_similarity: float = 0.0,
 ) -> SeedSearch:
     """Gradient search in latent space around each seed's encoding; every candidate is kept.
 
@@ -504,7 +528,9 @@ def search_seeds(
     whose tokens the vocabulary lacks (a MOSES model has no stereocentres or charges) is encoded
     in its flattened form, shown in ``encoded_as``; its value and similarities stay those of the
     seed as given, and the flattened seed itself is not a candidate. Seeds that cannot be
-    parsed or encoded even so keep the reason in ``status``.
+    parsed or encoded even so keep the reason in ``status``. Candidates less similar to their
+    seed than ``min_similarity`` are kept with their similarity but not scored (value NaN),
+    which saves most of the RDKit time when the bound is high.
     """
     s = settings or seed_search_settings()
     if goal.name not in chem.PROPERTIES:
@@ -552,7 +578,8 @@ def search_seeds(
                 and can != encoded[owner[point]]
             )
         )
-        scored = score_molecules([c for _, c in pairs], [goal.name], [canon[j] for j, _ in pairs])
+        scored = score_molecules([c for _, c in pairs], [goal.name], [canon[j] for j, _ in pairs],
+                                 min_similarity=min_similarity)
         found.append(
             pd.DataFrame(
                 {
@@ -571,7 +598,7 @@ def search_seeds(
         if found
         else pd.DataFrame({k: pd.Series(dtype=v) for k, v in columns.items()})
     )
-    return SeedSearch(goal, table, candidates)
+    return SeedSearch(goal, table, candidates, scored_from=min_similarity)
 
 
 def rescue_seeds(
@@ -605,11 +632,13 @@ def rescue_seeds(
             seed=None if s.seed is None else s.seed + 7919 * (r + 1),
             rescue_rounds=0,
         )
-        more = search_seeds(vae, [seeds[i] for i in retry], search.goal, wider, batch_seeds)
+        more = search_seeds(vae, [seeds[i] for i in retry], search.goal, wider, batch_seeds,
+                            min_similarity=search.scored_from)
         found = more.candidates.assign(seed_index=retry[more.candidates["seed_index"].to_numpy()])
         merged = pd.concat([search.candidates, found], ignore_index=True)
         search = SeedSearch(
-            search.goal, search.seeds, merged.drop_duplicates(["seed_index", "smiles"])
+            search.goal, search.seeds, merged.drop_duplicates(["seed_index", "smiles"]),
+            scored_from=search.scored_from,
         )
     return search
 
@@ -629,6 +658,6 @@ def optimize_seeds(
     to seeds that found nothing, and :meth:`SeedSearch.best` for the columns.
     """
     seeds = list(seeds)
-    search = search_seeds(vae, seeds, goal, settings, batch_seeds, on_batch)
+    search = search_seeds(vae, seeds, goal, settings, batch_seeds, on_batch, min_similarity)
     search = rescue_seeds(vae, seeds, search, min_similarity, settings, batch_seeds)
     return search.best(min_similarity)

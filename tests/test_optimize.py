@@ -159,6 +159,24 @@ def test_seeds_the_vocabulary_cannot_write_start_from_a_surrogate(tiny_vae):
         assert row.similarity == pytest.approx(chem.similarity_to(seeds[row.Index], [row.best])[0])
 
 
+def test_a_similarity_bound_skips_scoring_only_what_it_excludes(tiny_vae):
+    seeds = ["CCOc1ccccc1", "CC(=O)Nc1ccc(O)cc1"]
+    settings = SearchSettings(steps=4, starts=4, extra_samples=1, decode_every=2, seed=0)
+    full = search_seeds(tiny_vae, seeds, Goal("logP", "max"), settings)
+    bound = float(full.candidates["similarity"].median())  # half the candidates fall under it
+    bounded = search_seeds(tiny_vae, seeds, Goal("logP", "max"), settings, min_similarity=bound)
+    pd.testing.assert_frame_equal(full.candidates[["seed_index", "smiles", "similarity"]],
+                                  bounded.candidates[["seed_index", "smiles", "similarity"]])
+    close = bounded.candidates["similarity"] >= bound
+    assert close.any() and (~close).any()
+    assert bounded.candidates.loc[~close, "value"].isna().all()
+    np.testing.assert_allclose(bounded.candidates.loc[close, "value"],
+                               full.candidates.loc[close, "value"])
+    pd.testing.assert_frame_equal(bounded.best(bound), full.best(bound))
+    with pytest.raises(ValueError, match="cannot answer"):
+        bounded.best(bound - 0.1)
+
+
 def test_rescue_searches_again_only_for_seeds_that_found_nothing(tiny_vae):
     seeds = ["CCOc1ccccc1", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC", "not a smiles"]
     settings = SearchSettings(steps=4, starts=4, extra_samples=1, decode_every=2, seed=0,
