@@ -168,6 +168,7 @@ def neighbors_command(
     radius: float | None = typer.Option(None, "--radius", help="Largest latent distance from the query's mu (default: the norm of its posterior sigma)."),
     points: int | None = typer.Option(None, "--points", help="Latent points decoded (default max(10 n, 100))."),
     seed: int = typer.Option(0, "--seed"),
+    refine_steps: int = typer.Option(30, "--refine-steps", min=0, help="Centre on mu refined for this many steps so that it decodes back to the query (0: mu)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the neighbours (.csv/.tsv/.parquet)."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     device: str = typer.Option("auto", "--device"),
@@ -182,7 +183,8 @@ def neighbors_command(
     if out is not None:
         check_output(out, (".csv", ".tsv", ".parquet", ".csv.gz"))
     vae = load_model(model, device)
-    result = neighbors(vae, smiles, n=n, radius=radius, points=points, seed=seed)
+    result = neighbors(vae, smiles, n=n, radius=radius, points=points, seed=seed,
+                       refine_steps=refine_steps)
     table = Table(title=f"neighbours of {result.query} within latent radius {result.radius:.3g}")
     for name in ("#", "SMILES", "similarity", "latent distance", "hits"):
         table.add_column(name, justify="left" if name == "SMILES" else "right")

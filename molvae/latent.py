@@ -287,15 +287,19 @@ def neighbors(
     radius: float | None = None,
     points: int | None = None,
     seed: int = 0,
+    refine_steps: int = 30,
 ) -> NeighborResult:
-    """The ``n`` most similar unique valid molecules decoded from points around mu(``smiles``).
+    """The ``n`` most similar unique valid molecules decoded from points around ``smiles``.
 
-    Points are ``mu + r * u`` with ``u`` uniform on the unit sphere and ``r`` uniform in
-    (0, ``radius``], so both the close neighbourhood and its edge are explored; decoding is
-    greedy. ``radius`` defaults to the norm of the query's posterior sigma, the distance at
-    which the encoder itself is unsure: in a 64-dimensional space a fixed small radius such as
-    0.5 usually decodes back to the query only, while this scale adapts to every model.
-    ``points`` defaults to ``max(10 n, 100)``. Each output row gives the molecule, its
+    The centre is the query's encoding mu refined for ``refine_steps`` steps
+    (:meth:`MolVAE.refine_latents`; 0 keeps mu): the encoder's mu often decodes to another
+    molecule, and a neighbourhood should be centred where the decoder gives the query back.
+    Points are ``c + r * u`` (``c``: the centre) with ``u`` uniform on the unit sphere and ``r``
+    uniform in (0, ``radius``], so both the close neighbourhood and its edge are explored;
+    decoding is greedy. ``radius`` defaults to the norm of the query's posterior sigma, the
+    distance at which the encoder itself is unsure: in a 64-dimensional space a fixed small
+    radius such as 0.5 usually decodes back to the query only, while this scale adapts to every
+    model. ``points`` defaults to ``max(10 n, 100)``. Each output row gives the molecule, its
     Tanimoto similarity to the query (Morgan radius-2 counts), the latent ``distance`` of the
     nearest point that decoded to it and ``hits``, how many points did. The query itself is not
     listed (its count is in ``decoded_to_query``).
@@ -313,6 +317,11 @@ def neighbors(
         raise MolvaeError(f"cannot encode the query {smiles!r}: {enc['status'][0]}")
     d = vae.latent_dim
     mu = enc[[f"z{i}" for i in range(d)]].to_numpy(dtype=np.float64)[0]
+    if refine_steps > 0:
+        prep = vae.prepare([query])
+        z0 = torch.from_numpy(mu[None].astype(np.float32))
+        mu = vae.refine_latents(prep.dataset, steps=refine_steps, z_init=z0)[0][0].numpy()
+        mu = mu.astype(np.float64)
     scale = float(np.linalg.norm(enc[[f"sigma{i}" for i in range(d)]].to_numpy(np.float64)[0]))
     radius = scale if radius is None else float(radius)
     rng = np.random.default_rng(seed)

@@ -242,3 +242,21 @@ def test_latent_map_subsamples(tiny_vae):
     assert len(lmap.smiles) == 50 and lmap.color is None and "50 of 1,000" in lmap.note
     again = latent_map(tiny_vae, table.records, color=None, max_points=50, seed=0)
     assert np.array_equal(lmap.rows, again.rows)
+
+
+def test_neighbors_centre_on_the_refined_encoding(tiny_vae):
+    query = "CCOc1ccccc1"
+    decoded = {}
+    for steps in (0, 30):
+        centre = tiny_vae.encode_mean([query], refine_steps=steps)
+        decoded[steps] = tiny_vae.decode(centre, strategy="greedy")["canonical"][0]
+        # Within a tiny radius every point decodes like the centre itself.
+        res = neighbors(tiny_vae, query, n=3, radius=1e-4, points=10, seed=0, refine_steps=steps)
+        found = set(res.table["smiles"]) | ({res.query} if res.decoded_to_query else set())
+        assert found == {decoded[steps]}
+    # Refinement raised the decoder's likelihood of the query, so the centres differ.
+    prep = tiny_vae.prepare([query]).dataset
+    mu = tiny_vae.encode_mean([query])
+    _, ll_mu = tiny_vae.refine_latents(prep, steps=0, z_init=mu)
+    _, ll_refined = tiny_vae.refine_latents(prep, steps=30, z_init=mu)
+    assert float(ll_refined[0]) > float(ll_mu[0])
