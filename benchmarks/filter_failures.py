@@ -2,7 +2,7 @@
 
 Decodes ``--n`` prior samples (temperature 1, as the MOSES protocol samples) and, for every
 valid molecule that fails MOSES's ``Filters`` (``molvae.evaluation.moses_chem.passes_filters``),
-counts which conditions it breaks: a ring of more than 8 atoms, a charged atom, an element
+counts which conditions it breaks: a ring of 8 or more atoms, a charged atom, an element
 outside the MOSES set, or each MCF / PAINS pattern it matches. A molecule can count under
 several reasons.
 
@@ -19,10 +19,14 @@ from collections import Counter
 from rdkit import Chem
 
 from molvae import MolVAE, chem
-from molvae.evaluation.moses_chem import _read_smarts, filter_patterns, passes_filters
+from molvae.evaluation.moses_chem import (
+    _MAX_FILTER_RING_SIZE,
+    FILTER_ALLOWED_ATOMS,
+    _read_smarts,
+    filter_patterns,
+    passes_filters,
+)
 from molvae.provenance import cpu_model
-
-ELEMENTS = {"C", "N", "S", "O", "F", "Cl", "Br", "H"}
 
 
 def main() -> None:
@@ -47,11 +51,11 @@ def main() -> None:
         if passes_filters(mol):
             continue
         failing += 1
-        if any(len(ring) > 8 for ring in mol.GetRingInfo().AtomRings()):
-            reasons["ring of more than 8 atoms"] += 1
+        if any(len(ring) > _MAX_FILTER_RING_SIZE for ring in mol.GetRingInfo().AtomRings()):
+            reasons[f"ring of more than {_MAX_FILTER_RING_SIZE} atoms"] += 1
         if any(a.GetFormalCharge() for a in mol.GetAtoms()):
             reasons["charged atom"] += 1
-        if {a.GetSymbol() for a in mol.GetAtoms()} - ELEMENTS:
+        if {a.GetSymbol() for a in mol.GetAtoms()} - FILTER_ALLOWED_ATOMS:
             reasons["element outside the MOSES set"] += 1
         with_h = Chem.AddHs(mol)
         for name, pattern in zip(names, patterns, strict=True):
