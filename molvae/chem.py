@@ -131,12 +131,17 @@ def flattened_smiles(smiles: str) -> str | None:
     closest form of a molecule it can encode (e.g. a ZINC seed ``C[NH3+]`` becomes ``CN``).
     ``None`` if the SMILES does not parse or cannot be standardized.
     """
+    mol = _flattened_mol(smiles)
+    return canonical_smiles(mol) if mol is not None else None
+
+
+def _flattened_mol(smiles: str) -> Chem.Mol | None:
+    """The molecule of :func:`flattened_smiles` (parsed, stereo removed, standardized)."""
     mol = parse_smiles(smiles)
     if mol is None:
         return None
     Chem.RemoveStereochemistry(mol)
-    mol = standardize(mol)
-    return canonical_smiles(mol) if mol is not None else None
+    return standardize(mol)
 
 
 _SURROGATE_DROPS = (
@@ -169,11 +174,7 @@ def surrogate_smiles(smiles: str, element_swaps: dict[str, str] | None = None) -
     It is a starting point for a latent search around the seed, not the seed: callers keep
     measuring similarity against the molecule as given. ``None`` if nothing sensible is left.
     """
-    mol = parse_smiles(smiles)
-    if mol is None:
-        return None
-    Chem.RemoveStereochemistry(mol)
-    std = standardize(mol)
+    std = _flattened_mol(smiles)
     if std is None:
         return None
     drop: set[int] = set()

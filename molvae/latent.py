@@ -312,17 +312,14 @@ def neighbors(
     if points < 1:
         raise MolvaeError(f"--points must be at least 1, got {points}")
     query = _canonical_or_error(smiles, "the query")
-    enc = vae.encode([query], return_sigma=True)
-    if enc["status"][0] != "ok":
-        raise MolvaeError(f"cannot encode the query {smiles!r}: {enc['status'][0]}")
-    d = vae.latent_dim
-    mu = enc[[f"z{i}" for i in range(d)]].to_numpy(dtype=np.float64)[0]
+    prep = vae.prepare([query])
+    if len(prep.rejects):
+        raise MolvaeError(f"cannot encode the query {smiles!r}: {prep.rejects['reason'][0]}")
+    z, logvar = vae.encode_dataset(prep.dataset)
     if refine_steps > 0:
-        prep = vae.prepare([query])
-        z0 = torch.from_numpy(mu[None].astype(np.float32))
-        mu = vae.refine_latents(prep.dataset, steps=refine_steps, z_init=z0)[0][0].numpy()
-        mu = mu.astype(np.float64)
-    scale = float(np.linalg.norm(enc[[f"sigma{i}" for i in range(d)]].to_numpy(np.float64)[0]))
+        z = vae.refine_latents(prep.dataset, steps=refine_steps, z_init=z)[0]
+    mu = z[0].numpy().astype(np.float64)
+    scale = float(np.linalg.norm(torch.exp(0.5 * logvar[0]).numpy().astype(np.float64)))
     radius = scale if radius is None else float(radius)
     rng = np.random.default_rng(seed)
     directions = rng.standard_normal((points, len(mu)))

@@ -526,8 +526,9 @@ def search_seeds(
     decoded (greedy, plus ``extra_samples`` stochastic decodes) and every distinct molecule
     other than the seed is scored with RDKit, with its Tanimoto similarity to the seed. A seed
     whose tokens the vocabulary lacks (a MOSES model has no stereocentres or charges) is encoded
-    in its flattened form, shown in ``encoded_as``; its value and similarities stay those of the
-    seed as given, and the flattened seed itself is not a candidate. Seeds that cannot be
+    in its flattened form or as a surrogate (:func:`_encodable_forms`), shown in
+    ``encoded_as``; its value and similarities stay those of the seed as given, and the encoded
+    form itself is not a candidate. Seeds that cannot be
     parsed or encoded even so keep the reason in ``status``. Candidates less similar to their
     seed than ``min_similarity`` are kept with their similarity but not scored (value NaN),
     which saves most of the RDKit time when the bound is high.
