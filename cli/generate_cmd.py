@@ -188,7 +188,7 @@ def optimize(
     ),
     rescue_rounds: int | None = typer.Option(
         None, "--rescue-rounds", min=0,
-        help="Wider searches around seeds that found nothing (1; 0: none).",
+        help="Wider searches around seeds that found nothing (2; 0: none).",
     ),
     smiles_column: str | None = typer.Option(None, "--smiles-column"),
     seed: int = typer.Option(0, "--seed"),

@@ -24,6 +24,9 @@ __all__ = [
     "alert_catalog_names",
     "structural_alerts",
     "surrogate_smiles",
+    "SeedSite",
+    "apply_seed_sites",
+    "seed_sites",
     "Property",
     "canonical_smiles",
     "compute_properties",
@@ -218,6 +221,152 @@ def surrogate_smiles(smiles: str, element_swaps: dict[str, str] | None = None) -
     chooser, _ = _standardizers()
     out = chooser.choose(out)
     return canonical_smiles(out)
+
+
+@dataclass(frozen=True)
+class SeedSite:
+    """A feature of a seed that a neutral vocabulary cannot write, as a query for candidates.
+
+    ``smarts`` describes the site's atom (atom 0) in the seed's neutral, nitro-free form
+    (element, aromaticity, connections, hydrogens) with its bonded neighbours (element,
+    aromaticity, connections). ``change`` is what the seed has there: ``"+1"`` one proton more
+    (a protonated amine), ``"-1"`` one proton fewer (a carboxylate), ``"nitro"`` a nitro group
+    in place of a hydrogen.
+    """
+
+    smarts: str
+    change: str
+
+
+_NITRO = "[N+](=O)[O-]"
+
+
+def _bond_smarts(bond: Chem.Bond) -> str:
+    if bond.GetIsAromatic():
+        return ":"
+    return {Chem.BondType.SINGLE: "-", Chem.BondType.DOUBLE: "=",
+            Chem.BondType.TRIPLE: "#"}.get(bond.GetBondType(), "~")
+
+
+def _atom_smarts(atom: Chem.Atom, hydrogens: int | None = None) -> str:
+    arom = "a" if atom.GetIsAromatic() else "A"
+    spec = f"#{atom.GetAtomicNum()};{arom};X{atom.GetTotalDegree()}"
+    if hydrogens is not None:
+        spec += f";H{hydrogens};+0"
+    return f"[{spec}]"
+
+
+def _site_smarts(atom: Chem.Atom, hydrogens: int, skip: set[int] = frozenset()) -> str:
+    branches = "".join(
+        f"({_bond_smarts(b)}{_atom_smarts(b.GetOtherAtom(atom))})"
+        for b in atom.GetBonds()
+        if b.GetOtherAtomIdx(atom.GetIdx()) not in skip
+    )
+    return _atom_smarts(atom, hydrogens) + branches
+
+
+def seed_sites(smiles: str) -> tuple[SeedSite, ...]:
+    """Where a seed has protonation states or nitro groups that a MOSES vocabulary lacks.
+
+    A model without charged atoms in its vocabulary decodes neutral, nitro-free molecules. A
+    seed given as its protonated amine or carboxylate (ZINC's pH-7 forms), or with a nitro
+    group, then looks less similar to every candidate than the candidate would in the seed's
+    own form; :func:`apply_seed_sites` puts that form on a candidate. Only (de)protonations
+    count as charge sites: a cation with a hydrogen to give up, an anion that can take one
+    and is not bonded to a cation (nitro and N-oxide oxygens are not sites). Empty when the
+    molecule has no such site.
+    """
+    mol = parse_smiles(smiles)
+    if mol is None:
+        return ()
+    sites: list[SeedSite] = []
+    nitro = Chem.MolFromSmarts("[*]-" + _NITRO)
+    for match in mol.GetSubstructMatches(nitro):
+        atom = mol.GetAtomWithIdx(match[0])
+        sites.append(SeedSite(_site_smarts(atom, atom.GetTotalNumHs() + 1, {match[1]}), "nitro"))
+    rw = Chem.RWMol(mol)
+    changed: list[tuple[int, str]] = []
+    for atom in rw.GetAtoms():
+        charge = atom.GetFormalCharge()
+        hs = atom.GetTotalNumHs()
+        if charge == 1 and hs > 0:
+            atom.SetNumExplicitHs(hs - 1)
+        elif charge == -1 and not any(n.GetFormalCharge() > 0 for n in atom.GetNeighbors()):
+            atom.SetNumExplicitHs(hs + 1)
+        else:
+            continue
+        atom.SetFormalCharge(0)
+        atom.SetNoImplicit(True)
+        changed.append((atom.GetIdx(), f"{charge:+d}"))
+    if changed:
+        try:
+            neutral = rw.GetMol()
+            Chem.SanitizeMol(neutral)
+        except Exception:
+            changed = []
+        for idx, change in changed:
+            atom = neutral.GetAtomWithIdx(idx)
+            sites.append(SeedSite(_site_smarts(atom, atom.GetTotalNumHs()), change))
+    return tuple(dict.fromkeys(sites))
+
+
+@lru_cache(maxsize=4096)
+def _site_query(smarts: str) -> Chem.Mol:
+    return compile_smarts(smarts)
+
+
+def _sanitized_smiles(rw: Chem.RWMol) -> str | None:
+    try:
+        out = rw.GetMol()
+        Chem.SanitizeMol(out)
+    except Exception:
+        return None
+    return canonical_smiles(out)
+
+
+def apply_seed_sites(smiles: str, sites: Sequence[SeedSite], max_nitro: int = 8) -> list[str]:
+    """``smiles`` in the form of the seed whose :func:`seed_sites` are given.
+
+    Every atom that matches a charge site is (de)protonated like the seed; a nitro site, whose
+    position on a candidate is ambiguous, gives one variant per matching atom (at most
+    ``max_nitro``), each on the (de)protonated form. Returns the distinct canonical SMILES of
+    the variants that sanitize (empty when no site matches); each is a molecule in its own
+    right, scored like any other.
+    """
+    mol = parse_smiles(smiles)
+    if mol is None or not sites:
+        return []
+    charges: dict[int, int] = {}
+    nitro_atoms: list[int] = []
+    for site in sites:
+        for match in mol.GetSubstructMatches(_site_query(site.smarts)):
+            if site.change == "nitro":
+                nitro_atoms.append(match[0])
+            else:
+                charges.setdefault(match[0], int(site.change))
+    rw = Chem.RWMol(mol)
+    for idx, charge in charges.items():
+        atom = rw.GetAtomWithIdx(idx)
+        hs = atom.GetTotalNumHs()
+        atom.SetFormalCharge(charge)
+        atom.SetNumExplicitHs(hs + charge)
+        atom.SetNoImplicit(True)
+    out = [_sanitized_smiles(rw)] if charges else []
+    for idx in list(dict.fromkeys(nitro_atoms))[:max_nitro]:
+        grafted = Chem.RWMol(rw)
+        atom = grafted.GetAtomWithIdx(idx)
+        if atom.GetNoImplicit():
+            atom.SetNumExplicitHs(max(atom.GetNumExplicitHs() - 1, 0))
+        n = grafted.AddAtom(Chem.Atom(7))
+        o1 = grafted.AddAtom(Chem.Atom(8))
+        o2 = grafted.AddAtom(Chem.Atom(8))
+        grafted.GetAtomWithIdx(n).SetFormalCharge(1)
+        grafted.GetAtomWithIdx(o2).SetFormalCharge(-1)
+        grafted.AddBond(idx, n, Chem.BondType.SINGLE)
+        grafted.AddBond(n, o1, Chem.BondType.DOUBLE)
+        grafted.AddBond(n, o2, Chem.BondType.SINGLE)
+        out.append(_sanitized_smiles(grafted))
+    return [v for v in dict.fromkeys(out) if v is not None]
 
 
 def iter_sdf_records(stream: BinaryIO) -> Iterator[tuple[str | None, dict[str, object]]]:

@@ -114,3 +114,42 @@ def test_surrogate_smiles(smiles, swaps, expected):
 def test_surrogate_smiles_of_nonsense_is_none():
     assert chem.surrogate_smiles("not a molecule") is None
     assert chem.surrogate_smiles("") is None
+
+
+@pytest.mark.parametrize(
+    "seed",
+    [
+        "CC[NH+]1CC[C@@H](CNCc2ccc([O-])c[nH+]2)C1",  # amines, pyridinium, phenolate
+        "CC(C)C[NH+](C)CCC(=O)[O-]",  # zwitterion
+        "C/[NH+]=C(/NCCC[NH+]1CCC(C)CC1)NC(C)C",  # amidinium
+        "O=c1nnc(-c2ccc([N+](=O)[O-])o2)c([O-])[nH]1",  # nitro group and enolate
+    ],
+)
+def test_seed_sites_put_a_seed_back_into_its_own_form(seed):
+    sites = chem.seed_sites(seed)
+    neutral = chem.surrogate_smiles(seed)
+    assert sites and not any(a.GetFormalCharge() for a in chem.parse_smiles(neutral).GetAtoms())
+    # The seed without its stereocentres (Morgan fingerprints ignore them: similarity 1).
+    flat = chem.canonical_smiles(chem.canonical_smiles(seed, isomeric=False))
+    assert flat in chem.apply_seed_sites(neutral, sites)
+    assert chem.similarity_to(seed, [flat])[0] == 1.0
+
+
+def test_seed_sites_match_by_environment_only():
+    sites = chem.seed_sites("C[NH+](C)CCC(=O)[O-]")
+    assert {s.change for s in sites} == {"+1", "-1"}
+    # The amide nitrogen is not an amine: only the acid is deprotonated, and the tertiary
+    # amine of the second molecule is protonated.
+    assert chem.apply_seed_sites("CN(C)C(=O)CCC(=O)O", sites) == ["CN(C)C(=O)CCC(=O)[O-]"]
+    assert chem.apply_seed_sites("CN(C)CCCO", sites) == ["C[NH+](C)CCCO"]
+    assert chem.apply_seed_sites("c1ccccc1", sites) == []
+
+
+def test_seed_sites_nitro_gives_one_variant_per_position():
+    sites = chem.seed_sites("Cc1ccc([N+](=O)[O-])cc1")
+    assert [s.change for s in sites] == ["nitro"]  # the nitro oxygen is not a charge site
+    variants = chem.apply_seed_sites("Cc1ccccc1", sites)
+    # Aromatic CH with two aromatic carbon neighbours: ortho, meta and para to the methyl.
+    assert sorted(variants) == sorted({"Cc1ccccc1[N+](=O)[O-]", "Cc1cccc([N+](=O)[O-])c1",
+                                       "Cc1ccc([N+](=O)[O-])cc1"})
+    assert chem.seed_sites("CCO") == () and chem.seed_sites("not a molecule") == ()

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -157,6 +159,24 @@ def test_seeds_the_vocabulary_cannot_write_start_from_a_surrogate(tiny_vae):
     assert out["seed_value"][0] == pytest.approx(chem.logp(chem.parse_smiles(seeds[0])))
     for row in out[out["success"]].itertuples():
         assert row.similarity == pytest.approx(chem.similarity_to(seeds[row.Index], [row.best])[0])
+
+
+def test_candidates_are_also_scored_in_the_seeds_own_form(tiny_vae):
+    # The MOSES vocabulary writes neutral molecules; a protonated amine seed also gets its
+    # candidates protonated like itself, each scored by RDKit like any other candidate.
+    seeds = ["CCCC[NH2+]CCCC"]
+    settings = SearchSettings(steps=4, starts=4, extra_samples=1, decode_every=2, seed=0)
+    plain = search_seeds(tiny_vae, seeds, Goal("logP", "max"),
+                         replace(settings, seed_sites=False)).candidates
+    both = search_seeds(tiny_vae, seeds, Goal("logP", "max"), settings).candidates
+    charged = both[both["smiles"].str.contains("+", regex=False)]
+    assert not plain["smiles"].str.contains("+", regex=False).any()
+    assert len(charged) > 0
+    assert set(plain["smiles"]) <= set(both["smiles"])
+    for row in charged.itertuples():
+        mol = chem.parse_smiles(row.smiles)
+        assert row.value == pytest.approx(chem.logp(mol))
+        assert row.similarity == pytest.approx(chem.similarity_to(seeds[0], [row.smiles])[0])
 
 
 def test_a_similarity_bound_skips_scoring_only_what_it_excludes(tiny_vae):
