@@ -472,12 +472,16 @@ def _with_seed_sites(
     (:func:`chem.seed_sites`). Those forms are candidates of their own, scored by RDKit like
     any other.
     """
-    extra = []
-    for j, cand in pairs:
-        if sites[j]:
-            extra.extend((j, v) for v in chem.apply_seed_sites(cand, sites[j])
-                         if v != canon[j] and v != encoded[j])
+    todo = [(j, cand) for j, cand in pairs if sites[j]]
+    forms = map_chunks(_seed_form_chunk, [(cand, sites[j]) for j, cand in todo],
+                       chunk_size=2000, min_parallel=4000)
+    extra = [(j, v) for (j, _), variants in zip(todo, forms, strict=True) for v in variants
+             if v != canon[j] and v != encoded[j]]
     return list(dict.fromkeys([*pairs, *extra]))
+
+
+def _seed_form_chunk(items: Sequence[tuple[str, tuple[chem.SeedSite, ...]]]) -> list[list[str]]:
+    return [chem.apply_seed_sites(smiles, sites) for smiles, sites in items]
 
 
 def _encodable_forms(vae, seeds: list[str]) -> list[str]:
@@ -630,6 +634,9 @@ def search_seeds(
     return SeedSearch(goal, table, candidates, scored_from=min_similarity)
 
 
+_RESCUE_STARTS = 4  # a rescue round's starts per seed, as a multiple of the first search's
+
+
 def rescue_seeds(
     vae,
     seeds: Sequence[str],
@@ -659,7 +666,7 @@ def rescue_seeds(
             break
         wider = replace(
             s,
-            starts=s.starts * 4,
+            starts=s.starts * _RESCUE_STARTS,
             jitter=s.jitter / 3,
             refine_steps=max(s.refine_steps, 300) * 3**r,
             refine_prior_weight=0.0,
