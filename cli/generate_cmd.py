@@ -190,6 +190,11 @@ def optimize(
         None, "--rescue-rounds", min=0,
         help="Wider searches around seeds that found nothing (2; 0: none).",
     ),
+    seed_forms: bool = typer.Option(
+        True, "--seed-forms/--no-seed-forms",
+        help="Also score each candidate with the seed's charges and nitro groups put on it "
+        "(for models that write neutral molecules only).",
+    ),
     smiles_column: str | None = typer.Option(None, "--smiles-column"),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
@@ -204,7 +209,7 @@ def optimize(
     settings = seed_search_settings(steps=steps, starts=starts, step_size=step_size,
                                     decode_every=decode_every, extra_samples=extra_samples,
                                     refine_steps=refine_steps, rescue_rounds=rescue_rounds,
-                                    seed=seed)
+                                    seed_sites=seed_forms, seed=seed)
     result = optimize_seeds(vae, table.records["smiles"].tolist(), goal, min_similarity, settings)
     result.insert(0, "row", table.records["row"].to_numpy())
     if len(table.rejects):

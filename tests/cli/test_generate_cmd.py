@@ -46,6 +46,23 @@ def test_optimize_one_row_per_seed(tiny_run, tmp_path):
     assert frame["status"].tolist()[:3] == ["ok", "invalid SMILES", "empty"]
 
 
+def test_optimize_seed_forms_can_be_turned_off(tiny_run, tmp_path):
+    # A protonated amine seed: by default its candidates are also scored protonated like it;
+    # with --no-seed-forms only the model's own neutral molecules compete.
+    seeds = tmp_path / "seeds.smi"
+    seeds.write_text("CCCC[NH2+]CCCC\n")
+    rows = {}
+    for flag in ("--seed-forms", "--no-seed-forms"):
+        out = tmp_path / f"opt{flag}.csv"
+        res = molvae("optimize", str(seeds), "--model", str(tiny_run), "--target", "logP",
+                     "--min-similarity", "0", "--steps", "4", "--starts", "4", flag,
+                     "--out", str(out))
+        assert res.returncode == 0, res.stderr
+        rows[flag] = pd.read_csv(out).iloc[0]
+    assert rows["--seed-forms"]["candidates"] > rows["--no-seed-forms"]["candidates"]
+    assert "+" not in str(rows["--no-seed-forms"]["best"])
+
+
 def test_fit_property_then_generate(tiny_run, tmp_path):
     data = tmp_path / "assay.csv"
     frame = pd.read_csv(SAMPLE).head(120)
