@@ -147,10 +147,11 @@ def _flattened_mol(smiles: str) -> Chem.Mol | None:
     return standardize(mol)
 
 
+_NITRO = "[N+](=O)[O-]"
 _SURROGATE_DROPS = (
     # (SMARTS, indices of the match to delete): nitro and azide groups as a whole, the oxygen
     # of an N-oxide; neutral forms of these need charges no neutral valence can express.
-    ("[N+](=O)[O-]", (0, 1, 2)),
+    (_NITRO, (0, 1, 2)),
     ("[NX2]=[N+]=[N-]", (1, 2)),
     ("[#7+]-[O-]", (1,)),
 )
@@ -159,6 +160,24 @@ _SURROGATE_DROPS = (
 @lru_cache(maxsize=1)
 def _surrogate_patterns() -> tuple[tuple[Chem.Mol, tuple[int, ...]], ...]:
     return tuple((Chem.MolFromSmarts(sm), idx) for sm, idx in _SURROGATE_DROPS)
+
+
+def _sanitized(rw: Chem.RWMol) -> Chem.Mol | None:
+    """The edited molecule, sanitized; ``None`` if the edit left it chemically impossible."""
+    try:
+        out = rw.GetMol()
+        Chem.SanitizeMol(out)
+    except Exception:
+        return None
+    return out
+
+
+def _set_charge(atom: Chem.Atom, charge: int) -> None:
+    """(De)protonate ``atom`` to formal charge ``charge``: one hydrogen per unit of change."""
+    hs = atom.GetTotalNumHs() + charge - atom.GetFormalCharge()
+    atom.SetFormalCharge(charge)
+    atom.SetNumExplicitHs(hs)
+    atom.SetNoImplicit(True)
 
 
 def _delete_atoms(rw: Chem.RWMol, atoms: Iterable[int]) -> None:
@@ -211,12 +230,8 @@ def surrogate_smiles(smiles: str, element_swaps: dict[str, str] | None = None) -
             if nb.GetIdx() not in drop and nb.GetSymbol() not in {"N", "P"}:
                 nb.SetNoImplicit(False)
     _delete_atoms(rw, drop)
-    try:
-        out = rw.GetMol()
-        Chem.SanitizeMol(out)
-    except Exception:
-        return None
-    if out.GetNumAtoms() == 0:
+    out = _sanitized(rw)
+    if out is None or out.GetNumAtoms() == 0:
         return None
     chooser, _ = _standardizers()
     out = chooser.choose(out)
@@ -236,9 +251,6 @@ class SeedSite:
 
     smarts: str
     change: str
-
-
-_NITRO = "[N+](=O)[O-]"
 
 
 def _bond_smarts(bond: Chem.Bond) -> str:
@@ -280,30 +292,20 @@ def seed_sites(smiles: str) -> tuple[SeedSite, ...]:
     if mol is None:
         return ()
     sites: list[SeedSite] = []
-    nitro = Chem.MolFromSmarts("[*]-" + _NITRO)
-    for match in mol.GetSubstructMatches(nitro):
+    for match in mol.GetSubstructMatches(_site_query("[*]-" + _NITRO)):
         atom = mol.GetAtomWithIdx(match[0])
         sites.append(SeedSite(_site_smarts(atom, atom.GetTotalNumHs() + 1, {match[1]}), "nitro"))
     rw = Chem.RWMol(mol)
     changed: list[tuple[int, str]] = []
     for atom in rw.GetAtoms():
         charge = atom.GetFormalCharge()
-        hs = atom.GetTotalNumHs()
-        if charge == 1 and hs > 0:
-            atom.SetNumExplicitHs(hs - 1)
-        elif charge == -1 and not any(n.GetFormalCharge() > 0 for n in atom.GetNeighbors()):
-            atom.SetNumExplicitHs(hs + 1)
-        else:
-            continue
-        atom.SetFormalCharge(0)
-        atom.SetNoImplicit(True)
-        changed.append((atom.GetIdx(), f"{charge:+d}"))
-    if changed:
-        try:
-            neutral = rw.GetMol()
-            Chem.SanitizeMol(neutral)
-        except Exception:
-            changed = []
+        if (charge == 1 and atom.GetTotalNumHs() > 0) or (
+            charge == -1 and not any(n.GetFormalCharge() > 0 for n in atom.GetNeighbors())
+        ):
+            _set_charge(atom, 0)
+            changed.append((atom.GetIdx(), f"{charge:+d}"))
+    neutral = _sanitized(rw) if changed else None
+    if neutral is not None:
         for idx, change in changed:
             atom = neutral.GetAtomWithIdx(idx)
             sites.append(SeedSite(_site_smarts(atom, atom.GetTotalNumHs()), change))
@@ -313,15 +315,6 @@ def seed_sites(smiles: str) -> tuple[SeedSite, ...]:
 @lru_cache(maxsize=4096)
 def _site_query(smarts: str) -> Chem.Mol:
     return compile_smarts(smarts)
-
-
-def _sanitized_smiles(rw: Chem.RWMol) -> str | None:
-    try:
-        out = rw.GetMol()
-        Chem.SanitizeMol(out)
-    except Exception:
-        return None
-    return canonical_smiles(out)
 
 
 def apply_seed_sites(smiles: str, sites: Sequence[SeedSite], max_nitro: int = 8) -> list[str]:
@@ -346,12 +339,8 @@ def apply_seed_sites(smiles: str, sites: Sequence[SeedSite], max_nitro: int = 8)
                 charges.setdefault(match[0], int(site.change))
     rw = Chem.RWMol(mol)
     for idx, charge in charges.items():
-        atom = rw.GetAtomWithIdx(idx)
-        hs = atom.GetTotalNumHs()
-        atom.SetFormalCharge(charge)
-        atom.SetNumExplicitHs(hs + charge)
-        atom.SetNoImplicit(True)
-    out = [_sanitized_smiles(rw)] if charges else []
+        _set_charge(rw.GetAtomWithIdx(idx), charge)
+    out = [_sanitized(rw)] if charges else []
     for idx in list(dict.fromkeys(nitro_atoms))[:max_nitro]:
         grafted = Chem.RWMol(rw)
         atom = grafted.GetAtomWithIdx(idx)
@@ -365,8 +354,9 @@ def apply_seed_sites(smiles: str, sites: Sequence[SeedSite], max_nitro: int = 8)
         grafted.AddBond(idx, n, Chem.BondType.SINGLE)
         grafted.AddBond(n, o1, Chem.BondType.DOUBLE)
         grafted.AddBond(n, o2, Chem.BondType.SINGLE)
-        out.append(_sanitized_smiles(grafted))
-    return [v for v in dict.fromkeys(out) if v is not None]
+        out.append(_sanitized(grafted))
+    variants = (canonical_smiles(m) for m in out if m is not None)
+    return [v for v in dict.fromkeys(variants) if v is not None]
 
 
 def iter_sdf_records(stream: BinaryIO) -> Iterator[tuple[str | None, dict[str, object]]]:
