@@ -69,24 +69,32 @@ def main() -> None:
         print(f"trained for {(time.time() - start) / 60:.1f} min (including data preparation)")
 
     vae = MolVAE.load(args.out, device="cpu")
-    t = time.perf_counter()
-    samples = vae.sample(args.samples, seed=0)
-    sample_s = time.perf_counter() - t
-    train_smiles = (MOSES / "train.csv.gz")
-    metrics = evaluate_smiles(samples["smiles"].tolist(), MOSES / "test.csv.gz",
-                              train=train_smiles)
-    (args.out / "equal_budget.json").write_text(json.dumps(metrics, indent=1))
+    scored = {}
+    # The default sampler (draws in canonical form) and every draw as decoded (--any-form).
+    for name, canonical_only in (("default sampler", True), ("every draw", False)):
+        t = time.perf_counter()
+        samples = vae.sample(args.samples, seed=0, canonical_only=canonical_only)
+        seconds = time.perf_counter() - t
+        metrics = evaluate_smiles(samples["smiles"].tolist(), MOSES / "test.csv.gz",
+                                  train=MOSES / "train.csv.gz")
+        scored[name] = {"metrics": metrics, "drawn": samples.attrs["drawn"],
+                        "sampling_seconds": seconds}
+    (args.out / "equal_budget.json").write_text(json.dumps(scored, indent=1))
     from rich.console import Console
 
-    Console().print(metrics_table(metrics))
+    Console().print(metrics_table(scored["default sampler"]["metrics"]))
     print(f"\n## Equal-budget benchmark ({dt.date.today()}, {cpu_model()}, {os.cpu_count()} "
           f"cores, torch {torch.__version__})\n")
+    kept = scored["default sampler"]
     print(f"{args.minutes:g} min of training ({args.config.name}), {args.samples:,} prior "
-          f"samples ({sample_s:.0f} s), MOSES metrics vs the MOSES test split\n")
-    print("| metric | molvae | target |\n|---|---|---|")
+          f"samples, MOSES metrics vs the MOSES test split. Default sampler: {args.samples:,} "
+          f"kept of {kept['drawn']:,} draws in canonical form ({kept['sampling_seconds']:.0f} "
+          f"s); every draw: {scored['every draw']['sampling_seconds']:.0f} s\n")
+    print("| metric | default sampler | every draw | target |\n|---|---|---|---|")
     targets = {"valid": "1.000", "FCD/Test": "< 1.0", "Novelty": ">= 0.95"}
-    for key, value in metrics.items():
-        print(f"| {key} | {value:.3f} | {targets.get(key, '')} |")
+    for key, value in kept["metrics"].items():
+        print(f"| {key} | {value:.3f} | {scored['every draw']['metrics'][key]:.3f} | "
+              f"{targets.get(key, '')} |")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,10 @@ def evaluate(
     model_metrics_n: int = typer.Option(2000, "--model-metrics", help="Reference molecules for model-side metrics (0: skip)."),
     smiles_column: str | None = typer.Option(None, "--smiles-column"),
     temperature: float = typer.Option(1.0, "--temperature", "-t"),
+    canonical_only: bool = typer.Option(
+        True, "--canonical-only/--any-form",
+        help="Sample only strings in their molecule's canonical form (see `molvae sample`).",
+    ),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
 ) -> None:
@@ -60,8 +64,18 @@ def evaluate(
     else:
         vae = load_model(model, device)
         err_console.print(f"sampling {n:,} molecules", highlight=False)
-        generated = vae.sample(n, temperature=temperature, seed=seed)["smiles"].tolist()
-        report.update(model=str(vae.path), n=n, temperature=temperature, seed=seed)
+        frame = vae.sample(n, temperature=temperature, seed=seed, canonical_only=canonical_only)
+        generated = frame["smiles"].tolist()
+        drawn = int(frame.attrs.get("drawn", len(frame)))
+        if canonical_only:
+            err_console.print(
+                f"{len(frame):,} kept of {drawn:,} drawn ({len(frame) / max(drawn, 1):.1%})",
+                highlight=False,
+            )
+        report.update(
+            model=str(vae.path), n=n, temperature=temperature, seed=seed,
+            canonical_only=canonical_only, drawn=drawn,
+        )
     result = run_evaluate(
         generated, reference, train, scaffold_reference=scaffold_reference,
         log=lambda line: err_console.print(line, highlight=False),

@@ -79,6 +79,11 @@ def generate(
         30, "--refine-steps", min=0,
         help="Refine the encodings of --start-from/--similar-to molecules (0: use mu).",
     ),
+    canonical_only: bool = typer.Option(
+        True, "--canonical-only/--any-form",
+        help="Keep only molecules the model wrote as the canonical form of their string (as "
+        "in its training data); --any-form also keeps strings SELFIES had to repair.",
+    ),
     screen: Path | None = typer.Option(None, "--screen", help="Screen the results with this screening TOML (see `molvae screen`)."),
     seed: int | None = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
@@ -104,7 +109,7 @@ def generate(
         max_rounds=max_rounds, min_rounds=min_rounds, elite=elite, refine_steps=refine_steps,
         seed=seed, similar_to=similar_to, min_similarity=min_similarity,
         max_heavy_atoms=max_heavy_atoms, conditions=[parse_condition(w) for w in where or []],
-        filters=alert_sets, novel=novel,
+        filters=alert_sets, novel=novel, canonical_only=canonical_only,
     )
     starts_smiles = None
     if start_from is not None:

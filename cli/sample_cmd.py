@@ -40,6 +40,12 @@ def sample(
     unique: bool = typer.Option(
         False, "--unique", help="Keep sampling until n unique valid molecules."
     ),
+    canonical_only: bool = typer.Option(
+        True,
+        "--canonical-only/--any-form",
+        help="Keep only strings written as the training data write their molecule, drawing "
+        "until -n are kept (default); --any-form returns every draw as decoded.",
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (reproducible on CPU)."),
     batch_size: int = typer.Option(1024, "--batch-size"),
     device: str = typer.Option("auto", "--device"),
@@ -61,17 +67,26 @@ def sample(
             seed=seed,
             batch_size=batch_size,
             on_progress=advance,
+            canonical_only=canonical_only,
         )
     write_table(frame, out)
     valid = int(frame["valid"].sum())
     n_unique = frame.loc[frame["valid"], "canonical"].nunique()
+    drawn = int(frame.attrs.get("drawn", len(frame)))
+    kept = (
+        f"{len(frame):,} kept of {drawn:,} drawn ({len(frame) / max(drawn, 1):.1%}; the rest "
+        "were not in their molecule's canonical form), "
+        if canonical_only
+        else f"{len(frame):,} decoded, "
+    )
     console.print(
-        f"{len(frame):,} decoded, {valid:,} valid ({valid / max(len(frame), 1):.1%}), "
+        f"{kept}{valid:,} valid ({valid / max(len(frame), 1):.1%}), "
         f"{n_unique:,} unique valid; written to {out}",
         highlight=False,
     )
-    if unique and len(frame) < n:
-        err_console.print(f"warning: only {len(frame):,} unique molecules found of {n:,} requested")
+    if len(frame) < n:
+        what = "unique molecules" if unique else "molecules in canonical form"
+        err_console.print(f"warning: only {len(frame):,} {what} found of {n:,} requested")
 
 
 def _read_input(path: Path, smiles_column: str | None):
@@ -162,13 +177,19 @@ def decode(
     ),
     out: Path = typer.Option(Path("decoded.csv"), "--out", "-o"),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
-    strategy: str = typer.Option("greedy", "--strategy", help="greedy or sample."),
+    strategy: str = typer.Option(
+        "greedy", "--strategy",
+        help="greedy, sample, or beam (the likeliest string in canonical form of a beam search).",
+    ),
+    beam_width: int = typer.Option(8, "--beam-width", min=1, help="Strings kept by --strategy beam."),
     temperature: float = typer.Option(1.0, "--temperature", "-t"),
     seed: int | None = typer.Option(None, "--seed"),
     batch_size: int = typer.Option(1024, "--batch-size", min=1, help="Latent points per decoder batch."),
     device: str = typer.Option("auto", "--device"),
 ) -> None:
     """Decode latent points to molecules; rows with missing latents are reported, not dropped."""
+    if strategy not in ("greedy", "sample", "beam"):
+        raise typer.BadParameter("must be greedy, sample or beam", param_hint="--strategy")
     vae = load_model(model, device)
     z = _read_latents(latents, vae.latent_dim)
     finite = np.isfinite(z).all(axis=1)
@@ -191,6 +212,7 @@ def decode(
                 batch_size=batch_size,
                 seed=seed,
                 on_progress=advance,
+                beam_width=beam_width,
             )
         idx = np.flatnonzero(finite)
         frame.loc[idx, "smiles"] = dec["smiles"].to_numpy()
@@ -212,17 +234,20 @@ def reconstruct(
     image: Path | None = typer.Option(None, "--image", help="Draw inputs beside their reconstructions (.png or .svg)."),
     image_rows: int = typer.Option(24, "--image-rows", help="Input/reconstruction pairs drawn in --image."),
     refine_steps: int = typer.Option(0, "--refine-steps", min=0, help="Refine each z for N steps so it decodes back (MolVAE.refine_latents); 0: decode mu."),
+    beam_width: int = typer.Option(0, "--beam-width", min=0, help="Beam decoding with this many strings (the likeliest in canonical form is kept); 0: greedy."),
     smiles_column: str | None = typer.Option(None, "--smiles-column"),
     device: str = typer.Option("auto", "--device"),
 ) -> None:
-    """Exact-match reconstruction rate (greedy decoding of mu, canonical SMILES compared)."""
+    """Exact-match reconstruction rate (decoding of mu, canonical SMILES compared)."""
     if image is not None:
         check_output(image, (".png", ".svg"), "--image")
         if image_rows < 1:
             raise typer.BadParameter("must be at least 1", param_hint="--image-rows")
     vae = load_model(model, device)
     table = _read_input(data, smiles_column)
-    rec = vae.reconstruct(table.records["smiles"].tolist(), refine_steps=refine_steps)
+    rec = vae.reconstruct(
+        table.records["smiles"].tolist(), refine_steps=refine_steps, beam_width=beam_width
+    )
     frame = merge_with_rejects(table.records, rec, table.rejects)
     frame["match"] = frame["match"].fillna(False).astype(bool)
     ok = frame["status"] == "ok"
@@ -233,6 +258,7 @@ def reconstruct(
     report_status(frame)
     console.print(
         f"exact-match reconstruction{f' (z refined {refine_steps} steps)' if refine_steps else ''}"
+        f"{f' (beam of {beam_width})' if beam_width else ''}"
         f": {rate:.4f} ({int(frame['match'].sum()):,} of "
         f"{n_ok:,} encodable molecules)",
         highlight=False,

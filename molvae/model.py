@@ -232,6 +232,61 @@ class GRUVAE(nn.Module):
                 hidden = [h[going] for h in hidden]
         return out
 
+    @torch.no_grad()
+    def beam_search(
+        self, z: Tensor, beam_width: int = 8, max_length: int | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """The ``beam_width`` most likely strings found for each z, best first.
+
+        Returns token ids (batch, beam_width, <= max_length), padded after eos, and each
+        string's log p(x|z) (batch, beam_width). Greedy decoding commits to the likeliest token
+        at each step and can miss the likeliest string; a beam keeps the ``beam_width`` best
+        prefixes. Finished strings stay in the beam with their final score.
+        """
+        if beam_width < 1:
+            raise ValueError(f"beam_width must be >= 1, got {beam_width}")
+        max_length = max_length or self.config.max_length
+        batch, k = z.shape[0], beam_width
+        device = z.device
+        zk = z.repeat_interleave(k, dim=0)
+        hidden = list(self.initial_hidden(zk).unbind(0))
+        step, z_proj = self._decoder_step(zk)
+        out_weight = self.output.weight.to(z_proj.dtype)
+        out_bias = self.output.bias.detach().clone().float()
+        out_bias[[Vocabulary.pad_id, Vocabulary.bos_id, Vocabulary.unk_id]] = float("-inf")
+        vocab = out_bias.shape[0]
+        token = torch.full((batch * k,), Vocabulary.bos_id, dtype=torch.long, device=device)
+        seqs = torch.full((batch * k, max_length), Vocabulary.pad_id, dtype=torch.long,
+                          device=device)
+        # All beams start as the same empty prefix: only the first may expand at step 0.
+        scores = torch.full((batch, k), float("-inf"), device=device)
+        scores[:, 0] = 0.0
+        finished = torch.zeros(batch * k, dtype=torch.bool, device=device)
+        offsets = (torch.arange(batch, device=device) * k).unsqueeze(1)
+        length = max_length
+        for t in range(max_length):
+            hidden = step(token, hidden, z_proj)
+            with torch.autocast(device.type, enabled=False):
+                logits = F.linear(hidden[-1], out_weight).float() + out_bias
+            logp = torch.log_softmax(logits, dim=-1)
+            # A finished string can only be carried on (as padding) at no cost.
+            logp[finished] = float("-inf")
+            logp[finished, Vocabulary.pad_id] = 0.0
+            top, index = (scores.reshape(-1, 1) + logp).view(batch, k * vocab).topk(k, dim=1)
+            source = (offsets + index // vocab).view(-1)
+            token = (index % vocab).view(-1)
+            seqs = seqs[source]
+            seqs[:, t] = token
+            hidden = [h[source] for h in hidden]
+            finished = finished[source] | (token == Vocabulary.eos_id) | (
+                token == Vocabulary.pad_id
+            )
+            scores = top
+            if bool(finished.all()):
+                length = t + 1
+                break
+        return seqs.view(batch, k, max_length)[:, :, :length], scores
+
     def _decoder_step(self, z: Tensor):
         """One decoder step ``(token, hidden list, z_proj) -> hidden list``, and ``z_proj``.
 

@@ -66,6 +66,9 @@ class SearchSettings:
     jitter: float = 0.3  # std of the Gaussian noise added to a seed's z for its other starts
     rescue_rounds: int = 0  # optimize: searches again, wider, around seeds that found nothing
     seed_sites: bool = True  # optimize: also score candidates in the seed's charges/nitro groups
+    # generate: keep only molecules decoded at least once as the canonical form of their string
+    # (the training language); the others are counted as "not in canonical form".
+    canonical_only: bool = False
     elite: int = 0  # generate: rounds after the first restart from the best molecules so far
     temperature: float = 0.7
     max_rounds: int = 8
@@ -235,10 +238,13 @@ def _predict(model, z: torch.Tensor, objective: _Objective) -> tuple[np.ndarray,
 
 
 def _decode_points(vae, z: torch.Tensor, s: SearchSettings, round_seed: int | None) -> pd.DataFrame:
-    frames = [vae.decode(z, strategy="greedy").assign(point=np.arange(len(z)))]
+    check = s.canonical_only
+    frames = [vae.decode(z, strategy="greedy", check_form=check).assign(point=np.arange(len(z)))]
     for k in range(s.extra_samples):
         seed = None if round_seed is None else round_seed * 1000 + k
-        dec = vae.decode(z, strategy="sample", temperature=s.temperature, seed=seed)
+        dec = vae.decode(
+            z, strategy="sample", temperature=s.temperature, seed=seed, check_form=check
+        )
         frames.append(dec.assign(point=np.arange(len(z))))
     return pd.concat(frames, ignore_index=True)
 
@@ -340,6 +346,7 @@ def generate(
     seen: dict[str, dict] = {}
     accepted: list[dict] = []
     rejected: dict[str, int] = {}
+    off_form: set[str] = set()  # molecules only ever decoded from non-canonical strings
     decoded = 0
     rounds = 0
     for round_ in range(s.max_rounds):
@@ -364,6 +371,10 @@ def generate(
         pred, spread = _predict(model, points, objective)
         dec = _decode_points(vae, points, s, None if s.seed is None else s.seed + round_)
         decoded += len(dec)
+        if s.canonical_only:
+            in_form = dec["canonical_form"].to_numpy()
+            off_form.update(dec.loc[~in_form & dec["valid"].to_numpy(), "canonical"])
+            dec = dec[in_form]
         new = []
         for can, point in zip(dec["canonical"], dec["point"], strict=True):
             if isinstance(can, str) and can not in seen:
@@ -400,11 +411,14 @@ def generate(
             on_round(rounds, len(accepted))
         if len(accepted) >= n and rounds >= s.min_rounds:
             break
+    n_off = len(off_form.difference(seen))
+    if n_off:
+        rejected["not in canonical form"] = n_off
     table = pd.DataFrame(accepted)
     if len(table):
         table = table.sort_values("objective", ascending=False, kind="stable").head(n)
         table = table.reset_index(drop=True)
-    return GenerationResult(table, rejected, decoded, len(seen), len(seen), rounds)
+    return GenerationResult(table, rejected, decoded, len(seen) + n_off, len(seen), rounds)
 
 
 @dataclass

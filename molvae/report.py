@@ -443,13 +443,19 @@ def build_run_report(
 
     # -- samples
     status(f"sampling {n_samples:,} molecules")
-    samples = vae.sample(n_samples, seed=seed)
+    # Raw draws (every string as decoded), so the report shows how often the model writes a
+    # molecule the way its training data do: the share the default sampler keeps.
+    samples = vae.decode(
+        vae.sample_prior(n_samples, seed), strategy="sample", seed=seed, check_form=True
+    )
     valid = samples.loc[samples["valid"], "canonical"].tolist()
     unique = list(dict.fromkeys(valid))
+    in_form = samples.loc[samples["canonical_form"], "canonical"].tolist()
     stats: list[tuple[str, object]] = [
         ("decoded from the prior", len(samples)),
         ("valid", f"{len(valid) / len(samples):.1%}"),
         ("unique among valid", f"{len(unique) / max(len(valid), 1):.1%}"),
+        ("in canonical form (kept by `molvae sample`)", f"{len(in_form) / len(samples):.1%}"),
     ]
     index = training_set_index(vae)
     if index is not None and unique:
@@ -458,7 +464,8 @@ def build_run_report(
     parts.append(f"<h2>Samples (seed {seed})</h2>")
     parts.append(_metrics_table(stats))
     if unique:
-        shown = unique[:20]
+        # Molecules in canonical form first: those are what `molvae sample` returns.
+        shown = list(dict.fromkeys(in_form + unique))[:20]
         grid = chem.grid_image(
             shown, [f"sample {i + 1}" for i in range(len(shown))], mols_per_row=5, size=(220, 170)
         )

@@ -3,14 +3,16 @@ import pandas as pd
 import pytest
 import torch
 
-from molvae.api import MolVAE, resolve_model_path
+from molvae.api import MolVAE, in_canonical_form, resolve_model_path
 from molvae.chem import canonical_smiles
 from molvae.errors import MolvaeError
+from molvae.tokenizers import get_tokenizer
+from tests.conftest import SAMPLE
 
 
 def test_sample_rows_are_checked_with_rdkit(tiny_vae):
-    frame = tiny_vae.sample(200, seed=0)
-    assert len(frame) == 200
+    frame = tiny_vae.sample(200, seed=0, canonical_only=False)
+    assert len(frame) == 200 and frame.attrs["drawn"] == 200
     assert list(frame.columns) == ["smiles", "canonical", "valid"]
     for smi, can, valid in frame.itertuples(index=False):
         assert valid == (canonical_smiles(smi) is not None)
@@ -18,10 +20,47 @@ def test_sample_rows_are_checked_with_rdkit(tiny_vae):
             assert can == canonical_smiles(smi)
 
 
-def test_sample_is_reproducible_with_seed(tiny_vae):
-    a = tiny_vae.sample(50, seed=3)
-    b = tiny_vae.sample(50, seed=3)
-    assert a.equals(b)
+@pytest.mark.parametrize("canonical_only", [False, True])
+def test_sample_is_reproducible_with_seed(tiny_vae, canonical_only):
+    a = tiny_vae.sample(20, seed=3, canonical_only=canonical_only)
+    b = tiny_vae.sample(20, seed=3, canonical_only=canonical_only)
+    assert a.equals(b) and a.attrs == b.attrs
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[C][O]", True),  # CO: the canonical writing
+        ("[O][C]", False),  # the same molecule, atoms in another order
+        ("[F][=C]", False),  # F cannot take a double bond: SELFIES writes FC
+        ("[C][C][Ring1][C]", False),  # a ring symbol with too few atoms: ignored
+        ("[C][=C][C][=C][C][=C][Ring1][=Branch1]", True),  # benzene, as C1=CC=CC=C1
+    ],
+)
+def test_in_canonical_form(text, expected):
+    tokenizer = get_tokenizer("selfies")
+    canonical = canonical_smiles(tokenizer.to_smiles(text))
+    assert in_canonical_form(text, canonical, tokenizer) is expected
+    assert in_canonical_form(text, None, tokenizer) is False
+
+
+def test_canonical_sampling_keeps_only_canonical_writings(tiny_vae):
+    """Each kept draw decodes to a SMILES whose SELFIES is its molecule's canonical SELFIES."""
+    tokenizer = tiny_vae.tokenizer
+    raw = tiny_vae.decode(tiny_vae.sample_prior(400, seed=1), "sample", seed=1, check_form=True)
+    assert list(raw.columns) == ["smiles", "canonical", "valid", "canonical_form"]
+    assert 0 < raw["canonical_form"].sum() < len(raw)  # the tiny model writes both kinds
+
+    def round_trips(smi: str, can: str) -> bool:
+        return tokenizer.encode_string(smi) == tokenizer.encode_string(can)
+
+    agree = [round_trips(s, c) for s, c in raw.loc[raw["valid"], ["smiles", "canonical"]].values]
+    assert np.array(agree)[raw.loc[raw["valid"], "canonical_form"].to_numpy()].all()
+    kept = tiny_vae.sample(20, seed=2)
+    assert len(kept) == 20 and kept["valid"].all() and kept.attrs["drawn"] > 20
+    assert all(round_trips(s, c) for s, c in kept[["smiles", "canonical"]].values)
+    unique = tiny_vae.sample(15, seed=2, unique=True)
+    assert len(unique) == 15 and unique["canonical"].is_unique
 
 
 @pytest.mark.parametrize("strategy", ["sample", "greedy"])
@@ -38,7 +77,7 @@ def test_parallel_decode_equals_one_process(tiny_vae, strategy):
 
 
 def test_unique_sampling(tiny_vae):
-    frame = tiny_vae.sample(60, unique=True, seed=1)
+    frame = tiny_vae.sample(60, unique=True, seed=1, canonical_only=False)
     assert len(frame) == 60 and frame["valid"].all() and frame["canonical"].is_unique
 
 
@@ -107,3 +146,33 @@ def test_reconstruct_with_refined_latents(tiny_vae):
     # Per-molecule inference gives back at least as many molecules as the encoder's mu alone.
     assert refined["match"].sum() >= plain["match"].sum()
     assert refined["canonical"].equals(plain["canonical"])
+
+
+def test_beam_decoding_keeps_the_likeliest_string_in_canonical_form(tiny_vae):
+    z = tiny_vae.sample_prior(40, seed=4)
+    dec = tiny_vae.decode(z, strategy="beam", beam_width=4, check_form=True, batch_size=16)
+    ids, _ = tiny_vae.model.beam_search(z, beam_width=4)
+    tokenizer = tiny_vae.tokenizer
+    picked_later = 0
+    for i in range(len(z)):
+        texts = tiny_vae._ids_to_texts(ids[i])
+        cans = [canonical_smiles(tokenizer.to_smiles(t) or "") for t in texts]
+        forms = [in_canonical_form(t, c, tokenizer) for t, c in zip(texts, cans, strict=True)]
+        if any(forms):
+            assert dec["canonical_form"][i] and dec["canonical"][i] == cans[forms.index(True)]
+            picked_later += forms.index(True) > 0
+        else:
+            assert not dec["canonical_form"][i]
+            assert dec["canonical"][i] == next((c for c in cans if c), None)
+    assert picked_later > 0  # the beam found canonical strings greedy decoding would miss
+
+
+def test_reconstruct_with_beam(tiny_vae):
+    smiles = pd.read_csv(SAMPLE)["SMILES"].head(30).tolist()
+    rec = tiny_vae.reconstruct(smiles, beam_width=4)
+    mu = tiny_vae.encode_mean(smiles)
+    assert rec["reconstructed"].tolist() == tiny_vae.decode(mu, "beam", beam_width=4)[
+        "canonical"
+    ].tolist()
+    with pytest.raises(MolvaeError, match="strategy"):
+        tiny_vae.decode(mu, "beams")

@@ -102,3 +102,43 @@ def test_fast_generation_matches_teacher_forced_decoder():
             assert torch.equal(ids[alive, t], expected[alive, t])
             alive &= ids[:, t] != Vocabulary.eos_id
         assert len(set(ids.flatten().tolist())) > 3
+
+
+def _masked_log_likelihood(model: GRUVAE, z: torch.Tensor, row: torch.Tensor) -> float:
+    """log p(row|z) with pad/bos/unk excluded from the softmax, as the decoders do."""
+    ids = row.tolist()
+    n = ids.index(Vocabulary.eos_id) + 1 if Vocabulary.eos_id in ids else len(ids)
+    targets = row[:n].unsqueeze(0)
+    dec_in = torch.cat([torch.tensor([[Vocabulary.bos_id]]), targets[:, :-1]], 1)
+    with torch.no_grad():
+        logits = model.decode_logits(z.unsqueeze(0), dec_in).float()
+    logits[..., [Vocabulary.pad_id, Vocabulary.bos_id, Vocabulary.unk_id]] = float("-inf")
+    logp = torch.log_softmax(logits, -1).gather(2, targets.unsqueeze(2))
+    return float(logp.sum())
+
+
+def test_beam_search_scores_are_log_likelihoods_best_first():
+    model = make_model()
+    z = torch.randn(5, 4, generator=torch.Generator().manual_seed(2))
+    ids, scores = model.beam_search(z, beam_width=4)
+    assert ids.shape[:2] == (5, 4) and scores.shape == (5, 4)
+    assert (scores[:, :-1] >= scores[:, 1:]).all()
+    greedy = model.generate(z, strategy="greedy")
+    for b in range(5):
+        for k in range(4):
+            expected = _masked_log_likelihood(model, z[b], ids[b, k])
+            assert abs(expected - float(scores[b, k])) < 1e-3
+        # Distinct strings, and the best is at least as likely as greedy decoding's.
+        assert len({tuple(r.tolist()) for r in ids[b]}) == 4
+        assert float(scores[b, 0]) >= _masked_log_likelihood(model, z[b], greedy[b]) - 1e-4
+
+
+def test_beam_of_one_is_greedy():
+    model = make_model()
+    z = torch.randn(6, 4, generator=torch.Generator().manual_seed(3))
+    greedy = model.generate(z, strategy="greedy")
+    beam, _ = model.beam_search(z, beam_width=1)
+    width = max(greedy.shape[1], beam.shape[2])
+    pad = torch.nn.functional.pad
+    assert torch.equal(pad(greedy, (0, width - greedy.shape[1]), value=Vocabulary.pad_id),
+                       pad(beam[:, 0], (0, width - beam.shape[2]), value=Vocabulary.pad_id))

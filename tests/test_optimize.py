@@ -247,3 +247,18 @@ def test_score_molecules_alerts_and_similarity():
     assert frame["alerts"][0].startswith("BRENK") and frame["alerts"][1] == ""
     assert frame["similarity"][1] == pytest.approx(1.0)
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_generate_canonical_only_keeps_canonical_writings(tiny_vae):
+    """Molecules only ever decoded from off-language strings are rejected and counted."""
+    settings = SearchSettings(**FAST, canonical_only=True)
+    res = generate(tiny_vae, [Goal("logP", "max")], n=1000, settings=settings)
+    off = res.rejected.get("not in canonical form", 0)
+    assert off > 0 and len(res.table) > 0
+    assert res.unique_valid == res.evaluated + off
+    every = generate(tiny_vae, [Goal("logP", "max")], n=1000, settings=SearchSettings(**FAST))
+    assert "not in canonical form" not in every.rejected
+    # Same trajectories (same seed): the kept molecules are the unconstrained ones minus those
+    # never written in canonical form.
+    assert set(res.table["smiles"]) < set(every.table["smiles"])
+    assert len(every.table) - len(res.table) == off

@@ -14,7 +14,7 @@ def test_generate_writes_rdkit_scored_csv(tiny_run, tmp_path):
     out = tmp_path / "gen.csv"
     res = molvae("generate", "--model", str(tiny_run), "--target", "logP", "--target", "QED:min",
                  "--weight", "1", "--weight", "0.5", "-n", "5", "--starts", "16", "--steps", "6",
-                 "--where", "MW<250", "--out", str(out))
+                 "--where", "MW<250", "--out", str(out), "--any-form")
     assert res.returncode == 0, res.stderr
     frame = pd.read_csv(out)
     assert 0 < len(frame) <= 5
@@ -23,6 +23,15 @@ def test_generate_writes_rdkit_scored_csv(tiny_run, tmp_path):
         assert row.logP == chem.logp(mol) or abs(row.logP - chem.logp(mol)) < 1e-9
         assert row.MW < 250
     assert "top" in res.stdout
+
+
+def test_generate_counts_molecules_not_in_canonical_form(tiny_run, tmp_path):
+    """By default only canonical writings are kept; the others are counted, not hidden."""
+    res = molvae("generate", "--model", str(tiny_run), "--target", "logP", "-n", "5",
+                 "--starts", "16", "--steps", "6", "--max-rounds", "1",
+                 "--out", str(tmp_path / "gen.csv"))
+    assert res.returncode == 0, res.stderr
+    assert "not in canonical form: " in " ".join(res.stdout.split())  # rich wraps lines
 
 
 def test_generate_unknown_target_lists_heads(tiny_run):

@@ -77,9 +77,16 @@ def test_train_sample_encode_decode_reconstruct(tmp_path):
     assert out.returncode == 0, out.stderr
     assert (run / "model" / "model.safetensors").is_file()
     samples = tmp_path / "s.csv"
-    out = molvae("sample", "-n", "50", "--model", str(run), "--out", str(samples), "--seed", "0")
+    out = molvae("sample", "-n", "50", "--model", str(run), "--out", str(samples), "--seed", "0",
+                 "--any-form")
     assert out.returncode == 0, out.stderr
     assert "50 decoded" in out.stdout and len(pd.read_csv(samples)) == 50
+    out = molvae("sample", "-n", "5", "--model", str(run), "--out", str(samples), "--seed", "0")
+    assert out.returncode == 0, out.stderr
+    kept = pd.read_csv(samples)
+    assert " kept of " in out.stdout and " drawn " in out.stdout
+    assert kept["valid"].all() and len(kept) <= 5
+    assert len(kept) == 5 or "warning: only" in out.stderr
     bad = REPO / "datasets" / "bad_rows.csv"
     latents = tmp_path / "z.csv"
     out = molvae("encode", str(bad), "--model", str(run), "--out", str(latents))
@@ -93,6 +100,10 @@ def test_train_sample_encode_decode_reconstruct(tmp_path):
     assert len(pd.read_csv(decoded)) == n_rows
     out = molvae("reconstruct", str(SAMPLE), "--model", str(run))
     assert out.returncode == 0 and "exact-match reconstruction" in out.stdout
+    out = molvae("reconstruct", str(SAMPLE), "--model", str(run), "--beam-width", "3")
+    assert out.returncode == 0 and "(beam of 3)" in out.stdout
+    out = molvae("decode", str(latents), "--model", str(run), "--strategy", "beams")
+    assert out.returncode == 2 and "greedy, sample or beam" in out.stderr
 
 
 def test_config_with_unknown_key_is_an_error(tmp_path):
