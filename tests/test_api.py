@@ -58,6 +58,8 @@ def test_canonical_sampling_keeps_only_canonical_writings(tiny_vae):
     assert np.array(agree)[raw.loc[raw["valid"], "canonical_form"].to_numpy()].all()
     kept = tiny_vae.sample(20, seed=2)
     assert len(kept) == 20 and kept["valid"].all() and kept.attrs["drawn"] > 20
+    assert kept.attrs["decoded"] >= kept.attrs["drawn"]
+    assert all(type(v) is int for v in kept.attrs.values())  # JSON-serializable counts
     assert all(round_trips(s, c) for s, c in kept[["smiles", "canonical"]].values)
     unique = tiny_vae.sample(15, seed=2, unique=True)
     assert len(unique) == 15 and unique["canonical"].is_unique
