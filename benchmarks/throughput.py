@@ -106,14 +106,27 @@ def main() -> None:
         model = GRUVAE(model_cfg)
         model.config.max_length = 40
         vae = MolVAE(model.eval(), ModelBundle(model_cfg, vocab, "selfies"), torch.device("cpu"))
-    vae.sample(2000, seed=0)  # warm-up
+    vae.sample(2000, seed=0, canonical_only=False)  # warm-up
+    t = time.perf_counter()
+    out = vae.sample(args.sample, seed=1, canonical_only=False)
+    dt_s = time.perf_counter() - t
+    rows.append(
+        (
+            f"sampling {args.sample:,}, every draw (decode + SELFIES + RDKit)",
+            f"{out['valid'].sum() / dt_s:,.0f} valid molecules/s",
+        )
+    )
+    # The default sampler also re-encodes each molecule's canonical SMILES to check the string
+    # and keeps only canonical writings (a third of the draws on the bundled model).
     t = time.perf_counter()
     out = vae.sample(args.sample, seed=1)
     dt_s = time.perf_counter() - t
     rows.append(
         (
-            f"sampling {args.sample:,} (decode + SELFIES + RDKit)",
-            f"{out['valid'].sum() / dt_s:,.0f} valid molecules/s",
+            f"sampling {args.sample:,}, canonical form only (default; {out.attrs['drawn']:,} "
+            f"draws used, {out.attrs['decoded']:,} decoded)",
+            f"{len(out) / dt_s:,.0f} kept molecules/s, {out.attrs['decoded'] / dt_s:,.0f} "
+            "draws decoded and checked/s",
         )
     )
 
