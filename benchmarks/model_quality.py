@@ -36,6 +36,14 @@ MOSES = REPO.parent / "shared" / "datasets" / "moses"
 
 
 
+def _exact_match(vae: MolVAE, test: list[str], ok: pd.Series, **how: int) -> dict:
+    """Exact-match rate (over the encodable ``ok`` rows) of ``vae.reconstruct(test, **how)``."""
+    t = time.perf_counter()
+    rec = vae.reconstruct(test, **how)
+    return {"exact_match": float(rec.loc[ok, "match"].mean()), **how,
+            "seconds": time.perf_counter() - t}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")
@@ -74,21 +82,11 @@ def main() -> None:
         "seconds": time.perf_counter() - t,
     }
     if args.beam_width > 0:
-        t = time.perf_counter()
-        beam = vae.reconstruct(test, beam_width=args.beam_width)
-        report["reconstruction_beam"] = {
-            "exact_match": float(beam.loc[ok, "match"].mean()),
-            "beam_width": args.beam_width,
-            "seconds": time.perf_counter() - t,
-        }
+        report["reconstruction_beam"] = _exact_match(vae, test, ok, beam_width=args.beam_width)
     if args.refine_steps > 0:
-        t = time.perf_counter()
-        refined = vae.reconstruct(test, refine_steps=args.refine_steps)
-        report["reconstruction_refined"] = {
-            "exact_match": float(refined.loc[ok, "match"].mean()),
-            "refine_steps": args.refine_steps,
-            "seconds": time.perf_counter() - t,
-        }
+        report["reconstruction_refined"] = _exact_match(
+            vae, test, ok, refine_steps=args.refine_steps
+        )
     names = vae.model.config.all_properties
     if names:
         prep = vae.prepare(test)
