@@ -9,7 +9,10 @@ from molvae import MolVAE, chem
 
 chem.set_rdkit_logging(False)
 vae = MolVAE.load(sys.argv[1] if len(sys.argv) > 1 else "runs/example")
+# By default only draws written in their molecule's canonical form are kept (the training
+# language); attrs["drawn"] says how many draws that took. canonical_only=False keeps them all.
 samples = vae.sample(500, temperature=1.0, seed=0)
+print(f"{len(samples)} kept of {samples.attrs['drawn']} draws in canonical form")
 valid = samples[samples["valid"]]
 n_unique = valid["canonical"].nunique()
 print(f"valid {len(valid) / len(samples):.1%}, unique {n_unique} of {len(valid)}")
