@@ -1,0 +1,76 @@
+"""Exact reconstruction from the encoder's mu against the beam width.
+
+For ``--n`` MOSES test molecules, mu is decoded by beam search at each ``--widths`` value, and
+three rates are printed: the beam's likeliest string is the input; the likeliest string in
+canonical form (what ``molvae reconstruct --beam-width`` keeps) is the input; the input is
+anywhere in the beam (a ceiling for any rule that picks one string without knowing the input).
+Width 1 is greedy decoding. The gap between the last two columns says whether a wider beam or a
+better decoder is what reconstruction needs.
+
+    python benchmarks/beam_width.py --model default --n 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from molvae import MolVAE, chem
+from molvae.api import in_canonical_form
+from molvae.provenance import cpu_model
+
+MOSES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "moses"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--widths", default="1,2,4,8,16,32")
+    args = parser.parse_args()
+    chem.set_rdkit_logging(False)
+    vae = MolVAE.load(args.model, device="cpu")
+    tokenizer = vae.tokenizer
+    test = pd.read_csv(MOSES / "test.csv.gz")["SMILES"].sample(n=args.n, random_state=0)
+    prep = vae.prepare(test.tolist())
+    mu, _ = vae.encode_dataset(prep.dataset)
+    truth = [chem.canonical_smiles(s) for s in prep.dataset.smiles]
+    rows = []
+    for width in [int(w) for w in args.widths.split(",")]:
+        start = time.perf_counter()
+        top = picked = anywhere = 0
+        for lo in range(0, len(mu), 256):
+            with vae._autocast():
+                ids, _ = vae.model.beam_search(mu[lo : lo + 256], beam_width=width)
+            for i, beam in enumerate(ids):
+                texts = vae._ids_to_texts(beam)
+                cans = [chem.canonical_smiles(tokenizer.to_smiles(t) or "") for t in texts]
+                forms = [in_canonical_form(t, c, tokenizer) for t, c in zip(texts, cans,
+                                                                            strict=True)]
+                want = truth[lo + i]
+                pick = next((c for c, f in zip(cans, forms, strict=True) if f),
+                            next((c for c in cans if c), None))
+                top += cans[0] == want
+                picked += pick == want
+                anywhere += want in cans
+        seconds = time.perf_counter() - start
+        rows.append((width, top / len(mu), picked / len(mu), anywhere / len(mu), seconds))
+        print(f"width {width}: {seconds:.0f} s", flush=True)
+    print(f"\n## Beam width ({dt.date.today()}, {cpu_model()}, {os.cpu_count()} cores, torch "
+          f"{torch.__version__}, {torch.get_num_threads()} threads; model {vae.path}; "
+          f"{len(mu):,} MOSES test molecules, decoding their mu)\n")
+    print("| beam width | likeliest string | likeliest in canonical form (kept) | input in the "
+          "beam | seconds |")
+    print("|---|---|---|---|---|")
+    for width, a, b, c, seconds in rows:
+        print(f"| {width} | {a:.3f} | {b:.3f} | {c:.3f} | {seconds:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
