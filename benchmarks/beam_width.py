@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from molvae import MolVAE, chem
-from molvae.api import in_canonical_form
+from molvae.api import _check_string, _pick_beam
 from molvae.provenance import cpu_model
 
 MOSES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "moses"
@@ -49,15 +49,12 @@ def main() -> None:
             with vae._autocast():
                 ids, _ = vae.model.beam_search(mu[lo : lo + 256], beam_width=width)
             for i, beam in enumerate(ids):
-                texts = vae._ids_to_texts(beam)
-                cans = [chem.canonical_smiles(tokenizer.to_smiles(t) or "") for t in texts]
-                forms = [in_canonical_form(t, c, tokenizer) for t, c in zip(texts, cans,
-                                                                            strict=True)]
+                # The same check and pick as `molvae reconstruct --beam-width`.
+                checked = [_check_string(t, tokenizer) for t in vae._ids_to_texts(beam)]
+                cans = [row[1] for row in checked]
                 want = truth[lo + i]
-                pick = next((c for c, f in zip(cans, forms, strict=True) if f),
-                            next((c for c in cans if c), None))
                 top += cans[0] == want
-                picked += pick == want
+                picked += _pick_beam(checked)[1] == want
                 anywhere += want in cans
         seconds = time.perf_counter() - start
         rows.append((width, top / len(mu), picked / len(mu), anywhere / len(mu), seconds))

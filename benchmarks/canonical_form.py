@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from molvae import MolVAE, chem
-from molvae.api import in_canonical_form
+from molvae.api import _check_string
 from molvae.evaluation import evaluate_smiles
 from molvae.provenance import cpu_model
 
@@ -72,11 +72,10 @@ def main() -> None:
         texts.extend(vae._ids_to_texts(ids))
     groups: dict[str, list[str]] = {"canonical form": [], "other atom order": [], "repaired": []}
     for text in texts:
-        smiles = tokenizer.to_smiles(text) or ""
-        canonical = chem.canonical_smiles(smiles) if smiles else None
+        smiles, canonical, in_form = _check_string(text, tokenizer)  # as the samplers check
         if canonical is None:
             groups["repaired"].append("")  # never happens with SELFIES; counted, not dropped
-        elif in_canonical_form(text, canonical, tokenizer):
+        elif in_form:
             groups["canonical form"].append(canonical)
         elif tokenizer.encode_string(smiles) == text:
             groups["other atom order"].append(canonical)

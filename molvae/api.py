@@ -114,16 +114,20 @@ def in_canonical_form(text: str, canonical: str | None, tokenizer: Tokenizer) ->
         return False
 
 
-def _check_string(text: str, tokenizer: Tokenizer) -> tuple[str, str | None, bool]:
+def _check_string(
+    text: str, tokenizer: Tokenizer, check_form: bool = True
+) -> tuple[str, str | None, bool]:
+    """(SMILES as decoded, canonical SMILES or None, in canonical form) of one string; the
+    last is only computed with ``check_form`` (else False)."""
     smiles = tokenizer.to_smiles(text) or ""
     canonical = chem.canonical_smiles(smiles) if smiles else None
-    return smiles, canonical, in_canonical_form(text, canonical, tokenizer)
+    return smiles, canonical, check_form and in_canonical_form(text, canonical, tokenizer)
 
 
-def _pick_beam(texts: Sequence[str], tokenizer: Tokenizer) -> tuple[str, str | None, bool]:
-    """The likeliest of a beam's strings (best first) in canonical form, else the likeliest
-    valid one, else the likeliest: a string off the training language is a decoding error."""
-    checked = [_check_string(text, tokenizer) for text in texts]
+def _pick_beam(checked: Sequence[tuple[str, str | None, bool]]) -> tuple[str, str | None, bool]:
+    """Of a beam's checked strings (best first, :func:`_check_string`), the likeliest in
+    canonical form, else the likeliest valid one, else the likeliest: a string off the
+    training language is a decoding error."""
     for row in checked:
         if row[2]:
             return row
@@ -140,13 +144,10 @@ def _postprocess_chunk(
     tokenizer = get_tokenizer(representation)
     out: list[tuple] = []
     for text in texts:
-        if not isinstance(text, str):
-            row = _pick_beam(text, tokenizer)
-        elif check_form:
-            row = _check_string(text, tokenizer)
+        if isinstance(text, str):
+            row = _check_string(text, tokenizer, check_form)
         else:
-            smiles = tokenizer.to_smiles(text) or ""
-            row = (smiles, chem.canonical_smiles(smiles) if smiles else None)
+            row = _pick_beam([_check_string(t, tokenizer) for t in text])
         out.append(row if check_form else row[:2])
     return out
 

@@ -206,14 +206,10 @@ class GRUVAE(nn.Module):
         # Rows still decoding. Finished rows are dropped from the batch (their hidden states,
         # z projections and tokens), so the cost follows the mean length, not the longest one.
         rows = torch.arange(batch, device=device)
-        # Special tokens other than eos are never generated: their output bias is -inf.
-        out_weight = self.output.weight.to(z_proj.dtype)
-        out_bias = self.output.bias.detach().clone()
-        out_bias[[Vocabulary.pad_id, Vocabulary.bos_id, Vocabulary.unk_id]] = float("-inf")
+        next_logits = self._next_token_logits(z_proj.dtype)
         for t in range(max_length):
             hidden = step(token, hidden, z_proj)
-            with torch.autocast(device.type, enabled=False):
-                logits = F.linear(hidden[-1], out_weight).float() + out_bias
+            logits = next_logits(hidden[-1])
             if strategy == "greedy":
                 token = logits.argmax(dim=-1)
             else:
@@ -251,10 +247,8 @@ class GRUVAE(nn.Module):
         zk = z.repeat_interleave(k, dim=0)
         hidden = list(self.initial_hidden(zk).unbind(0))
         step, z_proj = self._decoder_step(zk)
-        out_weight = self.output.weight.to(z_proj.dtype)
-        out_bias = self.output.bias.detach().clone().float()
-        out_bias[[Vocabulary.pad_id, Vocabulary.bos_id, Vocabulary.unk_id]] = float("-inf")
-        vocab = out_bias.shape[0]
+        next_logits = self._next_token_logits(z_proj.dtype)
+        vocab = self.output.out_features
         token = torch.full((batch * k,), Vocabulary.bos_id, dtype=torch.long, device=device)
         seqs = torch.full((batch * k, max_length), Vocabulary.pad_id, dtype=torch.long,
                           device=device)
@@ -266,9 +260,7 @@ class GRUVAE(nn.Module):
         length = max_length
         for t in range(max_length):
             hidden = step(token, hidden, z_proj)
-            with torch.autocast(device.type, enabled=False):
-                logits = F.linear(hidden[-1], out_weight).float() + out_bias
-            logp = torch.log_softmax(logits, dim=-1)
+            logp = torch.log_softmax(next_logits(hidden[-1]), dim=-1)
             # A finished string can only be carried on (as padding) at no cost.
             logp[finished] = float("-inf")
             logp[finished, Vocabulary.pad_id] = 0.0
@@ -286,6 +278,22 @@ class GRUVAE(nn.Module):
                 length = t + 1
                 break
         return seqs.view(batch, k, max_length)[:, :, :length], scores
+
+    def _next_token_logits(self, dtype: torch.dtype):
+        """``hidden -> logits`` (float32) over the vocabulary, for generating.
+
+        Special tokens other than eos are never generated: their output bias is -inf. The
+        weight is cast once to the decoder's compute dtype (bf16 under autocast).
+        """
+        weight = self.output.weight.to(dtype)
+        bias = self.output.bias.detach().clone().float()
+        bias[[Vocabulary.pad_id, Vocabulary.bos_id, Vocabulary.unk_id]] = float("-inf")
+
+        def logits(hidden: Tensor) -> Tensor:
+            with torch.autocast(hidden.device.type, enabled=False):
+                return F.linear(hidden, weight).float() + bias
+
+        return logits
 
     def _decoder_step(self, z: Tensor):
         """One decoder step ``(token, hidden list, z_proj) -> hidden list``, and ``z_proj``.
