@@ -78,6 +78,24 @@ def test_parallel_decode_equals_one_process(tiny_vae, strategy):
     assert strategy == "greedy" or not other["smiles"].equals(two["smiles"])
 
 
+def test_sample_from_a_given_latent_source(tiny_vae):
+    """``latent_sampler`` replaces the prior: its points are what gets decoded, seed passed on."""
+    calls: list[tuple[int, int | None]] = []
+
+    def shifted(count: int, seed: int | None) -> torch.Tensor:
+        calls.append((count, seed))
+        return tiny_vae.sample_prior(count, seed) * 0.1 + 2.0
+
+    every = tiny_vae.sample(30, seed=4, canonical_only=False, latent_sampler=shifted)
+    assert calls == [(30, 4)]
+    same_z = tiny_vae.decode(tiny_vae.sample_prior(30, 4) * 0.1 + 2.0, "sample", seed=4)
+    assert every["smiles"].tolist() == same_z["smiles"].tolist()
+    assert not every["smiles"].equals(tiny_vae.sample(30, seed=4, canonical_only=False)["smiles"])
+    calls.clear()
+    kept = tiny_vae.sample(10, seed=4, latent_sampler=shifted)
+    assert len(kept) == 10 and calls[0][1] == 4 and all(c > 0 for c, _ in calls)
+
+
 def test_unique_sampling(tiny_vae):
     frame = tiny_vae.sample(60, unique=True, seed=1, canonical_only=False)
     assert len(frame) == 60 and frame["valid"].all() and frame["canonical"].is_unique
