@@ -71,7 +71,7 @@ def constrained(vae: MolVAE, args) -> tuple[list[tuple[str, ...]], list[str]]:
                                     refine_steps=args.refine_steps,
                                     rescue_rounds=args.rescue_rounds, seed=0)
     goal = Goal("plogP", "max")
-    rows, searched = [], 0
+    rows, searched, timing = [], 0, []
     for delta in args.deltas:
         # Exactly what `molvae optimize --min-similarity delta` does, timed as a whole: the
         # search (candidates under the bound are not scored), then the rescue round for the
@@ -79,8 +79,14 @@ def constrained(vae: MolVAE, args) -> tuple[list[tuple[str, ...]], list[str]]:
         t = time.perf_counter()
         search = search_seeds(vae, seeds, goal, settings, min_similarity=delta)
         searched = len(search.candidates)
+        search_minutes = (time.perf_counter() - t) / 60
+        first = search.best(delta)
+        unsolved = int(((~first["success"]) & (first["status"] == "ok")).sum())
         out = rescue_seeds(vae, seeds, search, delta, settings).best(delta)
         minutes = (time.perf_counter() - t) / 60
+        timing.append(f"delta {delta:.1f}: search {search_minutes:.1f} min, then {unsolved} "
+                      f"seeds without a success went to the rescue rounds "
+                      f"({minutes - search_minutes:.1f} min)")
         table = search.seeds
         flat = table["encoded_as"].notna() & (table["status"] == "ok")
         # The conservative baseline: the better of the seed and the form it was encoded as
@@ -124,6 +130,7 @@ def constrained(vae: MolVAE, args) -> tuple[list[tuple[str, ...]], list[str]]:
         "measures against the better of the seed and the form it was encoded as.",
         f"{len(failed)} seeds could not be encoded at all (counted as failures)"
         + (f": {reasons}" if len(failed) else "."),
+        "Where the minutes went: " + "; ".join(timing) + ".",
     ]
     return rows, notes
 
