@@ -77,11 +77,9 @@ def main() -> None:
     chem.set_rdkit_logging(False)
     vae = MolVAE.load(args.model, device="cpu")
     train = pd.read_csv(MOSES / "train.csv.gz")["SMILES"].sample(n=args.fit, random_state=2)
-    enc = vae.encode(train.tolist(), return_sigma=True)
-    enc = enc[enc["status"] == "ok"]
-    d = vae.latent_dim
-    mu = enc[[f"z{i}" for i in range(d)]].to_numpy()
-    sigma = enc[[f"sigma{i}" for i in range(d)]].to_numpy()
+    # The encodable molecules only (prepare() sets the others aside), as (mu, log sigma^2).
+    mu, logvar = vae.encode_dataset(vae.prepare(train.tolist()).dataset)
+    mu, sigma = mu.numpy(), torch.exp(0.5 * logvar).numpy()
     codes = mu + sigma * np.random.default_rng(0).standard_normal(mu.shape)
 
     sources: list[tuple[str, str, Callable | None]] = [("prior N(0, I)", "", None)]

@@ -41,11 +41,10 @@ def main() -> None:
     chem.set_rdkit_logging(False)
     vae = MolVAE.load(args.model, device="cpu")
     test = pd.read_csv(MOSES / "test.csv.gz")["SMILES"].sample(n=args.n, random_state=1)
-    enc = vae.encode(test.tolist(), return_sigma=True)
-    enc = enc[enc["status"] == "ok"]
+    # The encodable molecules only (prepare() sets the others aside), as (mu, log sigma^2).
+    mu, logvar = vae.encode_dataset(vae.prepare(test.tolist()).dataset)
+    sigma = torch.exp(0.5 * logvar)
     d = vae.latent_dim
-    mu = torch.tensor(enc[[f"z{i}" for i in range(d)]].to_numpy(), dtype=torch.float32)
-    sigma = torch.tensor(enc[[f"sigma{i}" for i in range(d)]].to_numpy(), dtype=torch.float32)
     gen = torch.Generator().manual_seed(0)
     cov = torch.cov(mu.T) + torch.diag(sigma.pow(2).mean(0))
     chol = torch.linalg.cholesky(cov)

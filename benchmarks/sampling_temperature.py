@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     chem.set_rdkit_logging(False)
     vae = MolVAE.load(args.model, device="cpu")
-    z = vae.sample_prior(args.n, seed=0)
+    z = None if args.canonical_only else vae.sample_prior(args.n, seed=0)  # shared by every T
     rows = []
     for temperature in [float(t) for t in args.temperatures.split(",")]:
         start = time.perf_counter()
