@@ -9,13 +9,16 @@ improvement, success rate and mean similarity at each delta.
 
     python benchmarks/optimization.py --model default
     python benchmarks/optimization.py --model default --skip-unconstrained --deltas 0.4 --limit 100
+    python benchmarks/optimization.py --skip-unconstrained --deltas 0.6 --limit 120 --profile
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import os
+import pstats
 import time
 from pathlib import Path
 
@@ -69,7 +72,8 @@ def constrained(vae: MolVAE, args) -> tuple[list[tuple[str, ...]], list[str]]:
                                     decode_every=args.decode_every,
                                     extra_samples=args.extra_samples,
                                     refine_steps=args.refine_steps,
-                                    rescue_rounds=args.rescue_rounds, seed=0)
+                                    rescue_rounds=args.rescue_rounds,
+                                    rescue_waves=args.rescue_waves, seed=0)
     goal = Goal("plogP", "max")
     rows, searched, timing = [], 0, []
     for delta in args.deltas:
@@ -116,9 +120,10 @@ def constrained(vae: MolVAE, args) -> tuple[list[tuple[str, ...]], list[str]]:
         f"Each delta is a separate run of what `molvae optimize` does ({settings.starts} starts "
         f"x {settings.steps} steps per seed from z refined for {settings.refine_steps} steps; "
         f"{searched:,} distinct candidates in the last search; candidates under the bound are "
-        f"not scored), then {settings.rescue_rounds} rescue round(s) (4x the starts, a third of "
-        "the jitter, z refined by maximum likelihood for 300, then 900 steps, no norm cap) for "
-        "the seeds without a success; 'minutes' is the whole run.",
+        f"not scored), then {settings.rescue_rounds} rescue round(s) (4x the starts in "
+        f"{settings.rescue_waves} wave(s), a seed stopping at its first wave with a success; "
+        "a third of the jitter, z refined by maximum likelihood for 300, then 900 steps, no "
+        "norm cap) for the seeds without a success; 'minutes' is the whole run.",
         "Candidates of a seed given charged or with nitro groups are also scored in the seed's "
         "form (its protonation sites and nitro groups put on them, `chem.seed_sites`); 'in the "
         "seed's form' counts the successes whose best molecule is such a form.",
@@ -154,8 +159,12 @@ def main() -> None:
     parser.add_argument("--extra-samples", type=int)
     parser.add_argument("--refine-steps", type=int, help="0 starts from mu, unrefined")
     parser.add_argument("--rescue-rounds", type=int, help="0: no second search for failures")
+    parser.add_argument("--rescue-waves", type=int,
+                        help="1: a rescue spends all its starts at once (no stop at a success)")
     parser.add_argument("--skip-unconstrained", action="store_true")
     parser.add_argument("--skip-constrained", action="store_true")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile the constrained runs; prints the 25 costliest calls")
     args = parser.parse_args()
     chem.set_rdkit_logging(False)
     vae = MolVAE.load(args.model, device="cpu")
@@ -173,7 +182,13 @@ def main() -> None:
         print("| delta | improvement | success | similarity | vs neutral seed (success) "
               "| in the seed's form | minutes | published |")
         print("|---|---|---|---|---|---|---|---|")
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler:
+            profiler.enable()
         rows, notes = constrained(vae, args)
+        if profiler:
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
         for row in rows:
             print("| " + " | ".join(row) + " |")
         print()

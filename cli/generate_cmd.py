@@ -195,6 +195,11 @@ def optimize(
         None, "--rescue-rounds", min=0,
         help="Wider searches around seeds that found nothing (2; 0: none).",
     ),
+    rescue_waves: int | None = typer.Option(
+        None, "--rescue-waves", min=1,
+        help="A rescue's starts go in this many waves; a seed stops at its first success "
+        "(4; 1: all at once, slower, slightly better rescued seeds).",
+    ),
     seed_forms: bool = typer.Option(
         True, "--seed-forms/--no-seed-forms",
         help="Also score each candidate with the seed's charges and nitro groups put on it "
@@ -214,6 +219,7 @@ def optimize(
     settings = seed_search_settings(steps=steps, starts=starts, step_size=step_size,
                                     decode_every=decode_every, extra_samples=extra_samples,
                                     refine_steps=refine_steps, rescue_rounds=rescue_rounds,
+                                    rescue_waves=rescue_waves,
                                     seed_sites=seed_forms, seed=seed)
     result = optimize_seeds(vae, table.records["smiles"].tolist(), goal, min_similarity, settings)
     result.insert(0, "row", table.records["row"].to_numpy())

@@ -88,7 +88,6 @@ def test_generate_reports_rdkit_values_and_honours_constraints(tiny_vae):
         assert pytest.approx(chem.molecular_weight(mol)) == row.MW
     assert "logP_uncertainty" in table.columns
 
-
 def test_generate_similarity_and_novelty(tiny_vae):
     seed = "CCOc1ccccc1"
     train = {"CCO"}
@@ -216,6 +215,33 @@ def test_rescue_searches_again_only_for_seeds_that_found_nothing(tiny_vae):
     # No rescue rounds, no new search.
     same = rescue_seeds(tiny_vae, seeds, first, 0.0, SearchSettings(rescue_rounds=0))
     assert same.candidates.equals(first.candidates)
+
+
+def test_waves_stop_a_seed_at_its_first_success(tiny_vae, monkeypatch):
+    import molvae.optimize as opt
+
+    decoded = []
+    real = opt._decode_points
+
+    def counting(vae, z, s, round_seed):
+        decoded.append(len(z))
+        return real(vae, z, s, round_seed)
+
+    monkeypatch.setattr(opt, "_decode_points", counting)
+    seeds = ["CCO"]  # ethanol: almost any other molecule has a higher logP
+    settings = SearchSettings(steps=2, starts=8, extra_samples=1, decode_every=1, seed=0)
+    snapshots = 3  # the start and 2 steps
+    easy = search_seeds(tiny_vae, seeds, Goal("logP", "max"), settings, waves=4)
+    assert bool(easy.best(0.0)["success"].iloc[0])
+    assert decoded == [2 * snapshots]  # one wave of 8 / 4 starts, then it stopped
+    decoded.clear()
+    # A bound no candidate can reach: every wave runs, each with its share of the starts.
+    hard = search_seeds(tiny_vae, seeds, Goal("logP", "max"), settings, waves=3,
+                        success_similarity=1.5)
+    assert decoded == [3 * snapshots, 3 * snapshots, 2 * snapshots]
+    assert len(hard.candidates) >= len(easy.candidates)
+    with pytest.raises(MolvaeError, match="waves"):
+        search_seeds(tiny_vae, seeds, Goal("logP", "max"), settings, waves=9)
 
 
 def test_elite_restarts_from_the_best_molecules_so_far(tiny_vae):
