@@ -167,7 +167,9 @@ def _print_top(table: pd.DataFrame, goals, similar: bool, k: int = 10) -> None:
         cells = [str(i + 1), r["smiles"]]
         for g in goals:
             cells.append(f"{r[g.name]:.3f}")
-            cells.append(f"{r[f'{g.name}_predicted']:.2f} ± {r[f'{g.name}_uncertainty']:.2f}")
+            pred, spread = r[f"{g.name}_predicted"], r[f"{g.name}_uncertainty"]
+            # NaN: the molecule's canonical string needs a token the model lacks (no encoding).
+            cells.append("–" if pd.isna(pred) else f"{pred:.2f} ± {spread:.2f}")
         if similar:
             cells.append(f"{r['similarity']:.2f}")
         out.add_row(*cells)

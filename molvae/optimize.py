@@ -2,13 +2,15 @@
 
 The latent property predictor is differentiable, so z can climb its gradient. It only steers:
 every decoded molecule is validated and scored with the real RDKit property, and the reported
-numbers are RDKit's. Three things keep the search honest:
+numbers are RDKit's. Four things keep the search honest:
 
 - a penalty on ||z||^2 (the prior's log-density) and a hard norm bound keep z where the decoder
   has seen data (far from the prior the predictor extrapolates and the decoder produces junk);
 - an optional penalty on the predictor ensemble's disagreement steers away from regions where
   the predictor is unsure (``uncertainty_penalty``);
-- decoding along the whole trajectory, not just its end, collects the molecules passed on the way.
+- decoding along the whole trajectory, not just its end, collects the molecules passed on the way;
+- a molecule's predicted values are taken at its own encoding, where the predictor was trained,
+  not at the search point that decoded it (which may be far outside the training codes).
 
 ``generate`` searches from prior samples (or given start molecules) for the best unique molecules;
 ``optimize_seeds`` improves each seed molecule under a Tanimoto similarity constraint.
@@ -240,6 +242,36 @@ def _predict(model, z: torch.Tensor, objective: _Objective) -> tuple[np.ndarray,
     return mean, spread
 
 
+def _predict_molecules(vae, smiles: Sequence[str], objective: _Objective
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted value and ensemble spread (M, G) of each molecule, from its own encoding.
+
+    The point of the search that decoded a molecule may lie far outside the training codes,
+    where the predictor extrapolates (on the bundled model, logP "predicted" at 37-62 for
+    molecules whose RDKit logP was 6-7). The molecule's encoding (mu) is the kind of point the
+    predictor was trained on, so that is what a molecule's prediction is taken from. NaN for
+    a molecule that cannot be encoded.
+    """
+    pred = np.full((len(smiles), len(objective.columns)), np.nan)
+    spread = np.full_like(pred, np.nan)
+    prep = vae.prepare(smiles)
+    if len(prep.dataset):
+        mu, _ = vae.encode_dataset(prep.dataset)
+        rows = np.asarray(prep.dataset.rows, dtype=int)
+        pred[rows], spread[rows] = _predict(vae.model, mu, objective)
+    return pred, spread
+
+
+def _add_predictions(vae, records: list[dict], goals: Sequence[Goal], objective: _Objective
+                     ) -> None:
+    """Put ``<goal>_predicted`` and ``<goal>_uncertainty`` on each record (``smiles`` key)."""
+    pred, spread = _predict_molecules(vae, [r["smiles"] for r in records], objective)
+    for i, record in enumerate(records):
+        for j, goal in enumerate(goals):
+            record[f"{goal.name}_predicted"] = float(pred[i, j])
+            record[f"{goal.name}_uncertainty"] = float(spread[i, j])
+
+
 def _decode_points(vae, z: torch.Tensor, s: SearchSettings, round_seed: int | None) -> pd.DataFrame:
     check = s.canonical_only
     frames = [vae.decode(z, strategy="greedy", check_form=check).assign(point=np.arange(len(z)))]
@@ -327,6 +359,11 @@ def generate(
     molecules pass or ``max_rounds`` is reached; with ``settings.elite``, a round after the
     first starts from the best molecules so far instead of the prior (:func:`_elite_starts`).
     ``is_novel`` maps canonical SMILES to a boolean array (needed for ``settings.novel``).
+
+    Each molecule's ``<goal>_predicted`` (and ensemble ``_uncertainty``) is the predictor's
+    value at the molecule's own encoding, not at the search point that decoded it
+    (:func:`_predict_molecules`); for a goal RDKit cannot compute (a user's fitted column) that
+    prediction is the value the molecules are ranked by.
     """
     s = settings or SearchSettings()
     if not goals:
@@ -346,6 +383,7 @@ def generate(
         starts = list(start_from) if start_from is not None else [s.similar_to]
         start_z = vae.encode_mean(starts, refine_steps=s.refine_steps)
     props = _needed_properties(goals, s)
+    user_goals = [g.name for g in goals if g.name not in chem.PROPERTIES]
     seen: dict[str, dict] = {}
     accepted: list[dict] = []
     rejected: dict[str, int] = {}
@@ -371,7 +409,6 @@ def generate(
             start_index = idx
         points, step_ids = _trajectories(model, z0, objective, s)
         point_start = np.tile(start_index, len(step_ids) // len(start_index))
-        pred, spread = _predict(model, points, objective)
         dec = _decode_points(vae, points, s, None if s.seed is None else s.seed + round_)
         decoded += len(dec)
         if s.canonical_only:
@@ -386,13 +423,12 @@ def generate(
                     "step": int(step_ids[point]),
                     "start": int(point_start[point]),
                 }
-                for j, goal in enumerate(goals):
-                    info[f"{goal.name}_predicted"] = float(pred[point, j])
-                    info[f"{goal.name}_uncertainty"] = float(spread[point, j])
                 seen[can] = info
                 new.append(info)
         if new:
             smiles = [r["smiles"] for r in new]
+            if user_goals:  # their values are predictions, needed now to rank
+                _add_predictions(vae, new, goals, objective)
             scored = score_molecules(
                 smiles, props, [s.similar_to] * len(smiles) if s.similar_to else None, s.filters
             )
@@ -404,6 +440,9 @@ def generate(
             if novel_mask is not None:
                 frame["novel"] = novel_mask
             reasons = _check_constraints(frame, s, novel_mask)
+            # A user column's value is its prediction; without an encoding there is none.
+            unscored = frame[user_goals].isna().any(axis=1) & (reasons == "")
+            reasons[unscored] = "no value (cannot be encoded)"
             kinds = reasons[reasons != ""].str.split(":").str[0]  # "PAINS: x" counts as PAINS
             for reason, count in kinds.value_counts().items():
                 rejected[reason] = rejected.get(reason, 0) + int(count)
@@ -421,6 +460,11 @@ def generate(
     if len(table):
         table = table.sort_values("objective", ascending=False, kind="stable").head(n)
         table = table.reset_index(drop=True)
+        if not user_goals:  # RDKit ranked them; predictions are only shown, for these n
+            records = table[["smiles"]].to_dict("records")
+            _add_predictions(vae, records, goals, objective)
+            shown = pd.DataFrame(records).drop(columns="smiles")
+            table = pd.concat([table.iloc[:, :3], shown, table.iloc[:, 3:]], axis=1)
     return GenerationResult(table, rejected, decoded, len(seen) + n_off, len(seen), rounds)
 
 

@@ -87,6 +87,22 @@ def test_generate_reports_rdkit_values_and_honours_constraints(tiny_vae):
         assert row.logP == pytest.approx(chem.logp(mol))
         assert pytest.approx(chem.molecular_weight(mol)) == row.MW
     assert "logP_uncertainty" in table.columns
+    # The prediction shown is the predictor's at each molecule's own encoding (mu), where it was
+    # trained, not at the search point that happened to decode the molecule.
+    # A molecule whose canonical SELFIES needs tokens the model lacks has no prediction (NaN).
+    col = tiny_vae.model.config.all_properties.index("logP")
+    enc = tiny_vae.encode(list(table["smiles"]))
+    ok = (enc["status"] == "ok").to_numpy()
+    assert ok.any()
+    mu = torch.tensor(enc.loc[ok, [f"z{i}" for i in range(tiny_vae.latent_dim)]].to_numpy(),
+                      dtype=torch.float32)
+    with torch.no_grad():
+        members = tiny_vae.model.predict_properties(mu)
+    expected = (members[:, :, col].mean(0).numpy() * tiny_vae.bundle.property_std[col]
+                + tiny_vae.bundle.property_mean[col])
+    np.testing.assert_allclose(table.loc[ok, "logP_predicted"], expected, rtol=1e-4, atol=1e-4)
+    assert table.loc[~ok, "logP_predicted"].isna().all()
+
 
 def test_generate_similarity_and_novelty(tiny_vae):
     seed = "CCOc1ccccc1"
