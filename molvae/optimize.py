@@ -262,14 +262,16 @@ def _predict_molecules(vae, smiles: Sequence[str], objective: _Objective
     return pred, spread
 
 
-def _add_predictions(vae, records: list[dict], goals: Sequence[Goal], objective: _Objective
-                     ) -> None:
-    """Put ``<goal>_predicted`` and ``<goal>_uncertainty`` on each record (``smiles`` key)."""
-    pred, spread = _predict_molecules(vae, [r["smiles"] for r in records], objective)
-    for i, record in enumerate(records):
-        for j, goal in enumerate(goals):
-            record[f"{goal.name}_predicted"] = float(pred[i, j])
-            record[f"{goal.name}_uncertainty"] = float(spread[i, j])
+def _with_predictions(vae, frame: pd.DataFrame, goals: Sequence[Goal], objective: _Objective
+                      ) -> pd.DataFrame:
+    """``frame`` with ``<goal>_predicted`` and ``<goal>_uncertainty`` after its ``start`` column."""
+    pred, spread = _predict_molecules(vae, frame["smiles"].tolist(), objective)
+    out = frame.copy()
+    at = out.columns.get_loc("start") + 1
+    for j, goal in enumerate(goals):
+        out.insert(at + 2 * j, f"{goal.name}_predicted", pred[:, j])
+        out.insert(at + 2 * j + 1, f"{goal.name}_uncertainty", spread[:, j])
+    return out
 
 
 def _decode_points(vae, z: torch.Tensor, s: SearchSettings, round_seed: int | None) -> pd.DataFrame:
@@ -296,8 +298,14 @@ class GenerationResult:
     rounds: int
 
 
-def _check_constraints(scored: pd.DataFrame, s: SearchSettings, novel_mask) -> pd.Series:
-    """Reason each candidate fails (empty string when it passes every constraint)."""
+def _check_constraints(
+    scored: pd.DataFrame, s: SearchSettings, novel_mask, user_goals: Sequence[str] = ()
+) -> pd.Series:
+    """Reason each candidate fails (empty string when it passes every constraint).
+
+    ``user_goals`` are goal columns whose values are predictions (no RDKit value): a molecule
+    without one (it could not be encoded) cannot be ranked.
+    """
     reasons = pd.Series([""] * len(scored), index=scored.index, dtype=object)
 
     def fail(mask, reason):
@@ -316,6 +324,8 @@ def _check_constraints(scored: pd.DataFrame, s: SearchSettings, novel_mask) -> p
         fail(scored["alerts"] != "", scored["alerts"].to_numpy())
     if s.novel and novel_mask is not None:
         fail(~novel_mask, "in training set")
+    if user_goals:
+        fail(scored[list(user_goals)].isna().any(axis=1), "no value (cannot be encoded)")
     return reasons
 
 
@@ -427,22 +437,20 @@ def generate(
                 new.append(info)
         if new:
             smiles = [r["smiles"] for r in new]
+            frame = pd.DataFrame(new)
             if user_goals:  # their values are predictions, needed now to rank
-                _add_predictions(vae, new, goals, objective)
+                frame = _with_predictions(vae, frame, goals, objective)
             scored = score_molecules(
                 smiles, props, [s.similar_to] * len(smiles) if s.similar_to else None, s.filters
             )
-            frame = pd.DataFrame(new).join(scored.drop(columns=["valid"]))
+            frame = frame.join(scored.drop(columns=["valid"]))
             for goal in goals:  # a user column has no RDKit value: its prediction stands in
                 if goal.name not in frame.columns:
                     frame[goal.name] = frame[f"{goal.name}_predicted"]
             novel_mask = np.asarray(is_novel(smiles)) if is_novel is not None else None
             if novel_mask is not None:
                 frame["novel"] = novel_mask
-            reasons = _check_constraints(frame, s, novel_mask)
-            # A user column's value is its prediction; without an encoding there is none.
-            unscored = frame[user_goals].isna().any(axis=1) & (reasons == "")
-            reasons[unscored] = "no value (cannot be encoded)"
+            reasons = _check_constraints(frame, s, novel_mask, user_goals)
             kinds = reasons[reasons != ""].str.split(":").str[0]  # "PAINS: x" counts as PAINS
             for reason, count in kinds.value_counts().items():
                 rejected[reason] = rejected.get(reason, 0) + int(count)
@@ -461,10 +469,7 @@ def generate(
         table = table.sort_values("objective", ascending=False, kind="stable").head(n)
         table = table.reset_index(drop=True)
         if not user_goals:  # RDKit ranked them; predictions are only shown, for these n
-            records = table[["smiles"]].to_dict("records")
-            _add_predictions(vae, records, goals, objective)
-            shown = pd.DataFrame(records).drop(columns="smiles")
-            table = pd.concat([table.iloc[:, :3], shown, table.iloc[:, 3:]], axis=1)
+            table = _with_predictions(vae, table, goals, objective)
     return GenerationResult(table, rejected, decoded, len(seen) + n_off, len(seen), rounds)
 
 
@@ -501,9 +506,9 @@ class SeedSearch:
         out["success"] = False
         cand = self.candidates
         out["candidates"] = np.bincount(cand["seed_index"], minlength=len(out)).astype(int)
-        sign = -1.0 if self.goal.mode == "min" else 1.0
-        gain = sign * (cand["value"].to_numpy() - out["seed_value"].to_numpy()[cand["seed_index"]])
-        ok = (cand["similarity"].to_numpy() >= min_similarity) & np.isfinite(gain) & (gain > 0)
+        gain, ok = _improving(self.goal, cand["value"].to_numpy(),
+                              out["seed_value"].to_numpy()[cand["seed_index"]],
+                              cand["similarity"].to_numpy(), min_similarity)
         if ok.any():
             good = cand[ok].assign(gain=gain[ok])
             # Best gain per seed; ties go to the more similar molecule.
@@ -517,6 +522,14 @@ class SeedSearch:
             out.loc[idx, "similarity"] = top["similarity"].to_numpy()
             out.loc[idx, "success"] = True
         return out
+
+
+def _improving(goal: Goal, values: np.ndarray, seed_values: np.ndarray,
+               similarity: np.ndarray, min_similarity: float) -> tuple[np.ndarray, np.ndarray]:
+    """(gain over the seed, whether it is a success): an improving candidate within the bound."""
+    sign = -1.0 if goal.mode == "min" else 1.0
+    gain = sign * (values - seed_values)
+    return gain, (similarity >= min_similarity) & np.isfinite(gain) & (gain > 0)
 
 
 def _with_seed_sites(
@@ -637,7 +650,6 @@ def search_seeds(
         raise MolvaeError(f"waves must be between 1 and the starts ({s.starts}), got {waves}")
     wave_starts = [len(part) for part in np.array_split(np.arange(s.starts), waves)]
     bound = min_similarity if success_similarity is None else success_similarity
-    sign = -1.0 if goal.mode == "min" else 1.0
     if goal.name not in chem.PROPERTIES:
         raise MolvaeError(f"optimize needs an RDKit property to score, got {goal.name!r}")
     names = vae.model.config.all_properties
@@ -711,9 +723,7 @@ def search_seeds(
                 )
             )
             if len(owners):
-                # The test of SeedSearch.best: an improving candidate within the bound.
-                gain = sign * (values - seed_values[owners])
-                hit = (similarity >= bound) & np.isfinite(gain) & (gain > 0)
+                _, hit = _improving(goal, values, seed_values[owners], similarity, bound)
                 solved[owners[hit]] = True
         if on_batch:
             on_batch(len(batch))
@@ -747,8 +757,8 @@ def rescue_seeds(
     the prior term (300 steps in the first round, 900 in the second, maximum likelihood) and
     the search may leave the prior's shell (no ``max_norm``): the seeds that find nothing are
     mostly ones the decoder cannot write from inside the shell. For the 22 benchmark seeds
-    that still failed at similarity 0.4 after one round of the ordinary kind, 300 such steps found a
-    molecule for 12 (the ordinary refinement: 1); greedy decoding gave the seed itself back
+    that still failed at similarity 0.4 after one round of the ordinary kind, 300 such steps
+    found a molecule for 12 (the ordinary refinement: 1); greedy decoding gave the seed itself back
     for 7 of the 22, at a mean z norm of 28. ``seeds`` are the inputs of ``search``, in order.
     """
     s = settings or seed_search_settings()
