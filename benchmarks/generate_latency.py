@@ -44,10 +44,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--target", default="logP")
+    parser.add_argument("--model", help="a model directory instead of the bundled default "
+                        "(e.g. the previous model, as a control in the same hour)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [one_run(["generate", "--target", args.target], tmp) for _ in range(args.repeats)]
-    print(f"## `molvae generate --target {args.target}` latency ({dt.date.today()}, "
+        command = ["generate", "--target", args.target]
+        if args.model:
+            command += ["--model", args.model]
+        runs = [one_run(command, tmp) for _ in range(args.repeats)]
+    model = f" --model {args.model}" if args.model else ""
+    print(f"## `molvae generate --target {args.target}{model}` latency ({dt.date.today()}, "
           f"{cpu_model()}, {os.cpu_count()} cores; fresh process each run)\n")
     print("| run | first results | total |\n|---|---|---|")
     for i, (first, total) in enumerate(runs, 1):
