@@ -1,9 +1,11 @@
 """Exact reconstruction from the encoder's mu against the beam width.
 
 For ``--n`` MOSES test molecules, mu is decoded by beam search at each ``--widths`` value, and
-three rates are printed: the beam's likeliest string is the input; the likeliest string in
-canonical form (what ``molvae reconstruct --beam-width`` keeps) is the input; the input is
-anywhere in the beam (a ceiling for any rule that picks one string without knowing the input).
+four rates are printed: the beam's likeliest string is the input; the likeliest string in
+canonical form (``molvae reconstruct --beam-pick likeliest``) is the input; the string in
+canonical form whose own encoding lies nearest to mu (``--beam-pick nearest``, the default) is
+the input; the input is anywhere in the beam (a ceiling for any rule that picks one string
+without knowing the input).
 Width 1 is greedy decoding. The gap between the last two columns says whether a wider beam or a
 better decoder is what reconstruction needs.
 
@@ -44,10 +46,12 @@ def main() -> None:
     rows = []
     for width in [int(w) for w in args.widths.split(",")]:
         start = time.perf_counter()
-        top = picked = anywhere = 0
+        top = picked = nearest = anywhere = 0
         for lo in range(0, len(mu), 256):
             with vae._autocast():
                 ids, _ = vae.model.beam_search(mu[lo : lo + 256], beam_width=width)
+            texts = [vae._ids_to_texts(beam) for beam in ids]
+            near = vae._pick_nearest(mu[lo : lo + 256], texts, check_form=False)
             for i, beam in enumerate(ids):
                 # The same check and pick as `molvae reconstruct --beam-width`.
                 checked = [_check_string(t, tokenizer) for t in vae._ids_to_texts(beam)]
@@ -55,18 +59,19 @@ def main() -> None:
                 want = truth[lo + i]
                 top += cans[0] == want
                 picked += _pick_beam(checked)[1] == want
+                nearest += near[i][1] == want
                 anywhere += want in cans
         seconds = time.perf_counter() - start
-        rows.append((width, top / len(mu), picked / len(mu), anywhere / len(mu), seconds))
+        rows.append((width, *(x / len(mu) for x in (top, picked, nearest, anywhere)), seconds))
         print(f"width {width}: {seconds:.0f} s", flush=True)
     print(f"\n## Beam width ({dt.date.today()}, {cpu_model()}, {os.cpu_count()} cores, torch "
           f"{torch.__version__}, {torch.get_num_threads()} threads; model {vae.path}; "
           f"{len(mu):,} MOSES test molecules, decoding their mu)\n")
-    print("| beam width | likeliest string | likeliest in canonical form (kept) | input in the "
-          "beam | seconds |")
-    print("|---|---|---|---|---|")
-    for width, a, b, c, seconds in rows:
-        print(f"| {width} | {a:.3f} | {b:.3f} | {c:.3f} | {seconds:.0f} |")
+    print("| beam width | likeliest string | likeliest in canonical form | nearest encoding in "
+          "canonical form (default) | input in the beam | seconds |")
+    print("|---|---|---|---|---|---|")
+    for width, a, b, c, d, seconds in rows:
+        print(f"| {width} | {a:.3f} | {b:.3f} | {c:.3f} | {d:.3f} | {seconds:.0f} |")
 
 
 if __name__ == "__main__":

@@ -179,9 +179,10 @@ def decode(
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     strategy: str = typer.Option(
         "greedy", "--strategy",
-        help="greedy, sample, or beam (the likeliest string in canonical form of a beam search).",
+        help="greedy, sample, or beam (a string in canonical form from a beam search, see --beam-pick).",
     ),
     beam_width: int = typer.Option(8, "--beam-width", min=1, help="Strings kept by --strategy beam."),
+    beam_pick: str = typer.Option("likeliest", "--beam-pick", help="Which string of the beam: likeliest (highest p(x|z)) or nearest (its own encoding nearest to z; one encoder pass per string)."),
     temperature: float = typer.Option(1.0, "--temperature", "-t"),
     seed: int | None = typer.Option(None, "--seed"),
     batch_size: int = typer.Option(1024, "--batch-size", min=1, help="Latent points per decoder batch."),
@@ -190,6 +191,8 @@ def decode(
     """Decode latent points to molecules; rows with missing latents are reported, not dropped."""
     if strategy not in ("greedy", "sample", "beam"):
         raise typer.BadParameter("must be greedy, sample or beam", param_hint="--strategy")
+    if beam_pick not in ("likeliest", "nearest"):
+        raise typer.BadParameter("must be likeliest or nearest", param_hint="--beam-pick")
     vae = load_model(model, device)
     z = _read_latents(latents, vae.latent_dim)
     finite = np.isfinite(z).all(axis=1)
@@ -213,6 +216,7 @@ def decode(
                 seed=seed,
                 on_progress=advance,
                 beam_width=beam_width,
+                beam_pick=beam_pick,
             )
         idx = np.flatnonzero(finite)
         frame.loc[idx, "smiles"] = dec["smiles"].to_numpy()
@@ -234,7 +238,8 @@ def reconstruct(
     image: Path | None = typer.Option(None, "--image", help="Draw inputs beside their reconstructions (.png or .svg)."),
     image_rows: int = typer.Option(24, "--image-rows", help="Input/reconstruction pairs drawn in --image."),
     refine_steps: int = typer.Option(0, "--refine-steps", min=0, help="Refine each z for N steps so it decodes back (MolVAE.refine_latents); 0: decode mu."),
-    beam_width: int = typer.Option(0, "--beam-width", min=0, help="Beam decoding with this many strings (the likeliest in canonical form is kept); 0: greedy."),
+    beam_width: int = typer.Option(0, "--beam-width", min=0, help="Beam decoding of mu with this many strings; 0: greedy."),
+    beam_pick: str = typer.Option("nearest", "--beam-pick", help="Which string of the beam (canonical form only): nearest (its own encoding nearest to mu; amortized, one encoder pass per string) or likeliest (highest p(x|z))."),
     smiles_column: str | None = typer.Option(None, "--smiles-column"),
     device: str = typer.Option("auto", "--device"),
 ) -> None:
@@ -243,10 +248,13 @@ def reconstruct(
         check_output(image, (".png", ".svg"), "--image")
         if image_rows < 1:
             raise typer.BadParameter("must be at least 1", param_hint="--image-rows")
+    if beam_pick not in ("likeliest", "nearest"):
+        raise typer.BadParameter("must be likeliest or nearest", param_hint="--beam-pick")
     vae = load_model(model, device)
     table = _read_input(data, smiles_column)
     rec = vae.reconstruct(
-        table.records["smiles"].tolist(), refine_steps=refine_steps, beam_width=beam_width
+        table.records["smiles"].tolist(), refine_steps=refine_steps, beam_width=beam_width,
+        beam_pick=beam_pick,
     )
     frame = merge_with_rejects(table.records, rec, table.rejects)
     frame["match"] = frame["match"].fillna(False).astype(bool)
@@ -258,7 +266,7 @@ def reconstruct(
     report_status(frame)
     console.print(
         f"exact-match reconstruction{f' (z refined {refine_steps} steps)' if refine_steps else ''}"
-        f"{f' (beam of {beam_width})' if beam_width else ''}"
+        f"{f' (beam of {beam_width}, {beam_pick})' if beam_width else ''}"
         f": {rate:.4f} ({int(frame['match'].sum()):,} of "
         f"{n_ok:,} encodable molecules)",
         highlight=False,

@@ -187,12 +187,56 @@ def test_beam_decoding_keeps_the_likeliest_string_in_canonical_form(tiny_vae):
     assert picked_later > 0  # the beam found canonical strings greedy decoding would miss
 
 
+def test_beam_pick_nearest_keeps_the_string_whose_encoding_is_nearest():
+    vae = MolVAE.load("default", device="cpu")  # the bundled model: beams with choices
+    z = vae.sample_prior(24, seed=4)
+    dec = vae.decode(z, strategy="beam", beam_width=8, check_form=True, batch_size=16,
+                          beam_pick="nearest", n_jobs=1)
+    # The same rows from forked workers (several batches) as from one process.
+    forked = vae.decode(z, strategy="beam", beam_width=8, check_form=True, batch_size=16,
+                             beam_pick="nearest", n_jobs=2)
+    assert forked.equals(dec)
+    likeliest = vae.decode(z, strategy="beam", beam_width=8, check_form=True, batch_size=16)
+    with vae._autocast():  # as decode runs it
+        ids, _ = vae.model.beam_search(z, beam_width=8)
+    tokenizer = vae.tokenizer
+    choices = 0
+    for i in range(len(z)):
+        texts = vae._ids_to_texts(ids[i])
+        cans = [canonical_smiles(tokenizer.to_smiles(t) or "") for t in texts]
+        options = sorted({c for t, c in zip(texts, cans, strict=True)
+                          if in_canonical_form(t, c, tokenizer)})
+        prep = vae.prepare(options)  # a string too long to encode is no option
+        options = [options[r] for r in prep.dataset.rows]
+        if not options:  # nothing in canonical form to encode: the same fallback as likeliest
+            assert dec.iloc[i].equals(likeliest.iloc[i])
+            continue
+        distance = (vae.encode_dataset(prep.dataset)[0] - z[i]).norm(dim=1)
+        assert dec["canonical_form"][i]
+        assert dec["canonical"][i] == options[int(distance.argmin())]
+        choices += len(options) > 1
+    assert choices > 0  # rows with more than one string to choose from
+    with pytest.raises(MolvaeError, match="beam_pick"):
+        vae.decode(z, strategy="beam", beam_pick="best")
+
+
 def test_reconstruct_with_beam(tiny_vae):
     smiles = pd.read_csv(SAMPLE)["SMILES"].head(30).tolist()
-    rec = tiny_vae.reconstruct(smiles, beam_width=4)
     mu = tiny_vae.encode_mean(smiles)
-    assert rec["reconstructed"].tolist() == tiny_vae.decode(mu, "beam", beam_width=4)[
-        "canonical"
-    ].tolist()
+    for pick in ("nearest", "likeliest"):
+        rec = tiny_vae.reconstruct(smiles, beam_width=4, beam_pick=pick)
+        dec = tiny_vae.decode(mu, "beam", beam_width=4, beam_pick=pick)
+        assert rec["reconstructed"].tolist() == dec["canonical"].tolist()
     with pytest.raises(MolvaeError, match="strategy"):
         tiny_vae.decode(mu, "beams")
+
+
+def test_nearest_encoding_reconstructs_more_than_the_likeliest_string():
+    from molvae_datasets import sample_path
+
+    vae = MolVAE.load("default", device="cpu")  # the bundled model
+    smiles = pd.read_csv(sample_path("moses_test_sample.csv"))["SMILES"].head(200).tolist()
+    nearest = vae.reconstruct(smiles, beam_width=8)["match"].sum()
+    likeliest = vae.reconstruct(smiles, beam_width=8, beam_pick="likeliest")["match"].sum()
+    greedy = vae.reconstruct(smiles)["match"].sum()
+    assert nearest > likeliest >= greedy

@@ -101,7 +101,12 @@ def test_train_sample_encode_decode_reconstruct(tmp_path):
     out = molvae("reconstruct", str(SAMPLE), "--model", str(run))
     assert out.returncode == 0 and "exact-match reconstruction" in out.stdout
     out = molvae("reconstruct", str(SAMPLE), "--model", str(run), "--beam-width", "3")
-    assert out.returncode == 0 and "(beam of 3)" in out.stdout
+    assert out.returncode == 0 and "(beam of 3, nearest)" in out.stdout
+    out = molvae("reconstruct", str(SAMPLE), "--model", str(run), "--beam-width", "3",
+                 "--beam-pick", "likeliest")
+    assert out.returncode == 0 and "(beam of 3, likeliest)" in out.stdout
+    out = molvae("reconstruct", str(SAMPLE), "--model", str(run), "--beam-pick", "best")
+    assert out.returncode == 2 and "likeliest or nearest" in out.stderr
     out = molvae("decode", str(latents), "--model", str(run), "--strategy", "beams")
     assert out.returncode == 2 and "greedy, sample or beam" in out.stderr
 
