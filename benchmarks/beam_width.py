@@ -52,9 +52,9 @@ def main() -> None:
                 ids, _ = vae.model.beam_search(mu[lo : lo + 256], beam_width=width)
             texts = [vae._ids_to_texts(beam) for beam in ids]
             near = vae._pick_nearest(mu[lo : lo + 256], texts, check_form=False)
-            for i, beam in enumerate(ids):
-                # The same check and pick as `molvae reconstruct --beam-width`.
-                checked = [_check_string(t, tokenizer) for t in vae._ids_to_texts(beam)]
+            for i, beam in enumerate(texts):
+                # The same check and pick as `molvae reconstruct --beam-pick likeliest`.
+                checked = [_check_string(t, tokenizer) for t in beam]
                 cans = [row[1] for row in checked]
                 want = truth[lo + i]
                 top += cans[0] == want

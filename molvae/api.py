@@ -202,9 +202,14 @@ def _decode_batch_in_worker(task: tuple[int, int]) -> list[tuple]:
     vae, z, batch_size, settings, check_form = _DECODE_STATE
     start, seed = task
     texts = vae._generate_texts(z, start, batch_size, seed, settings)
-    if settings[0] == "beam" and settings[4] == "nearest":
+    if _picks_nearest(settings):
         return vae._pick_nearest(z[start : start + batch_size], texts, check_form)
     return _postprocess_chunk(texts, vae.bundle.representation, check_form)
+
+
+def _picks_nearest(settings: tuple[str, float, int | None, int, str]) -> bool:
+    """Whether ``MolVAE.decode`` settings keep each beam's string with the nearest encoding."""
+    return settings[0] == "beam" and settings[4] == "nearest"
 
 
 @dataclass
@@ -348,7 +353,6 @@ class MolVAE:
             raise MolvaeError(f"the beam width must be at least 1, got {beam_width}")
         if beam_pick not in ("likeliest", "nearest"):
             raise MolvaeError(f"beam_pick must be likeliest or nearest, got {beam_pick!r}")
-        nearest = strategy == "beam" and beam_pick == "nearest"
         settings = (strategy, temperature, top_k, beam_width, beam_pick)
         rows: list[tuple] = []
         jobs = default_jobs() if n_jobs is None else n_jobs
@@ -388,7 +392,7 @@ class MolVAE:
 
                 for start, batch_seed in zip(starts, seeds, strict=True):
                     texts = self._generate_texts(z, start, batch_size, batch_seed, settings)
-                    if nearest:
+                    if _picks_nearest(settings):
                         part = self._pick_nearest(z[start : start + batch_size], texts, check_form)
                         pending.append(((lambda part=part: part), len(texts)))
                     else:
@@ -421,9 +425,10 @@ class MolVAE:
         position: dict[str, int] = {}
         mu = np.zeros((0, self.latent_dim), dtype=np.float32)
         if candidates:
-            prep = self.prepare(candidates, n_jobs=1)  # may run in a decode worker process
-            mu = self.encode_dataset(prep.dataset)[0].numpy()
-            position = {candidates[r]: i for i, r in enumerate(prep.dataset.rows)}
+            # Already canonical; one process, since this may run in a decode worker.
+            dataset = self._tokenize(candidates, range(len(candidates)), n_jobs=1)[0]
+            mu = self.encode_dataset(dataset)[0].numpy()
+            position = {candidates[r]: i for i, r in enumerate(dataset.rows)}
         points = z.detach().float().cpu().numpy()
         rows: list[tuple] = []
         for point, beam in zip(points, checked, strict=True):
@@ -539,12 +544,22 @@ class MolVAE:
         return frame
 
     # ------------------------------------------------------------------ encoding
-    def prepare(self, smiles: Sequence[str], n_jobs: int | None = None) -> EncodedInput:
-        """Canonicalize and tokenize input SMILES; invalid or unencodable ones become rejects.
+    def _tokenize(
+        self, canonical: Sequence[str], rows: Sequence[int], n_jobs: int | None
+    ) -> tuple[EncodedDataset, pd.DataFrame]:
+        """Encoder input (and rejects) for canonical SMILES with this model's vocabulary."""
+        dataset, _, rejects = encode_molecules(
+            canonical,
+            rows,
+            self.bundle.representation,
+            self.bundle.vocabulary,
+            self.model.config.max_length - 1,
+            n_jobs=n_jobs,
+        )
+        return dataset, rejects
 
-        ``n_jobs``: tokenizing processes (default: one below 20,000 molecules, else one per
-        core); 1 inside a worker process, which may not start processes of its own.
-        """
+    def prepare(self, smiles: Sequence[str]) -> EncodedInput:
+        """Canonicalize and tokenize input SMILES; invalid or unencodable ones become rejects."""
         smiles = list(smiles)
         canon, rows, rejects = [], [], []
         for i, s in enumerate(smiles):
@@ -556,13 +571,8 @@ class MolVAE:
             else:
                 canon.append(c)
                 rows.append(i)
-        dataset, _, tok_rejects = encode_molecules(
-            canon,
-            rows,
-            self.bundle.representation,
-            self.bundle.vocabulary,
-            self.model.config.max_length - 1,
-            n_jobs=n_jobs if n_jobs is not None else (1 if len(canon) < 20000 else None),
+        dataset, tok_rejects = self._tokenize(
+            canon, rows, n_jobs=1 if len(canon) < 20000 else None
         )
         all_rejects = pd.concat(
             [pd.DataFrame(rejects, columns=["row", "smiles", "reason"]), tok_rejects],

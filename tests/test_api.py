@@ -168,16 +168,23 @@ def test_reconstruct_with_refined_latents(tiny_vae):
     assert refined["canonical"].equals(plain["canonical"])
 
 
+def _beam_strings(vae: MolVAE, beam_ids: torch.Tensor) -> tuple[list[str | None], list[bool]]:
+    """Each string of one beam (best first): its canonical SMILES, and whether it is written
+    in that canonical form; computed here from RDKit and the tokenizer, not by decode."""
+    tokenizer = vae.tokenizer
+    texts = vae._ids_to_texts(beam_ids)
+    cans = [canonical_smiles(tokenizer.to_smiles(t) or "") for t in texts]
+    forms = [in_canonical_form(t, c, tokenizer) for t, c in zip(texts, cans, strict=True)]
+    return cans, forms
+
+
 def test_beam_decoding_keeps_the_likeliest_string_in_canonical_form(tiny_vae):
     z = tiny_vae.sample_prior(40, seed=4)
     dec = tiny_vae.decode(z, strategy="beam", beam_width=4, check_form=True, batch_size=16)
     ids, _ = tiny_vae.model.beam_search(z, beam_width=4)
-    tokenizer = tiny_vae.tokenizer
     picked_later = 0
     for i in range(len(z)):
-        texts = tiny_vae._ids_to_texts(ids[i])
-        cans = [canonical_smiles(tokenizer.to_smiles(t) or "") for t in texts]
-        forms = [in_canonical_form(t, c, tokenizer) for t, c in zip(texts, cans, strict=True)]
+        cans, forms = _beam_strings(tiny_vae, ids[i])
         if any(forms):
             assert dec["canonical_form"][i] and dec["canonical"][i] == cans[forms.index(True)]
             picked_later += forms.index(True) > 0
@@ -191,21 +198,18 @@ def test_beam_pick_nearest_keeps_the_string_whose_encoding_is_nearest():
     vae = MolVAE.load("default", device="cpu")  # the bundled model: beams with choices
     z = vae.sample_prior(24, seed=4)
     dec = vae.decode(z, strategy="beam", beam_width=8, check_form=True, batch_size=16,
-                          beam_pick="nearest", n_jobs=1)
+                     beam_pick="nearest", n_jobs=1)
     # The same rows from forked workers (several batches) as from one process.
     forked = vae.decode(z, strategy="beam", beam_width=8, check_form=True, batch_size=16,
-                             beam_pick="nearest", n_jobs=2)
+                        beam_pick="nearest", n_jobs=2)
     assert forked.equals(dec)
     likeliest = vae.decode(z, strategy="beam", beam_width=8, check_form=True, batch_size=16)
     with vae._autocast():  # as decode runs it
         ids, _ = vae.model.beam_search(z, beam_width=8)
-    tokenizer = vae.tokenizer
     choices = 0
     for i in range(len(z)):
-        texts = vae._ids_to_texts(ids[i])
-        cans = [canonical_smiles(tokenizer.to_smiles(t) or "") for t in texts]
-        options = sorted({c for t, c in zip(texts, cans, strict=True)
-                          if in_canonical_form(t, c, tokenizer)})
+        cans, forms = _beam_strings(vae, ids[i])
+        options = sorted({c for c, form in zip(cans, forms, strict=True) if form})
         prep = vae.prepare(options)  # a string too long to encode is no option
         options = [options[r] for r in prep.dataset.rows]
         if not options:  # nothing in canonical form to encode: the same fallback as likeliest
