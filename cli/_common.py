@@ -22,8 +22,10 @@ __all__ = [
     "write_table",
 ]
 
-console = Console()
-err_console = Console(stderr=True)
+# Markup off: SMILES and file names are data, and rich would take "[nH]" or "[o+]" in them for a
+# style tag and drop it from the printed string. Styles are given as ``Text`` where wanted.
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 MODEL_HELP = "Model directory, training run directory, or bundled model name (default: 'default')."
 PARQUET_HINT = "writing .parquet needs pyarrow: pip install 'molvae[parquet]', or write a .csv"
@@ -129,7 +131,7 @@ def progress_bar(total: int | None = None, description: str = ""):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     progress = Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

@@ -6,6 +6,7 @@ from enum import Enum
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from molvae.download import DATASETS, data_dir, datasets_table, download
 
@@ -26,7 +27,7 @@ def list_datasets() -> None:
     table.add_column("license")
     table.add_column("cached", no_wrap=True)
     for row in frame.itertuples(index=False):
-        cached = "[green]yes[/]" if row.cached else "no"
+        cached = Text("yes", style="green") if row.cached else "no"
         table.add_row(row.name, row.description, row.size, row.url, row.license, cached)
     console.print(table)
 

@@ -82,4 +82,6 @@ def _print_error(message: str) -> None:
     from rich.markup import escape
 
     first_line = " ".join(message.split())  # one line, whatever the exception text held
-    err_console.print(f"[bold red]error:[/] {escape(first_line)}", highlight=False, soft_wrap=True)
+    err_console.print(
+        f"[bold red]error:[/] {escape(first_line)}", highlight=False, soft_wrap=True, markup=True
+    )

@@ -83,6 +83,14 @@ def test_neighbors_table(tiny_run, tmp_path):
     assert molvae("neighbors", "CCO", "--radius", "-1").returncode == 2
 
 
+def test_tables_print_bracket_atoms(tiny_run):
+    """rich must not read "[nH]" in a SMILES as a style tag and drop it from the table."""
+    res = molvae("neighbors", "Cc1cc[nH]c1", "--model", str(tiny_run), "-n", "3", "--radius",
+                 "2.5", "--points", "60", "--seed", "3")
+    assert res.returncode == 0, res.stderr
+    assert "neighbours of Cc1cc[nH]c1 within" in res.stdout
+
+
 def test_score_keeps_every_row(tiny_run, tmp_path):
     out = tmp_path / "scores.csv"
     res = molvae("score", str(BAD), "--model", str(tiny_run), "--out", str(out), "--samples", "2")
