@@ -587,6 +587,20 @@ def _open_run(run_dir: Path) -> _Run:
     )
 
 
+def _lineage(model_dir: Path) -> dict[str, Any]:
+    """What a fine-tuned model was started from, to store in its training record.
+
+    A path means nothing on another machine; the parent's weights hash identifies it, and its
+    own training record (with its own parent, if it was fine-tuned too) says how it was made,
+    so the steps and wall time behind a model add up along the chain.
+    """
+    data = json.loads((model_dir / "config.json").read_text())
+    training = data.get("training", {})
+    record = {k: training.get(k) for k in ("data_sha256", "train_molecules", "steps",
+                                           "wall_seconds", "saved_at", "parent")}
+    return {"weights_sha256": data.get("weights_sha256"), **record}
+
+
 def _create_run(
     data_path: str | Path | None,
     run_dir: Path,
@@ -639,6 +653,7 @@ def _create_run(
         "property_mean": prop_mean.tolist(),
         "property_std": prop_std.tolist(),
         "init_from": str(init_from) if init_from else None,
+        "parent": _lineage(Path(init_from)) if init_from else None,
     }
     from molvae.api import TRAINING_INDEX, save_training_set_index
 
@@ -919,6 +934,7 @@ def _fit(
             "train_config": asdict(cfg),
             "train_molecules": len(train_set),
             "init_from": data_info.get("init_from"),
+            "parent": data_info.get("parent"),
         },
     )
     optimizer = torch.optim.AdamW(

@@ -135,6 +135,9 @@ def test_fine_tune_keeps_vocabulary_and_reports_unknown_tokens(tiny_run, tmp_pat
     child = json.loads((run / "model" / "config.json").read_text())
     assert child["vocabulary"] == parent["vocabulary"]
     assert child["properties"]["mean"] == parent["properties"]["mean"]
+    lineage = child["training"]["parent"]  # the parent by its weights, not a local path
+    assert lineage["weights_sha256"] == parent["weights_sha256"]
+    assert lineage["steps"] == parent["training"]["steps"] and lineage["parent"] is None
     rejects = pd.read_csv(run / "rejects.csv")
     assert len(rejects) == 1 and "[Se]" in rejects["reason"][0]
 
