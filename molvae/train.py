@@ -42,6 +42,7 @@ from molvae import chem, distributed
 from molvae._version import __version__
 from molvae.annealing import kl_weight
 from molvae.checkpoint import (
+    WEIGHTS,
     ModelBundle,
     atomic_write_bytes,
     load_model_dir,
@@ -587,18 +588,17 @@ def _open_run(run_dir: Path) -> _Run:
     )
 
 
-def _lineage(model_dir: Path) -> dict[str, Any]:
+def _lineage(model_dir: Path, training: dict[str, Any]) -> dict[str, Any]:
     """What a fine-tuned model was started from, to store in its training record.
 
-    A path means nothing on another machine; the parent's weights hash identifies it, and its
-    own training record (with its own parent, if it was fine-tuned too) says how it was made,
-    so the steps and wall time behind a model add up along the chain.
+    ``training`` is the parent's training record as loaded with it. A path means nothing on
+    another machine; the hash of the parent's weights identifies it, and its own training
+    record (with its own parent, if it was fine-tuned too) says how it was made, so the steps
+    and wall time behind a model add up along the chain.
     """
-    data = json.loads((model_dir / "config.json").read_text())
-    training = data.get("training", {})
     record = {k: training.get(k) for k in ("data_sha256", "train_molecules", "steps",
                                            "wall_seconds", "saved_at", "parent")}
-    return {"weights_sha256": data.get("weights_sha256"), **record}
+    return {"weights_sha256": file_sha256(model_dir / WEIGHTS), **record}
 
 
 def _create_run(
@@ -653,7 +653,7 @@ def _create_run(
         "property_mean": prop_mean.tolist(),
         "property_std": prop_std.tolist(),
         "init_from": str(init_from) if init_from else None,
-        "parent": _lineage(Path(init_from)) if init_from else None,
+        "parent": _lineage(Path(init_from), init_bundle.training) if init_bundle else None,
     }
     from molvae.api import TRAINING_INDEX, save_training_set_index
 
