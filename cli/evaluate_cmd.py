@@ -49,6 +49,10 @@ def evaluate(
         True, "--canonical-only/--any-form",
         help="Sample only strings in their molecule's canonical form (see `molvae sample`).",
     ),
+    critic: bool = typer.Option(
+        True, "--critic/--no-critic",
+        help="Use the model's realism critic, if it has one (see `molvae sample`).",
+    ),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
 ) -> None:
@@ -64,7 +68,8 @@ def evaluate(
     else:
         vae = load_model(model, device)
         err_console.print(f"sampling {n:,} molecules", highlight=False)
-        frame = vae.sample(n, temperature=temperature, seed=seed, canonical_only=canonical_only)
+        frame = vae.sample(n, temperature=temperature, seed=seed, canonical_only=canonical_only,
+                           critic=critic)
         generated = frame["smiles"].tolist()
         drawn = int(frame.attrs.get("drawn", len(frame)))
         if canonical_only:
@@ -74,7 +79,7 @@ def evaluate(
             )
         report.update(
             model=str(vae.path), n=n, temperature=temperature, seed=seed,
-            canonical_only=canonical_only, drawn=drawn,
+            canonical_only=canonical_only, critic=bool(frame.attrs.get("critic")), drawn=drawn,
         )
     result = run_evaluate(
         generated, reference, train, scaffold_reference=scaffold_reference,

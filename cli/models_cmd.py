@@ -22,7 +22,7 @@ def models(
         console.print(Markdown(path.read_text()) if path.is_file() else f"{card}: no model card")
         return
     table = Table(title=f"bundled models ({BUNDLED_DIR})")
-    for col in ("name", "representation", "latent", "properties", "trained on", "card"):
+    for col in ("name", "representation", "latent", "properties", "trained on", "critic", "card"):
         table.add_column(col)
     found = 0
     for path in sorted(BUNDLED_DIR.glob("*/config.json")):
@@ -35,6 +35,7 @@ def models(
             ", ".join(cfg.get("properties", {}).get("names", [])) or "-",
             f"{training.get('train_molecules', '?'):,} molecules"
             if isinstance(training.get("train_molecules"), int) else "?",
+            _critic_summary(path.parent / "critic.json"),
             "MODEL_CARD.md" if (path.parent / "MODEL_CARD.md").is_file() else "-",
         )
         found += 1
@@ -43,6 +44,17 @@ def models(
         console.print("molvae models --card NAME shows a model's card.")
     else:
         console.print("no bundled model is installed; train one with `molvae train`.")
+
+
+def _critic_summary(path) -> str:
+    """One cell on a model's realism critic (``molvae fit-critic``): its held-out AUC."""
+    if not path.is_file():
+        return "-"
+    try:
+        auc = json.loads(path.read_text()).get("held_out_auc")
+    except (OSError, json.JSONDecodeError):
+        return "unreadable"
+    return f"yes (AUC {auc:.3f})" if isinstance(auc, float) else "yes"
 
 
 def register(app: typer.Typer) -> None:

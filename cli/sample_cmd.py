@@ -46,6 +46,12 @@ def sample(
         help="Keep only strings written as the training data write their molecule, drawing "
         "until -n are kept (default); --any-form returns every draw as decoded.",
     ),
+    critic: bool = typer.Option(
+        True,
+        "--critic/--no-critic",
+        help="With a model that has a realism critic (molvae fit-critic), also keep each "
+        "canonical-form draw with the critic's acceptance probability (default).",
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (reproducible on CPU)."),
     batch_size: int = typer.Option(1024, "--batch-size"),
     device: str = typer.Option("auto", "--device"),
@@ -68,14 +74,20 @@ def sample(
             batch_size=batch_size,
             on_progress=advance,
             canonical_only=canonical_only,
+            critic=critic,
         )
     write_table(frame, out)
     valid = int(frame["valid"].sum())
     n_unique = frame.loc[frame["valid"], "canonical"].nunique()
     drawn = int(frame.attrs.get("drawn", len(frame)))
+    why = (
+        "not in their molecule's canonical form or turned down by the critic"
+        if frame.attrs.get("critic")
+        else "not in their molecule's canonical form"
+    )
     kept = (
         f"{len(frame):,} kept of {drawn:,} drawn ({len(frame) / max(drawn, 1):.1%}; the rest "
-        "were not in their molecule's canonical form), "
+        f"were {why}), "
         if canonical_only
         else f"{len(frame):,} decoded, "
     )

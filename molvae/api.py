@@ -20,6 +20,7 @@ import torch
 
 from molvae import chem
 from molvae.checkpoint import ModelBundle, load_model_dir
+from molvae.critic import Critic, load_critic
 from molvae.data import EncodedDataset, collate, encode_molecules
 from molvae.errors import MolvaeError
 from molvae.model import GRUVAE
@@ -232,6 +233,8 @@ class MolVAE:
         self.path = path
         self.tokenizer = get_tokenizer(bundle.representation)
         self.amp = autocast_dtype("auto", device)
+        # The realism critic fitted to these weights (molvae.critic), if the directory has one.
+        self.critic: Critic | None = load_critic(path) if path is not None else None
 
     @classmethod
     def load(cls, model: str | Path | None = "default", device: str = "auto") -> MolVAE:
@@ -463,6 +466,7 @@ class MolVAE:
         on_progress: Callable[[int], None] | None = None,
         canonical_only: bool = True,
         latent_sampler: Callable[[int, int | None], torch.Tensor] | None = None,
+        critic: bool = True,
     ) -> pd.DataFrame:
         """Decode prior samples: ``n`` rows of ``smiles``, ``canonical``, ``valid``.
 
@@ -482,6 +486,12 @@ class MolVAE:
         10,000) were drawn, the rows found so far are returned: fewer than ``n``, and the caller
         warns (a model that keeps under 2% of its draws has not learnt its training language).
 
+        With ``critic`` (the default) and a model that has one (:mod:`molvae.critic`), a
+        canonical-form draw is further kept with the critic's acceptance probability
+        (discriminator rejection sampling): on the bundled model that takes FCD/Test from 0.92
+        to about 0.4 (``benchmarks/critic.py``). ``frame.attrs["critic"]`` says whether it was
+        applied; it is only used together with ``canonical_only``.
+
         ``latent_sampler(count, seed)`` replaces the prior N(0, I) as the source of z (for
         example a density fitted to the training posteriors); it must return a
         ``(count, latent_dim)`` tensor.
@@ -489,12 +499,14 @@ class MolVAE:
         if n <= 0:
             raise MolvaeError("the number of samples must be positive")
         draw = latent_sampler or self.sample_prior
+        use_critic = bool(critic and canonical_only and self.critic is not None)
         if not unique and not canonical_only:
             z = draw(n, seed)
             frame = self.decode(
                 z, strategy, temperature, top_k, batch_size, seed=seed, on_progress=on_progress
             )
             frame.attrs["drawn"] = frame.attrs["decoded"] = n
+            frame.attrs["critic"] = False
             return frame
         seen: set[str] = set()
         frames = []
@@ -520,6 +532,8 @@ class MolVAE:
             ok = part["valid"].to_numpy()
             if canonical_only:
                 ok = ok & part.pop("canonical_form").to_numpy()
+            if use_critic and ok.any():
+                ok = ok & self._critic_accepts(part["canonical"], ok, round_seed)
             keep = []
             for i in np.flatnonzero(ok):
                 if found >= n:
@@ -541,7 +555,18 @@ class MolVAE:
         frame = pd.concat(frames, ignore_index=True)
         frame.attrs["drawn"] = drawn
         frame.attrs["decoded"] = decoded
+        frame.attrs["critic"] = use_critic
         return frame
+
+    def _critic_accepts(self, canonical: pd.Series, ok: np.ndarray, seed: int | None) -> np.ndarray:
+        """Rows of ``ok`` the critic keeps, each with its acceptance probability (seeded)."""
+        rows = np.flatnonzero(ok)
+        prob = self.critic.accept_probability(self.critic.logits(canonical.iloc[rows].tolist()))
+        # A stream of its own, so the draws (z and strings) do not depend on the critic.
+        rng = np.random.default_rng(None if seed is None else [seed, 0xC417])
+        keep = np.zeros(len(ok), dtype=bool)
+        keep[rows] = rng.random(len(rows)) < prob
+        return keep
 
     # ------------------------------------------------------------------ encoding
     def _tokenize(

@@ -108,6 +108,8 @@ def test_models_lists_bundled_or_explains():
     bundled = REPO / "molvae" / "pretrained"
     if any(bundled.glob("*/config.json")):
         assert "default" in res.stdout
+    if (bundled / "default" / "critic.json").is_file():
+        assert "AUC" in res.stdout  # the critic column
     else:
         assert "no bundled model" in res.stdout
 
@@ -125,3 +127,22 @@ def test_generate_then_screen(tiny_run, tmp_path):
 
     screened = int(re.search(r"screened ([\d,]+) rows", res.stdout).group(1).replace(",", ""))
     assert screened >= 1 and len(kept) + len(rejected) == screened
+
+
+def test_fit_critic_writes_a_model_copy_that_samples_with_it(tiny_run, tmp_path):
+    out = tmp_path / "with_critic"
+    res = molvae("fit-critic", str(SAMPLE), "--model", str(tiny_run), "--out", str(out),
+                 "--samples", "40", "--epochs", "2")
+    assert res.returncode == 0, res.stderr
+    assert "held-out AUC" in res.stdout
+    assert (out / "critic.json").is_file() and (out / "model.safetensors").is_file()
+    assert not (tiny_run / "model" / "critic.json").exists()  # the source model is untouched
+    record = json.loads((out / "critic.json").read_text())
+    assert record["reference"]["file"] == SAMPLE.name and record["reference"]["rows"] == 2000
+    res = molvae("sample", "--model", str(out), "-n", "5", "--seed", "0",
+                 "--out", str(tmp_path / "s.csv"))
+    assert res.returncode == 0, res.stderr
+    assert "turned down by the critic" in " ".join(res.stdout.split())
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 5
+    res = molvae("fit-critic", str(SAMPLE), "--model", str(tiny_run), "--out", str(out))
+    assert res.returncode == 1 and "not empty" in res.stderr
