@@ -1,8 +1,10 @@
 """Quality of a trained model, as reported in its model card.
 
 - MOSES metrics of ``--samples`` prior samples (default 30,000) against the MOSES test split,
-  from the default sampler (draws whose string is its molecule's canonical form; see
-  ``benchmarks/canonical_form.py``) and from every draw as decoded (``--any-form``);
+  from the default sampler (draws whose string is its molecule's canonical form, see
+  ``benchmarks/canonical_form.py``, kept by the model's realism critic if it has one, see
+  ``benchmarks/critic.py``), without the critic, and from every draw as decoded
+  (``--any-form``);
 - exact-match reconstruction (greedy decoding of mu) of ``--reconstruct`` test molecules, of
   the same molecules by beam decoding of mu (``--beam-width``), keeping the likeliest string in
   canonical form or the one whose own encoding lies nearest to mu (both still amortized:
@@ -62,10 +64,14 @@ def main() -> None:
     report: dict = {"model": str(vae.path), "date": str(dt.date.today()), "cpu": cpu_model(),
                     "cores": os.cpu_count()}
 
-    samplers = (("moses", True), ("moses_any_form", False)) if args.samples > 0 else ()
-    for key, canonical_only in samplers:
+    # The default sampler (canonical form, and the critic when the model has one), the same
+    # without the critic, and every draw.
+    samplers = [("moses", True, True), ("moses_any_form", False, False)]
+    if vae.critic is not None:
+        samplers.insert(1, ("moses_no_critic", True, False))
+    for key, canonical_only, critic in samplers if args.samples > 0 else ():
         t = time.perf_counter()
-        samples = vae.sample(args.samples, seed=0, canonical_only=canonical_only)
+        samples = vae.sample(args.samples, seed=0, canonical_only=canonical_only, critic=critic)
         sampling = time.perf_counter() - t
         t = time.perf_counter()
         metrics = evaluate_smiles(samples["smiles"].tolist(), MOSES / "test.csv.gz",
@@ -133,16 +139,23 @@ def main() -> None:
 
 
 def _print_moses(report: dict, samples: int) -> None:
-    """The MOSES table of both samplers."""
+    """The MOSES table of every sampler measured."""
     main_run, raw = report["moses"], report["moses_any_form"]
+    plain = report.get("moses_no_critic")
+    what = "draws in canonical form kept by the realism critic" if plain else (
+        "draws in canonical form")
     print(f"MOSES metrics of {samples:,} prior samples (temperature 1.0) vs the MOSES test "
-          f"split. Default sampler: draws in canonical form, {samples:,} kept of "
+          f"split. Default sampler: {what}, {samples:,} kept of "
           f"{main_run['drawn']:,} drawn ({samples / main_run['drawn']:.1%}), sampling "
           f"{main_run['sampling_seconds']:.0f} s, scoring {main_run['scoring_seconds']:.0f} s. "
-          f"Every draw (`--any-form`): sampling {raw['sampling_seconds']:.0f} s.\n")
-    print("| metric | default sampler | every draw |\n|---|---|---|")
-    for key, value in main_run["metrics"].items():
-        print(f"| {key} | {value:.4f} | {raw['metrics'][key]:.4f} |")
+          + (f"Without the critic (`--no-critic`): {samples:,} kept of {plain['drawn']:,}, "
+             f"sampling {plain['sampling_seconds']:.0f} s. " if plain else "")
+          + f"Every draw (`--any-form`): sampling {raw['sampling_seconds']:.0f} s.\n")
+    runs = [main_run] + ([plain] if plain else []) + [raw]
+    names = ["default sampler"] + (["no critic"] if plain else []) + ["every draw"]
+    print("| metric | " + " | ".join(names) + " |\n" + "|---" * (len(names) + 1) + "|")
+    for key in main_run["metrics"]:
+        print(f"| {key} | " + " | ".join(f"{r['metrics'][key]:.4f}" for r in runs) + " |")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def main() -> None:
     for temperature in [float(t) for t in args.temperatures.split(",")]:
         start = time.perf_counter()
         if args.canonical_only:
-            decoded = vae.sample(args.n, temperature=temperature, seed=0)
+            decoded = vae.sample(args.n, temperature=temperature, seed=0, critic=False)
             kept = f"{len(decoded) / decoded.attrs['drawn']:.1%}"
         else:
             decoded = vae.decode(z, strategy="sample", temperature=temperature, seed=0)
