@@ -86,6 +86,9 @@ class TrainConfig:
     batch_size: int = 256
     epochs: int = 50
     max_minutes: float | None = None
+    # With max_minutes: the cosine decay follows the clock too (whichever is further along),
+    # so a budgeted run ends annealed. Learning rates then depend on the machine's speed.
+    schedule_by_time: bool = False
     learning_rate: float = 1e-3
     min_learning_rate: float = 1e-4
     warmup_steps: int = 200

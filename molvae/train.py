@@ -359,11 +359,19 @@ def vae_loss(
     return result
 
 
-def learning_rate(step: int, cfg: TrainConfig, total_steps: int) -> float:
-    """Linear warm-up, then cosine decay from ``learning_rate`` to ``min_learning_rate``."""
+def learning_rate(
+    step: int, cfg: TrainConfig, total_steps: int, time_fraction: float = 0.0
+) -> float:
+    """Linear warm-up, then cosine decay from ``learning_rate`` to ``min_learning_rate``.
+
+    ``time_fraction`` (the share of a time budget used, with ``schedule_by_time``) moves the
+    decay along when the clock is further ahead than the steps, so a run stopped by its time
+    limit has finished its anneal instead of stopping at a high learning rate.
+    """
     if step < cfg.warmup_steps:
         return cfg.learning_rate * (step + 1) / cfg.warmup_steps
-    progress = min((step - cfg.warmup_steps) / max(total_steps - cfg.warmup_steps, 1), 1.0)
+    progress = (step - cfg.warmup_steps) / max(total_steps - cfg.warmup_steps, 1)
+    progress = min(max(progress, time_fraction), 1.0)
     cos = 0.5 * (1 + math.cos(math.pi * progress))
     return cfg.min_learning_rate + (cfg.learning_rate - cfg.min_learning_rate) * cos
 
@@ -1090,7 +1098,12 @@ def _fit(
                     drop[:, 0] = False  # keep bos
                     drop &= batch.decoder_inputs != Vocabulary.pad_id
                     batch.decoder_inputs = batch.decoder_inputs.masked_fill(drop, Vocabulary.unk_id)
-                lr = learning_rate(step, cfg, total_steps)
+                clock = (
+                    (time.monotonic() - started) / (cfg.max_minutes * 60)
+                    if cfg.schedule_by_time and cfg.max_minutes
+                    else 0.0
+                )
+                lr = learning_rate(step, cfg, total_steps, clock)
                 for group_ in optimizer.param_groups:
                     group_["lr"] = lr
                 beta = beta_at(step)

@@ -152,3 +152,17 @@ def test_unknown_property_column_is_clear(tmp_path):
             progress=False,
             status=lambda s: None,
         )
+
+
+def test_learning_rate_can_follow_the_clock():
+    """With a time budget the cosine decay ends when the budget does, even if the steps lag."""
+    from molvae.config import TrainConfig
+    from molvae.train import learning_rate
+
+    cfg = TrainConfig(learning_rate=1e-3, min_learning_rate=1e-4, warmup_steps=10)
+    assert learning_rate(5, cfg, 1000) == pytest.approx(6e-4)  # warm-up is by steps
+    halfway = learning_rate(505, cfg, 1000)
+    assert halfway == pytest.approx(5.5e-4)
+    assert learning_rate(505, cfg, 1000, time_fraction=0.2) == halfway  # the steps lead
+    assert learning_rate(20, cfg, 1000, time_fraction=1.0) == pytest.approx(1e-4)
+    assert learning_rate(20, cfg, 1000, time_fraction=0.5) == pytest.approx(5.5e-4)
