@@ -80,6 +80,7 @@ def main() -> None:
         train(MOSES / "train.csv.gz", args.out, cfg, model_cfg, progress=False)
         print(f"trained for {(time.time() - start) / 60:.1f} min (including data preparation)")
 
+    vae = MolVAE.load(args.out, device="cpu")
     critic_note = ""
     if args.critic_minutes > 0 and not args.score_only:
         import pandas as pd
@@ -87,16 +88,15 @@ def main() -> None:
         from molvae.critic import fit_critic, save_critic
 
         start = time.time()
-        vae = MolVAE.load(args.out, device="cpu")
         reference = pd.read_csv(MOSES / "train.csv.gz")["SMILES"].tolist()
         fit = fit_critic(vae, reference, n_samples=args.critic_samples,
                          epochs=args.critic_epochs, log=print)
         save_critic(fit.critic, vae.path)
+        vae.critic = fit.critic  # what load_critic would now read back from vae.path
         minutes = (time.time() - start) / 60
         critic_note = (f" Critic fitted in {minutes:.1f} min on {fit.n_samples:,} samples "
                        f"(held-out AUC {fit.metrics['auc']:.3f}).")
         print(f"critic fitted in {minutes:.1f} min (budget {args.critic_minutes:g})")
-    vae = MolVAE.load(args.out, device="cpu")
     scored = {}
     # The default sampler (draws in canonical form) and every draw as decoded (--any-form).
     for name, canonical_only in (("default sampler", True), ("every draw", False)):

@@ -119,11 +119,11 @@ def main() -> None:
     # The default sampler also re-encodes each molecule's canonical SMILES to check the string
     # and keeps only canonical writings (about half the draws on the bundled model); a model
     # with a realism critic then also scores each kept molecule with it (molvae.critic).
-    samplers = [("canonical form only", False)]
-    if vae.critic is not None:
-        samplers.append(("canonical form + critic (default)", True))
-    else:
-        samplers[0] = ("canonical form only (default)", False)
+    samplers = (
+        [("canonical form only", False), ("canonical form + critic (default)", True)]
+        if vae.critic is not None
+        else [("canonical form only (default)", False)]
+    )
     for label, critic in samplers:
         t = time.perf_counter()
         out = vae.sample(args.sample, seed=1, critic=critic)

@@ -91,13 +91,13 @@ def fit_critic(
     used by molvae sample for discriminator rejection sampling (VAE weights unchanged)."""
     import shutil
 
-    from molvae.api import resolve_model_path
     from molvae.critic import CRITIC_JSON, CRITIC_WEIGHTS, save_critic
     from molvae.critic import fit_critic as run_fit
     from molvae.io import read_molecules
+    from molvae.provenance import file_sha256
 
     vae = load_model(model, device)
-    source = resolve_model_path(model)
+    source = vae.path  # the resolved model directory
     table = read_molecules(reference, smiles_column=smiles_column)
     if len(table.rejects):
         err_console.print(
@@ -107,8 +107,6 @@ def fit_critic(
     result = run_fit(vae, table.records["smiles"].tolist(), n_samples=samples,
                      quantile=quantile, epochs=epochs, seed=seed,
                      log=lambda s: err_console.print(s, highlight=False))
-    from molvae.provenance import file_sha256
-
     result.critic.info["reference"] = {
         "file": reference.name, "sha256": file_sha256(reference), "rows": table.n_rows,
         "skipped": len(table.rejects),
