@@ -14,6 +14,7 @@ baselines it is compared with were given their data ready.
     python benchmarks/equal_budget.py --out runs/budget30
     python benchmarks/equal_budget.py --out runs/budget30 --score-only   # re-score a finished run
     python benchmarks/equal_budget.py --out runs/budget30c --critic-minutes 6
+    python benchmarks/equal_budget.py --out runs/budget30q --critic-minutes 3 --critic-quantile 0.6
 
 With ``--critic-minutes M`` the budget is shared: the model trains for ``--minutes`` minus M,
 then a realism critic (``molvae.critic``) is fitted to it on ``--critic-samples`` of its
@@ -56,6 +57,11 @@ def main() -> None:
                         help="Part of the budget kept for fitting a realism critic (0: none).")
     parser.add_argument("--critic-samples", type=int, default=30_000)
     parser.add_argument("--critic-epochs", type=int, default=10)
+    parser.add_argument("--critic-hidden", type=int, default=256,
+                        help="Hidden units of the critic (fewer: a smoother density ratio).")
+    parser.add_argument("--critic-quantile", type=float, default=0.8,
+                        help="Acceptance threshold: this quantile of the model's critic logits "
+                             "(lower keeps more draws: less correction, more novelty).")
     parser.add_argument("--prepare-only", action="store_true",
                         help="Only prepare (and cache) the tokenized data and property targets.")
     args = parser.parse_args()
@@ -90,12 +96,14 @@ def main() -> None:
         start = time.time()
         reference = pd.read_csv(MOSES / "train.csv.gz")["SMILES"].tolist()
         fit = fit_critic(vae, reference, n_samples=args.critic_samples,
-                         epochs=args.critic_epochs, log=print)
+                         epochs=args.critic_epochs, quantile=args.critic_quantile,
+                         hidden=args.critic_hidden, log=print)
         save_critic(fit.critic, vae.path)
         vae.critic = fit.critic  # what load_critic would now read back from vae.path
         minutes = (time.time() - start) / 60
         critic_note = (f" Critic fitted in {minutes:.1f} min on {fit.n_samples:,} samples "
-                       f"(held-out AUC {fit.metrics['auc']:.3f}).")
+                       f"(held-out AUC {fit.metrics['auc']:.3f}, {args.critic_hidden} hidden "
+                       f"units, threshold at the {args.critic_quantile:g} quantile).")
         print(f"critic fitted in {minutes:.1f} min (budget {args.critic_minutes:g})")
     scored = {}
     # The default sampler (draws in canonical form) and every draw as decoded (--any-form).

@@ -72,34 +72,15 @@ def train_speed(model_cfg: ModelConfig, dataset, batch_size: int, steps: int, am
     return n / (time.perf_counter() - start)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", help="TOML training config ([model] table used)")
-    parser.add_argument("--steps", type=int, default=30, help="training steps (0: sampling only)")
-    parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--sample", type=int, default=20000)
-    parser.add_argument("--model", help="trained model to sample from (default: untrained, capped)")
-    args = parser.parse_args()
-    chem.set_rdkit_logging(False)
-
-    train_cfg, model_cfg = TrainConfig(), ModelConfig()
-    if args.config:
-        raw_train, raw_model = load_toml(args.config)
-        train_cfg = from_dict(TrainConfig, raw_train)
-        model_cfg = from_dict(ModelConfig, raw_model)
-    batch_size = args.batch_size or train_cfg.batch_size
-    smiles = load_smiles(max(batch_size * (args.steps + 3), 5000))
-    dataset, vocab, _ = encode_molecules(smiles, list(range(len(smiles))), "selfies", None, 100)
-    model_cfg.vocab_size = len(vocab)
-
-    rows = []
-    for label, amp in (("fp32", None), ("bf16 autocast", torch.bfloat16)) if args.steps else ():
-        rate = train_speed(model_cfg, dataset, batch_size, args.steps, amp)
-        rows.append((f"training ({label}, batch {batch_size})", f"{rate:,.0f} molecules/s"))
-
+def sampling_rows(
+    args: argparse.Namespace, model_cfg: ModelConfig, vocab
+) -> tuple[list[tuple[str, str]], ModelConfig]:
+    """Sampling measurements (every draw, canonical form, with the critic) and the sampled
+    model's architecture (``--model``'s own when given)."""
     # Sampling: a trained model (--model) stops at its eos tokens; an untrained one would always
     # run to max_length, so without --model decoding is capped at 40 steps, a little above the
     # mean MOSES SELFIES length (34.5 tokens).
+    rows: list[tuple[str, str]] = []
     if args.model:
         vae = MolVAE.load(args.model, device="cpu")
     else:
@@ -137,7 +118,39 @@ def main() -> None:
             )
         )
 
-    params = sum(p.numel() for p in vae.model.parameters())
+    return rows, vae.model.config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="TOML training config ([model] table used)")
+    parser.add_argument("--steps", type=int, default=30, help="training steps (0: sampling only)")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--sample", type=int, default=20000)
+    parser.add_argument("--model", help="trained model to sample from (default: untrained, capped)")
+    args = parser.parse_args()
+    chem.set_rdkit_logging(False)
+
+    train_cfg, model_cfg = TrainConfig(), ModelConfig()
+    if args.config:
+        raw_train, raw_model = load_toml(args.config)
+        train_cfg = from_dict(TrainConfig, raw_train)
+        model_cfg = from_dict(ModelConfig, raw_model)
+    batch_size = args.batch_size or train_cfg.batch_size
+    smiles = load_smiles(max(batch_size * (args.steps + 3), 5000))
+    dataset, vocab, _ = encode_molecules(smiles, list(range(len(smiles))), "selfies", None, 100)
+    model_cfg.vocab_size = len(vocab)
+
+    rows = []
+    for label, amp in (("fp32", None), ("bf16 autocast", torch.bfloat16)) if args.steps else ():
+        rate = train_speed(model_cfg, dataset, batch_size, args.steps, amp)
+        rows.append((f"training ({label}, batch {batch_size})", f"{rate:,.0f} molecules/s"))
+
+    if args.sample:
+        sampled, model_cfg = sampling_rows(args, model_cfg, vocab)
+        rows += sampled
+
+    params = sum(p.numel() for p in GRUVAE(model_cfg).parameters())
     print(
         f"## Throughput ({dt.date.today()}, {cpu_model()}, {os.cpu_count()} cores, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads)\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from rich.console import Console
 from molvae.errors import MolvaeError
 
 __all__ = [
+    "check_choice",
     "check_output",
     "console",
     "err_console",
@@ -67,6 +69,15 @@ def write_table(frame: pd.DataFrame, path: Path) -> Path:
     else:
         raise MolvaeError(f"{path}: unsupported output extension (use .csv, .tsv or .parquet)")
     return path
+
+
+def check_choice(value: str, choices: Iterable[str], option: str) -> None:
+    """A usage error (exit 2) naming the choices when ``value`` is not one of them."""
+    import typer
+
+    choices = tuple(choices)
+    if value not in choices:
+        raise typer.BadParameter(f"must be one of {', '.join(choices)}", param_hint=option)
 
 
 def check_output(path: Path, suffixes: tuple[str, ...], option: str = "--out") -> str:

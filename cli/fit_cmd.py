@@ -83,6 +83,11 @@ def fit_critic(
         "threshold: higher corrects more and keeps fewer draws.",
     ),
     epochs: int = typer.Option(15, "--epochs", min=1),
+    hidden: int = typer.Option(
+        256, "--hidden", min=1,
+        help="Hidden units of the critic: fewer give a smoother density ratio that favours "
+        "training molecules less (see benchmarks/critic.py).",
+    ),
     smiles_column: str | None = typer.Option(None, "--smiles-column"),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
@@ -105,7 +110,7 @@ def fit_critic(
             "as molecules)", highlight=False,
         )
     result = run_fit(vae, table.records["smiles"].tolist(), n_samples=samples,
-                     quantile=quantile, epochs=epochs, seed=seed,
+                     quantile=quantile, epochs=epochs, hidden=hidden, seed=seed,
                      log=lambda s: err_console.print(s, highlight=False))
     result.critic.info["reference"] = {
         "file": reference.name, "sha256": file_sha256(reference), "rows": table.n_rows,

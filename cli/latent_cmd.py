@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ._common import (
     MODEL_HELP,
+    check_choice,
     check_output,
     console,
     err_console,
@@ -70,8 +71,7 @@ def map_command(
     from molvae.latent import PROJECTIONS, check_projection, latent_map
 
     suffix = check_output(out, (".html", ".htm", ".png"))
-    if method.lower() not in PROJECTIONS:
-        raise typer.BadParameter(f"must be one of {', '.join(PROJECTIONS)}", param_hint="--method")
+    check_choice(method.lower(), PROJECTIONS, "--method")
     if max_points < 2:
         raise typer.BadParameter("must be at least 2", param_hint="--max-points")
     check_projection(method)  # e.g. umap not installed: one line, before the slow part
@@ -125,8 +125,7 @@ def interpolate_command(
     """Decode molecules along the latent path between two encodings (greedy)."""
     from molvae.latent import INTERPOLATIONS, interpolate
 
-    if method not in INTERPOLATIONS:
-        raise typer.BadParameter(f"must be one of {', '.join(INTERPOLATIONS)}", param_hint="--method")
+    check_choice(method, INTERPOLATIONS, "--method")
     if steps < 2:
         raise typer.BadParameter("must be at least 2", param_hint="--steps")
     suffix = check_output(out, (".png", ".svg", ".csv", ".tsv")) if out is not None else None

@@ -9,11 +9,13 @@ import numpy as np
 import pandas as pd
 import typer
 
+from molvae.api import BEAM_PICKS
 from molvae.errors import MolvaeError
 
 from ._common import (
     MODEL_HELP,
     TableWriter,
+    check_choice,
     check_output,
     console,
     err_console,
@@ -59,8 +61,7 @@ def sample(
     """Sample molecules from the prior and check each with RDKit."""
     if n <= 0:
         raise typer.BadParameter("must be positive", param_hint="-n")
-    if strategy not in ("sample", "greedy"):
-        raise typer.BadParameter("must be 'sample' or 'greedy'", param_hint="--strategy")
+    check_choice(strategy, ("sample", "greedy"), "--strategy")
     vae = load_model(model, device)
     bar, advance = progress_bar(n, "sampling")
     with bar:
@@ -201,10 +202,8 @@ def decode(
     device: str = typer.Option("auto", "--device"),
 ) -> None:
     """Decode latent points to molecules; rows with missing latents are reported, not dropped."""
-    if strategy not in ("greedy", "sample", "beam"):
-        raise typer.BadParameter("must be greedy, sample or beam", param_hint="--strategy")
-    if beam_pick not in ("likeliest", "nearest"):
-        raise typer.BadParameter("must be likeliest or nearest", param_hint="--beam-pick")
+    check_choice(strategy, ("greedy", "sample", "beam"), "--strategy")
+    check_choice(beam_pick, BEAM_PICKS, "--beam-pick")
     vae = load_model(model, device)
     z = _read_latents(latents, vae.latent_dim)
     finite = np.isfinite(z).all(axis=1)
@@ -260,8 +259,7 @@ def reconstruct(
         check_output(image, (".png", ".svg"), "--image")
         if image_rows < 1:
             raise typer.BadParameter("must be at least 1", param_hint="--image-rows")
-    if beam_pick not in ("likeliest", "nearest"):
-        raise typer.BadParameter("must be likeliest or nearest", param_hint="--beam-pick")
+    check_choice(beam_pick, BEAM_PICKS, "--beam-pick")
     vae = load_model(model, device)
     table = _read_input(data, smiles_column)
     rec = vae.reconstruct(

@@ -29,6 +29,7 @@ from molvae.tokenizers import TokenizationError, Tokenizer, get_tokenizer
 from molvae.train import autocast_dtype, resolve_device
 
 __all__ = [
+    "BEAM_PICKS",
     "MolVAE",
     "in_canonical_form",
     "resolve_model_path",
@@ -38,6 +39,9 @@ __all__ = [
 
 BUNDLED_DIR = Path(__file__).parent / "pretrained"
 TRAINING_INDEX = "training_set.safetensors"
+# How a beam search picks its string: the likeliest under p(x|z), or the one whose own encoding
+# lies nearest to z (see MolVAE.decode).
+BEAM_PICKS = ("likeliest", "nearest")
 
 
 def save_training_set_index(smiles: Sequence[str], path: str | Path) -> Path:
@@ -354,7 +358,7 @@ class MolVAE:
             raise MolvaeError(f"strategy must be greedy, sample or beam, got {strategy!r}")
         if strategy == "beam" and beam_width < 1:
             raise MolvaeError(f"the beam width must be at least 1, got {beam_width}")
-        if beam_pick not in ("likeliest", "nearest"):
+        if beam_pick not in BEAM_PICKS:
             raise MolvaeError(f"beam_pick must be likeliest or nearest, got {beam_pick!r}")
         settings = (strategy, temperature, top_k, beam_width, beam_pick)
         rows: list[tuple] = []

@@ -132,13 +132,14 @@ def test_generate_then_screen(tiny_run, tmp_path):
 def test_fit_critic_writes_a_model_copy_that_samples_with_it(tiny_run, tmp_path):
     out = tmp_path / "with_critic"
     res = molvae("fit-critic", str(SAMPLE), "--model", str(tiny_run), "--out", str(out),
-                 "--samples", "40", "--epochs", "2")
+                 "--samples", "40", "--epochs", "2", "--hidden", "16")
     assert res.returncode == 0, res.stderr
     assert "held-out AUC" in res.stdout
     assert (out / "critic.json").is_file() and (out / "model.safetensors").is_file()
     assert not (tiny_run / "model" / "critic.json").exists()  # the source model is untouched
     record = json.loads((out / "critic.json").read_text())
     assert record["reference"]["file"] == SAMPLE.name and record["reference"]["rows"] == 2000
+    assert record["hidden"] == 16
     res = molvae("sample", "--model", str(out), "-n", "5", "--seed", "0",
                  "--out", str(tmp_path / "s.csv"))
     assert res.returncode == 0, res.stderr

@@ -106,9 +106,9 @@ def test_train_sample_encode_decode_reconstruct(tmp_path):
                  "--beam-pick", "likeliest")
     assert out.returncode == 0 and "(beam of 3, likeliest)" in out.stdout
     out = molvae("reconstruct", str(SAMPLE), "--model", str(run), "--beam-pick", "best")
-    assert out.returncode == 2 and "likeliest or nearest" in out.stderr
+    assert out.returncode == 2 and "one of likeliest, nearest" in out.stderr
     out = molvae("decode", str(latents), "--model", str(run), "--strategy", "beams")
-    assert out.returncode == 2 and "greedy, sample or beam" in out.stderr
+    assert out.returncode == 2 and "one of greedy, sample, beam" in out.stderr
 
 
 def test_config_with_unknown_key_is_an_error(tmp_path):
