@@ -58,9 +58,9 @@ def main() -> None:
                         help="Part of the budget kept for fitting a realism critic (0: none).")
     parser.add_argument("--critic-samples", type=int, default=30_000)
     parser.add_argument("--critic-epochs", type=int, default=10)
-    parser.add_argument("--critic-hidden", type=int, default=256,
+    parser.add_argument("--critic-hidden", type=int, default=16,
                         help="Hidden units of the critic (fewer: a smoother density ratio).")
-    parser.add_argument("--critic-quantile", type=float, default=0.8,
+    parser.add_argument("--critic-quantile", type=float, default=0.9,
                         help="Acceptance threshold: this quantile of the model's critic logits "
                              "(lower keeps more draws: less correction, more novelty).")
     parser.add_argument("--prepare-only", action="store_true",

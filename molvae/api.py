@@ -493,7 +493,7 @@ class MolVAE:
         With ``critic`` (the default) and a model that has one (:mod:`molvae.critic`), a
         canonical-form draw is further kept with the critic's acceptance probability
         (discriminator rejection sampling): on the bundled model that takes FCD/Test from 0.92
-        to 0.35 (``benchmarks/critic.py``). ``frame.attrs["critic"]`` says whether it was
+        to 0.38 (``benchmarks/critic.py``). ``frame.attrs["critic"]`` says whether it was
         applied; it is only used together with ``canonical_only``.
 
         ``latent_sampler(count, seed)`` replaces the prior N(0, I) as the source of z (for

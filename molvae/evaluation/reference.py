@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from molvae._files import atomic_write
 from molvae.errors import MolvaeError
 from molvae.evaluation import moses_chem
 from molvae.evaluation.chemnet import CHEMNET_DIM, fcd_statistics
@@ -101,19 +101,6 @@ def _settings() -> dict[str, Any]:
     }
 
 
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str) -> None:
-    """Write via a temporary file in the same folder, then rename: never a half-written entry."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_cache_entry(
     stem: Path, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]
 ) -> None:
@@ -122,9 +109,9 @@ def write_cache_entry(
     Shared by every molvae cache (reference statistics, training-set index, screening
     fingerprints): the JSON is written last, so an entry with JSON is complete.
     """
-    _atomic_write(stem.with_suffix(".npz"), lambda h: np.savez_compressed(h, **arrays), "wb")
+    atomic_write(stem.with_suffix(".npz"), lambda h: np.savez_compressed(h, **arrays), "wb")
     text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
-    _atomic_write(stem.with_suffix(".json"), lambda h: h.write(text), "w")
+    atomic_write(stem.with_suffix(".json"), lambda h: h.write(text), "w")
 
 
 def read_cache_entry(stem: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
