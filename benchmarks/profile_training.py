@@ -1,0 +1,69 @@
+"""Where a training step's time goes: ``torch.profiler`` over a few steps of the default recipe.
+
+Builds the architecture of ``--config`` (``configs/default.toml``), trains it on real MOSES
+molecules (the shared train split when present, else the shipped sample) with bf16 autocast as
+``precision = "auto"`` does on this CPU, and prints the operators by self CPU time.
+
+    python benchmarks/profile_training.py --steps 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import load_smiles  # noqa: E402
+
+from molvae.config import ModelConfig, TrainConfig, from_dict, load_toml  # noqa: E402
+from molvae.data import LengthBucketSampler, collate, encode_molecules  # noqa: E402
+from molvae.model import GRUVAE  # noqa: E402
+from molvae.train import autocast_dtype, vae_loss  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=REPO / "configs" / "default.toml")
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--rows", type=int, default=25, help="operators shown")
+    args = parser.parse_args()
+    raw_train, raw_model = load_toml(args.config)
+    cfg = from_dict(TrainConfig, raw_train)
+    model_cfg = from_dict(ModelConfig, raw_model)
+    smiles = load_smiles(cfg.batch_size * (args.steps + 3))
+    dataset, vocab, _ = encode_molecules(smiles, list(range(len(smiles))), "selfies", None, 100)
+    model_cfg.vocab_size = len(vocab)
+    torch.manual_seed(0)
+    model = GRUVAE(model_cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
+    amp = autocast_dtype(cfg.precision, torch.device("cpu"))
+    batches = LengthBucketSampler(dataset.lengths, cfg.batch_size, seed=0).batches(0)
+
+    def step(index) -> None:
+        batch = collate(dataset, index)
+        with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
+            out = model(batch.tokens, batch.lengths, batch.decoder_inputs)
+        loss = vae_loss(out, batch.targets, None, cfg.beta)["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+
+    for index in batches[:3]:  # warm-up
+        step(index)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for index in batches[3 : 3 + args.steps]:
+            step(index)
+    print(f"{args.steps} training steps of batch {cfg.batch_size}, autocast {amp}, "
+          f"{torch.get_num_threads()} threads\n")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.rows))
+
+
+if __name__ == "__main__":
+    main()
