@@ -69,11 +69,12 @@ def main() -> None:
     print(f"pool: {len(smiles):,} of {pool.attrs['drawn']:,} draws in "
           f"{time.time() - start:.0f} s", flush=True)
     in_train = TrainingSetIndex.load_or_compute(MOSES / "train.csv.gz").contains(smiles)
+    is_known = in_train.astype(float)
     acts = chemnet_activations(smiles).astype(np.float64)
     ref = ReferenceStats.load_or_compute(MOSES / "test.csv.gz")
     reference = pd.read_csv(MOSES / "train.csv.gz")["SMILES"].tolist()
 
-    fcd0, nov0 = weighted_scores(np.ones(len(smiles)), acts, in_train.astype(float), ref)
+    fcd0, nov0 = weighted_scores(np.ones(len(smiles)), acts, is_known, ref)
     rows = [("none", "", "", "", "100.0%", fcd0, nov0)]
     for hidden in sizes:
         start = time.time()
@@ -83,7 +84,7 @@ def main() -> None:
         logits = fit.critic.logits(smiles)
         for q in quantiles:
             p = np.exp(np.minimum(0.0, logits - np.quantile(logits, q)))
-            fcd, nov = weighted_scores(p, acts, in_train.astype(float), ref)
+            fcd, nov = weighted_scores(p, acts, is_known, ref)
             rows.append((str(hidden), f"{fit.metrics['auc']:.3f}", f"{seconds:.0f}", f"{q:g}",
                          f"{p.mean():.1%}", fcd, nov))
         print(f"hidden {hidden}: fitted in {seconds:.0f} s", flush=True)

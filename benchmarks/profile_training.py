@@ -17,12 +17,12 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import load_smiles  # noqa: E402
+from throughput import load_smiles, train_step  # noqa: E402
 
 from molvae.config import ModelConfig, TrainConfig, from_dict, load_toml  # noqa: E402
-from molvae.data import LengthBucketSampler, collate, encode_molecules  # noqa: E402
+from molvae.data import LengthBucketSampler, encode_molecules  # noqa: E402
 from molvae.model import GRUVAE  # noqa: E402
-from molvae.train import autocast_dtype, vae_loss  # noqa: E402
+from molvae.train import autocast_dtype  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,14 +46,7 @@ def main() -> None:
     batches = LengthBucketSampler(dataset.lengths, cfg.batch_size, seed=0).batches(0)
 
     def step(index) -> None:
-        batch = collate(dataset, index)
-        with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
-            out = model(batch.tokens, batch.lengths, batch.decoder_inputs)
-        loss = vae_loss(out, batch.targets, None, cfg.beta)["loss"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
+        train_step(model, opt, dataset, index, amp, cfg.beta, cfg.grad_clip)
 
     for index in batches[:3]:  # warm-up
         step(index)

@@ -48,6 +48,21 @@ def load_smiles(n: int) -> list[str]:
     return [smiles[i] for i in rng.choice(len(smiles), min(n, len(smiles)), replace=False)]
 
 
+def train_step(
+    model: GRUVAE, opt: torch.optim.Optimizer, dataset, index, amp, beta: float = 0.5,
+    grad_clip: float = 1.0,
+) -> None:
+    """One optimizer step on the molecules ``index`` of ``dataset`` (autocast to ``amp``)."""
+    batch = collate(dataset, index)
+    with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
+        out = model(batch.tokens, batch.lengths, batch.decoder_inputs)
+    loss = vae_loss(out, batch.targets, None, beta)["loss"]
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
+
+
 def train_speed(model_cfg: ModelConfig, dataset, batch_size: int, steps: int, amp) -> float:
     torch.manual_seed(0)
     model = GRUVAE(model_cfg)
@@ -60,14 +75,7 @@ def train_speed(model_cfg: ModelConfig, dataset, batch_size: int, steps: int, am
         if i == 3:  # warm-up steps excluded
             start = time.perf_counter()
             n = 0
-        batch = collate(dataset, index)
-        with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
-            out = model(batch.tokens, batch.lengths, batch.decoder_inputs)
-        loss = vae_loss(out, batch.targets, None, 0.5)["loss"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        train_step(model, opt, dataset, index, amp)
         n += len(index)
     return n / (time.perf_counter() - start)
 

@@ -95,3 +95,11 @@ def chromium() -> str:
             pytest.fail("CI is set but chromium is not installed (apt-get install chromium)")
         pytest.skip("chromium not installed (apt-get install chromium chromium-driver)")
     return path
+
+
+@pytest.fixture
+def umask_022():
+    """Run a test under umask 022 (files 0644), whatever the calling shell's umask."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)

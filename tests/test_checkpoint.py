@@ -22,18 +22,13 @@ def test_round_trip_gives_identical_outputs(tiny_run, tmp_path):
     assert bundle2.training["data_sha256"] == bundle.training["data_sha256"]
 
 
-def test_saved_model_files_are_readable_by_others_under_the_umask(tiny_run, tmp_path):
-    import os
+def test_saved_model_files_are_readable_by_others_under_the_umask(tiny_run, tmp_path, umask_022):
     import stat
 
     from molvae.checkpoint import save_model_dir
 
     model, bundle = load_model_dir(tiny_run / "model")
-    old = os.umask(0o022)
-    try:
-        save_model_dir(model, bundle, tmp_path / "shared")
-    finally:
-        os.umask(old)
+    save_model_dir(model, bundle, tmp_path / "shared")
     for name in ("model.safetensors", "config.json"):
         assert stat.S_IMODE((tmp_path / "shared" / name).stat().st_mode) == 0o644
 

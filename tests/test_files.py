@@ -1,18 +1,10 @@
 """Atomic writes: whole files only, with the permissions of an ordinary new file."""
 
-import os
 import stat
 
 import pytest
 
 from molvae._files import atomic_write
-
-
-@pytest.fixture
-def umask_022():
-    old = os.umask(0o022)
-    yield
-    os.umask(old)
 
 
 def test_atomic_write_gives_umask_permissions_and_leaves_no_temp_file(tmp_path, umask_022):
