@@ -24,8 +24,8 @@ import pandas as pd
 import torch
 
 from molvae import MolVAE, chem
-from molvae.api import _check_string, _pick_beam
-from molvae.provenance import cpu_model
+from molvae.generation.decoding import _check_string, _pick_beam
+from molvae.runtime import cpu_model
 
 MOSES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "moses"
 

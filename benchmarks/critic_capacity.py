@@ -28,10 +28,11 @@ import pandas as pd
 import torch
 
 from molvae import MolVAE, chem
-from molvae.critic import fit_critic
+from molvae.data.index import TrainingSetIndex
 from molvae.evaluation.chemnet import chemnet_activations, frechet_distance
-from molvae.evaluation.reference import ReferenceStats, TrainingSetIndex
-from molvae.provenance import cpu_model
+from molvae.evaluation.reference import ReferenceStats
+from molvae.runtime import cpu_model
+from molvae.training.heads import fit_critic
 
 MOSES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "moses"
 

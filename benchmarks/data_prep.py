@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from molvae import chem
-from molvae.config import TrainConfig
-from molvae.provenance import cpu_model
-from molvae.train import prepare_data
+from molvae.runtime import cpu_model
+from molvae.training.config import TrainConfig
+from molvae.training.prepare import prepare_data
 
 MOSES_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "moses" / "train.csv.gz"
 

@@ -35,10 +35,13 @@ from pathlib import Path
 import torch
 
 from molvae import MolVAE, chem
-from molvae.config import ModelConfig, TrainConfig, from_dict, load_toml
 from molvae.evaluation import evaluate_smiles, metrics_table
-from molvae.provenance import cpu_model
-from molvae.train import prepare_data, train
+from molvae.models.config import ModelConfig
+from molvae.runtime import cpu_model
+from molvae.settings import from_dict
+from molvae.training.config import TrainConfig, load_toml
+from molvae.training.prepare import prepare_data
+from molvae.training.trainer import train
 
 REPO = Path(__file__).resolve().parents[1]
 MOSES = REPO.parent / "shared" / "datasets" / "moses"
@@ -92,7 +95,8 @@ def main() -> None:
     if args.critic_minutes > 0 and not args.score_only:
         import pandas as pd
 
-        from molvae.critic import fit_critic, save_critic
+        from molvae.models.critic import save_critic
+        from molvae.training.heads import fit_critic
 
         start = time.time()
         reference = pd.read_csv(MOSES / "train.csv.gz")["SMILES"].tolist()

@@ -36,7 +36,7 @@ from rich.table import Table
 
 from molvae import chem
 from molvae.evaluation import ReferenceStats, TrainingSetIndex, evaluate, metrics_table
-from molvae.provenance import cpu_model, file_sha256
+from molvae.runtime import cpu_model, file_sha256
 
 MOSES_DIR = Path("/work/shared/datasets/moses")
 

@@ -26,7 +26,7 @@ from molvae.evaluation.moses_chem import (
     filter_patterns,
     passes_filters,
 )
-from molvae.provenance import cpu_model
+from molvae.runtime import cpu_model
 
 
 def main() -> None:

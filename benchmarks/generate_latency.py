@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from molvae.provenance import cpu_model
+from molvae.runtime import cpu_model
 
 COMMAND = [sys.executable, "-c", "from molvae_cli.main import run; run()"]
 

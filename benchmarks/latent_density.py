@@ -35,7 +35,7 @@ from sklearn.mixture import GaussianMixture
 
 from molvae import MolVAE, chem
 from molvae.evaluation import evaluate_smiles
-from molvae.provenance import cpu_model
+from molvae.runtime import cpu_model
 
 MOSES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "moses"
 SHOWN = ("valid", "unique@10000", "FCD/Test", "SNN/Test", "Frag/Test", "Scaf/Test", "IntDiv",

@@ -30,10 +30,10 @@ import pandas as pd
 import torch
 
 from molvae import MolVAE, chem
-from molvae.data import compute_property_matrix
+from molvae.data.encoding import compute_property_matrix
 from molvae.evaluation import evaluate_smiles
-from molvae.provenance import cpu_model
-from molvae.train import property_metrics
+from molvae.runtime import cpu_model
+from molvae.training.validate import property_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 MOSES = REPO.parent / "shared" / "datasets" / "moses"

@@ -26,15 +26,10 @@ import numpy as np
 import torch
 
 from molvae import MolVAE, chem
-from molvae.optimize import (
-    Goal,
-    SearchSettings,
-    generate,
-    rescue_seeds,
-    search_seeds,
-    seed_search_settings,
-)
-from molvae.provenance import cpu_model
+from molvae.optimize.goals import Goal
+from molvae.optimize.search import SearchSettings, generate
+from molvae.optimize.seeds import rescue_seeds, search_seeds, seed_search_settings
+from molvae.runtime import cpu_model
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "constrained_plogp"
 PUBLISHED_CONSTRAINED = {

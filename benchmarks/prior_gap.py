@@ -27,7 +27,8 @@ import torch
 
 from molvae import MolVAE, chem
 from molvae.evaluation import evaluate_smiles
-from molvae.provenance import cpu_model
+from molvae.generation.decoding import DecodeSettings
+from molvae.runtime import cpu_model
 
 MOSES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "moses"
 SHOWN = ("valid", "unique@10000", "FCD/Test", "SNN/Test", "Filters", "IntDiv", "Novelty")
@@ -60,7 +61,7 @@ def main() -> None:
     print("| z from | " + " | ".join(SHOWN) + " |")
     print("|---|" + "---|" * len(SHOWN))
     for name, z in points.items():
-        out = vae.decode(z, strategy="sample", temperature=1.0, seed=0)
+        out = vae.decode(z, DecodeSettings(strategy="sample", temperature=1.0), seed=0)
         m = evaluate_smiles(out["smiles"].tolist(), MOSES / "test.csv.gz",
                             train=MOSES / "train.csv.gz")
         print(f"| {name} | " + " | ".join(f"{m[k]:.3f}" for k in SHOWN) + " |", flush=True)

@@ -17,12 +17,12 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import load_smiles, train_step  # noqa: E402
+from throughput import load_smiles, make_trainer  # noqa: E402
 
-from molvae.config import ModelConfig, TrainConfig, from_dict, load_toml  # noqa: E402
-from molvae.data import LengthBucketSampler, encode_molecules  # noqa: E402
-from molvae.model import GRUVAE  # noqa: E402
-from molvae.train import autocast_dtype  # noqa: E402
+from molvae.data.encoding import encode_molecules
+from molvae.models.config import ModelConfig
+from molvae.settings import from_dict
+from molvae.training.config import TrainConfig, load_toml
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,20 +39,14 @@ def main() -> None:
     smiles = load_smiles(cfg.batch_size * (args.steps + 3))
     dataset, vocab, _ = encode_molecules(smiles, list(range(len(smiles))), "selfies", None, 100)
     model_cfg.vocab_size = len(vocab)
-    torch.manual_seed(0)
-    model = GRUVAE(model_cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
-    amp = autocast_dtype(cfg.precision, torch.device("cpu"))
-    batches = LengthBucketSampler(dataset.lengths, cfg.batch_size, seed=0).batches(0)
-
-    def step(index) -> None:
-        train_step(model, opt, dataset, index, amp, cfg.beta, cfg.grad_clip)
-
+    trainer = make_trainer(cfg, model_cfg, dataset, vocab)
+    amp = trainer.amp
+    batches = trainer.sampler.batches(0)
     for index in batches[:3]:  # warm-up
-        step(index)
+        trainer.step(index)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for index in batches[3 : 3 + args.steps]:
-            step(index)
+            trainer.step(index)
     print(f"{args.steps} training steps of batch {cfg.batch_size}, autocast {amp}, "
           f"{torch.get_num_threads()} threads\n")
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.rows))

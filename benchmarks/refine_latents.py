@@ -22,16 +22,16 @@ import numpy as np
 import torch
 
 from molvae import MolVAE, chem
-from molvae.io import read_molecules
-from molvae.optimize import _encodable_forms
-from molvae.provenance import cpu_model
+from molvae.data.tables import read_molecules
+from molvae.optimize.seeds import _encodable_forms
+from molvae.runtime import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO.parent / "shared" / "benchmarks" / "constrained_plogp" / "opt.test.logP-SA"
 
 
 def _decoded_stats(vae: MolVAE, z: torch.Tensor, inputs: list[str]) -> tuple[float, float, float]:
-    decoded = vae.decode(z, strategy="greedy")["canonical"].tolist()
+    decoded = vae.decode(z)["canonical"].tolist()
     exact = float(np.mean([d == s for d, s in zip(decoded, inputs, strict=True)]))
     sims = np.array(
         [chem.similarity_to(s, [d])[0] if isinstance(d, str) else 0.0

@@ -27,7 +27,8 @@ import torch
 
 from molvae import MolVAE, chem
 from molvae.evaluation import evaluate_smiles
-from molvae.provenance import cpu_model
+from molvae.generation.decoding import DecodeSettings
+from molvae.runtime import cpu_model
 
 MOSES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "moses"
 SHOWN = ("valid", "unique@10000", "FCD/Test", "SNN/Test", "Frag/Test", "Filters", "IntDiv",
@@ -52,7 +53,11 @@ def main() -> None:
             decoded = vae.sample(args.n, temperature=temperature, seed=0, critic=False)
             kept = f"{len(decoded) / decoded.attrs['drawn']:.1%}"
         else:
-            decoded = vae.decode(z, strategy="sample", temperature=temperature, seed=0)
+            decoded = vae.decode(
+                z,
+                DecodeSettings(strategy="sample", temperature=temperature),
+                seed=0,
+            )
             kept = "100%"
         metrics = evaluate_smiles(decoded["smiles"].tolist(), MOSES / "test.csv.gz",
                                   train=MOSES / "train.csv.gz")

@@ -21,8 +21,8 @@ from datetime import datetime
 from pathlib import Path
 
 from molvae import chem
-from molvae.provenance import cpu_model
-from molvae.screen import ScreenConfig, screen_file
+from molvae.runtime import cpu_model
+from molvae.screening import ScreenConfig, screen_file
 
 MOSES_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "moses" / "train.csv.gz"
 

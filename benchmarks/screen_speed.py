@@ -30,10 +30,10 @@ from pathlib import Path
 import pandas as pd
 
 from molvae import chem
-from molvae.io import find_smiles_column
-from molvae.parallel import default_jobs
-from molvae.provenance import cpu_model
-from molvae.screen import (
+from molvae.chem.properties import _sascorer
+from molvae.data.tables import find_smiles_column
+from molvae.runtime import cpu_model, default_jobs
+from molvae.screening import (
     ReferenceFingerprints,
     ScreenConfig,
     SparseFingerprints,
@@ -94,7 +94,7 @@ def rdkit_floor(smiles: list[str]) -> dict[str, float]:
         params.AddCatalog(getattr(FC.FilterCatalogParams.FilterCatalogs, name))
     catalog = FC.FilterCatalog(params)
     chooser, uncharger = rdMolStandardize.LargestFragmentChooser(), rdMolStandardize.Uncharger()
-    sascorer = chem._sascorer()
+    sascorer = _sascorer()
     mols = [m for m in (Chem.MolFromSmiles(x) for x in smiles) if m is not None]
     calls = {
         "standardize": lambda m: uncharger.uncharge(chooser.choose(m)),

@@ -16,19 +16,24 @@ import argparse
 import datetime as dt
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from molvae import chem
-from molvae.api import MolVAE
-from molvae.checkpoint import ModelBundle
-from molvae.config import ModelConfig, TrainConfig, from_dict, load_toml
-from molvae.data import LengthBucketSampler, collate, encode_molecules
-from molvae.model import GRUVAE
-from molvae.provenance import cpu_model
-from molvae.train import vae_loss
+from molvae.data.encoding import EncodedDataset, encode_molecules
+from molvae.generation.model import MolVAE
+from molvae.models.config import ModelConfig
+from molvae.models.store import ModelBundle
+from molvae.models.vae import GRUVAE
+from molvae.runtime import cpu_model
+from molvae.settings import from_dict
+from molvae.tokens import Vocabulary
+from molvae.training.config import TrainConfig, load_toml
+from molvae.training.run import Run
+from molvae.training.trainer import Trainer
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "moses" / "train.csv.gz"
 
@@ -48,34 +53,36 @@ def load_smiles(n: int) -> list[str]:
     return [smiles[i] for i in rng.choice(len(smiles), min(n, len(smiles)), replace=False)]
 
 
-def train_step(
-    model: GRUVAE, opt: torch.optim.Optimizer, dataset, index, amp, beta: float = 0.5,
-    grad_clip: float = 1.0,
-) -> None:
-    """One optimizer step on the molecules ``index`` of ``dataset`` (autocast to ``amp``)."""
-    batch = collate(dataset, index)
-    with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
-        out = model(batch.tokens, batch.lengths, batch.decoder_inputs)
-    loss = vae_loss(out, batch.targets, None, beta)["loss"]
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    opt.step()
+def make_trainer(
+    train_cfg: TrainConfig,
+    model_cfg: ModelConfig,
+    dataset: EncodedDataset,
+    vocab: Vocabulary,
+    **overrides,
+) -> Trainer:
+    """A CPU ``Trainer`` on ``dataset`` with ``train_cfg`` (``overrides`` replace its fields):
+    ``Trainer.step`` is the training step of ``molvae train`` (schedules, autocast, clipping).
+    """
+    cfg = replace(train_cfg, device="cpu", **overrides)
+    run = Run.in_memory(cfg, model_cfg, vocab, dataset)
+    return Trainer(run, "cpu", status=lambda s: None)
 
 
-def train_speed(model_cfg: ModelConfig, dataset, batch_size: int, steps: int, amp) -> float:
-    torch.manual_seed(0)
-    model = GRUVAE(model_cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    sampler = LengthBucketSampler(dataset.lengths, batch_size, seed=0)
-    batches = sampler.batches(0)
+def train_speed(
+    train_cfg: TrainConfig, model_cfg: ModelConfig, dataset, vocab, batch_size: int, steps: int,
+    precision: str,
+) -> float:
+    trainer = make_trainer(
+        train_cfg, model_cfg, dataset, vocab, batch_size=batch_size, precision=precision
+    )
+    batches = trainer.sampler.batches(0)
     n = 0
     start = None
     for i, index in enumerate(batches[: steps + 3]):
         if i == 3:  # warm-up steps excluded
             start = time.perf_counter()
             n = 0
-        train_step(model, opt, dataset, index, amp)
+        trainer.step(index)
         n += len(index)
     return n / (time.perf_counter() - start)
 
@@ -150,8 +157,8 @@ def main() -> None:
     model_cfg.vocab_size = len(vocab)
 
     rows = []
-    for label, amp in (("fp32", None), ("bf16 autocast", torch.bfloat16)) if args.steps else ():
-        rate = train_speed(model_cfg, dataset, batch_size, args.steps, amp)
+    for label, precision in (("fp32", "fp32"), ("bf16 autocast", "bf16")) if args.steps else ():
+        rate = train_speed(train_cfg, model_cfg, dataset, vocab, batch_size, args.steps, precision)
         rows.append((f"training ({label}, batch {batch_size})", f"{rate:,.0f} molecules/s"))
 
     if args.sample:

@@ -35,7 +35,7 @@ PARQUET_HINT = "writing .parquet needs pyarrow: pip install 'molvae[parquet]', o
 
 def load_model(model: str | None, device: str = "auto"):
     """Load a ``MolVAE`` (bundled default when ``model`` is None) with a status line on stderr."""
-    from molvae.api import MolVAE
+    from molvae.generation.model import MolVAE
 
     vae = MolVAE.load(model, device=device)
     err_console.print(f"model: {vae.path} ({vae.device.type})", highlight=False)
@@ -121,7 +121,7 @@ def report_reasons(reasons: pd.Series, n_rows: int, what: str = "encoded") -> No
     """One stderr line: ``3 of 13 rows not encoded (invalid SMILES: 2, empty: 1)``."""
     if not len(reasons):
         return
-    from molvae.io import reason_kinds
+    from molvae.data.tables import reason_kinds
 
     counts = reason_kinds(reasons).value_counts()
     detail = ", ".join(f"{k.strip()}: {v}" for k, v in counts.items())

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from enum import Enum
+from pathlib import Path
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from molvae.download import DATASETS, data_dir, datasets_table, download
+from molvae.data.public import DATASETS, data_dir, datasets_table, download
 
 from ._common import console
+from ._config import config_option
 
 # The command's choices are exactly the registered dataset names.
 DatasetName = Enum("DatasetName", {name: name for name in DATASETS}, type=str)
@@ -39,6 +41,7 @@ def download_dataset(
         None, "--url", help="Download from this URL instead (a mirror, or a file:// URL)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    config: Path | None = config_option(),
 ) -> None:
     """Download a dataset into the cache directory and print its path."""
     path = download(name.value, force=force, url=url, progress=not quiet)

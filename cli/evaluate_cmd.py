@@ -11,11 +11,12 @@ import typer
 from molvae.errors import MolvaeError
 
 from ._common import MODEL_HELP, console, err_console, load_model
+from ._config import config_option
 
 
 def _read_generated(path: Path, smiles_column: str | None) -> list[str]:
     """Every row's string as generated (invalid and empty ones count against validity)."""
-    from molvae.io import detect_format, find_smiles_column
+    from molvae.data.tables import detect_format, find_smiles_column
 
     if not path.exists():
         raise MolvaeError(f"{path}: file not found")
@@ -26,7 +27,7 @@ def _read_generated(path: Path, smiles_column: str | None) -> list[str]:
         column = find_smiles_column(frame.columns, smiles_column)
         return frame[column].fillna("").tolist()
     if fmt == "smi":
-        from molvae.io import read_molecules
+        from molvae.data.tables import read_molecules
 
         table = read_molecules(path, canonicalize=False)
         rows = pd.concat([table.records[["row", "smiles"]], table.rejects[["row", "smiles"]]])
@@ -55,6 +56,7 @@ def evaluate(
     ),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
+    config: Path | None = config_option(),
 ) -> None:
     """Score generated molecules with the MOSES metrics (and a model's own metrics)."""
     from molvae.evaluation import evaluate as run_evaluate
@@ -89,8 +91,8 @@ def evaluate(
     report["timings_s"] = result.timings
     console.print(metrics_table(result.metrics))
     if vae is not None and model_metrics_n > 0:
+        from molvae.data.tables import read_molecules
         from molvae.evaluation.model_side import model_metrics
-        from molvae.io import read_molecules
 
         ref = read_molecules(reference)
         smiles = ref.records["canonical"].sample(

@@ -10,6 +10,7 @@ import typer
 from molvae.errors import MolvaeError
 
 from ._common import MODEL_HELP, console, err_console, load_model
+from ._config import config_option
 
 
 def fit_property(
@@ -23,11 +24,12 @@ def fit_property(
     smiles_column: str | None = typer.Option(None, "--smiles-column"),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
+    config: Path | None = config_option(),
 ) -> None:
     """Fit a latent predictor for a new property on a frozen model (VAE weights unchanged)."""
-    from molvae.checkpoint import save_model_dir
-    from molvae.fit import fit_property as run_fit
-    from molvae.io import read_molecules
+    from molvae.data.tables import read_molecules
+    from molvae.models.store import save_model_dir
+    from molvae.training.heads import fit_property as run_fit
 
     vae = load_model(model, device)
     table = read_molecules(data, smiles_column=smiles_column)
@@ -92,15 +94,16 @@ def fit_critic(
     smiles_column: str | None = typer.Option(None, "--smiles-column"),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
+    config: Path | None = config_option(),
 ) -> None:
     """Fit a realism critic: a classifier of training molecules against the model's samples,
     used by molvae sample for discriminator rejection sampling (VAE weights unchanged)."""
     import shutil
 
-    from molvae.critic import CRITIC_JSON, CRITIC_WEIGHTS, save_critic
-    from molvae.critic import fit_critic as run_fit
-    from molvae.io import read_molecules
-    from molvae.provenance import file_sha256
+    from molvae.data.tables import read_molecules
+    from molvae.models.critic import CRITIC_JSON, CRITIC_WEIGHTS, save_critic
+    from molvae.runtime import file_sha256
+    from molvae.training.heads import fit_critic as run_fit
 
     vae = load_model(model, device)
     source = vae.path  # the resolved model directory

@@ -9,14 +9,18 @@ import typer
 from rich.table import Table
 
 from molvae.errors import MolvaeError
+from molvae.settings import GenerateSettings, OptimizeSettings
 
 from ._common import MODEL_HELP, console, err_console, load_model, parse_csv_list, write_table
+from ._config import config_option
 
+GENERATE = GenerateSettings()
+OPTIMIZE = OptimizeSettings()
 TARGET_HELP = "Goal: NAME (maximize), NAME:min, or NAME=VALUE; repeat for several objectives."
 
 
 def _goals(vae, targets: list[str], weights: list[float] | None):
-    from molvae.optimize import parse_goal
+    from molvae.optimize.goals import parse_goal
 
     if weights and len(weights) != len(targets):
         raise typer.BadParameter(
@@ -29,19 +33,19 @@ def _goals(vae, targets: list[str], weights: list[float] | None):
 
 def _novelty_checker(vae, train_file: Path | None):
     """A function telling whether canonical SMILES are absent from the training set."""
-    from molvae.evaluation.reference import TrainingSetIndex
+    from molvae.data.index import TrainingSetIndex
 
     index = None
     if train_file is not None:
-        from molvae.io import read_molecules
+        from molvae.data.tables import read_molecules
 
         table = read_molecules(train_file)
         index = TrainingSetIndex.compute(table.records["canonical"].tolist(),
                                          source=str(train_file))
     else:
-        from molvae.api import training_set_index
+        from molvae.data.index import training_set_index
 
-        index = training_set_index(vae)
+        index = training_set_index(vae.path)
         if index is None:
             raise MolvaeError(
                 "--novel: this model ships no training-set index; pass --train-file FILE"
@@ -56,46 +60,47 @@ def generate(
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     out: Path = typer.Option(Path("generated.csv"), "--out", "-o", help="Output CSV."),
     start_from: Path | None = typer.Option(None, "--start-from", help="Start from these molecules."),
-    similar_to: str | None = typer.Option(None, "--similar-to", help="Seed SMILES to stay close to."),
-    min_similarity: float = typer.Option(0.0, "--min-similarity", help="Tanimoto bound (Morgan r2 counts)."),
-    max_heavy_atoms: int | None = typer.Option(None, "--max-heavy-atoms"),
+    similar_to: str | None = typer.Option(GENERATE.similar_to, "--similar-to", help="Seed SMILES to stay close to."),
+    min_similarity: float = typer.Option(GENERATE.min_similarity, "--min-similarity", help="Tanimoto bound (Morgan r2 counts)."),
+    max_heavy_atoms: int | None = typer.Option(GENERATE.max_heavy_atoms, "--max-heavy-atoms"),
     where: list[str] | None = typer.Option(None, "--where", help='Property range, e.g. "MW<500".'),
     filters: list[str] | None = typer.Option(None, "--filters", help="Alert sets: pains,brenk,nih,zinc."),
-    novel: bool = typer.Option(False, "--novel", help="Only molecules absent from the training set."),
+    novel: bool = typer.Option(GENERATE.novel, "--novel", help="Only molecules absent from the training set."),
     train_file: Path | None = typer.Option(None, "--train-file", help="Training set for --novel."),
-    steps: int = typer.Option(60, "--steps", help="Gradient steps per trajectory."),
-    starts: int = typer.Option(256, "--starts", help="Trajectories per round."),
-    step_size: float = typer.Option(0.05, "--step-size"),
-    max_norm: float | None = typer.Option(None, "--max-norm", help="Bound on ||z|| (default sqrt(d)+3)."),
-    trust_radius: float | None = typer.Option(None, "--trust-radius", help="Max distance from the start."),
-    prior_weight: float = typer.Option(0.05, "--prior-weight", help="Penalty on ||z||^2 / 2."),
-    uncertainty_penalty: float = typer.Option(0.0, "--uncertainty-penalty",
+    steps: int = typer.Option(GENERATE.steps, "--steps", help="Gradient steps per trajectory."),
+    starts: int = typer.Option(GENERATE.starts, "--starts", help="Trajectories per round."),
+    step_size: float = typer.Option(GENERATE.step_size, "--step-size"),
+    max_norm: float | None = typer.Option(GENERATE.max_norm, "--max-norm", help="Bound on ||z|| (default sqrt(d)+3)."),
+    trust_radius: float | None = typer.Option(GENERATE.trust_radius, "--trust-radius", help="Max distance from the start."),
+    prior_weight: float = typer.Option(GENERATE.prior_weight, "--prior-weight", help="Penalty on ||z||^2 / 2."),
+    uncertainty_penalty: float = typer.Option(GENERATE.uncertainty_penalty, "--uncertainty-penalty",
                                               help="Penalty on the predictor ensemble's spread."),
-    max_rounds: int = typer.Option(8, "--max-rounds"),
-    min_rounds: int = typer.Option(1, "--min-rounds", help="Rounds to run even when -n are found."),
-    elite: int = typer.Option(0, "--elite", min=0,
+    max_rounds: int = typer.Option(GENERATE.max_rounds, "--max-rounds"),
+    min_rounds: int = typer.Option(GENERATE.min_rounds, "--min-rounds", help="Rounds to run even when -n are found."),
+    elite: int = typer.Option(GENERATE.elite, "--elite", min=0,
                               help="Restart later rounds from the N best molecules so far."),
     refine_steps: int = typer.Option(
-        30, "--refine-steps", min=0,
+        GENERATE.refine_steps, "--refine-steps", min=0,
         help="Refine the encodings of --start-from/--similar-to molecules (0: use mu).",
     ),
     canonical_only: bool = typer.Option(
-        True, "--canonical-only/--any-form",
+        GENERATE.canonical_only, "--canonical-only/--any-form",
         help="Keep only molecules the model wrote as the canonical form of their string (as "
         "in its training data); --any-form also keeps strings SELFIES had to repair.",
     ),
     screen: Path | None = typer.Option(None, "--screen", help="Screen the results with this screening TOML (see `molvae screen`)."),
-    seed: int | None = typer.Option(0, "--seed"),
+    seed: int | None = typer.Option(GENERATE.seed, "--seed"),
     device: str = typer.Option("auto", "--device"),
+    config: Path | None = config_option(),
 ) -> None:
     """Generate molecules steered toward property goals (e.g. --target logP)."""
-    from molvae.optimize import SearchSettings, parse_condition
-    from molvae.optimize import generate as run_generate
+    from molvae.chem.conditions import parse_condition
+    from molvae.optimize.search import generate as run_generate
 
     vae = load_model(model, device)
     goals = _goals(vae, target, weight)
     alert_sets = parse_csv_list(filters)
-    from molvae.chem import alert_catalog_names
+    from molvae.chem.alerts import alert_catalog_names
 
     unknown = [f for f in alert_sets if f.lower() not in alert_catalog_names()]
     if unknown:
@@ -103,7 +108,7 @@ def generate(
             f"unknown filter set {unknown[0]!r}; choose from {', '.join(alert_catalog_names())}",
             param_hint="--filters",
         )
-    settings = SearchSettings(
+    settings = GenerateSettings(
         steps=steps, step_size=step_size, starts=starts, prior_weight=prior_weight,
         max_norm=max_norm, trust_radius=trust_radius, uncertainty_penalty=uncertainty_penalty,
         max_rounds=max_rounds, min_rounds=min_rounds, elite=elite, refine_steps=refine_steps,
@@ -113,7 +118,7 @@ def generate(
     )
     starts_smiles = None
     if start_from is not None:
-        from molvae.io import read_molecules
+        from molvae.data.tables import read_molecules
 
         table = read_molecules(start_from)
         if len(table.rejects):
@@ -129,7 +134,7 @@ def generate(
     )
     table = result.table
     if screen is not None and len(table):
-        from molvae.screen import ScreenConfig, screen_frame
+        from molvae.screening import ScreenConfig, screen_frame
 
         screened = screen_frame(table, ScreenConfig.from_toml(screen))
         console.print(screened.summary_table())
@@ -179,50 +184,52 @@ def _print_top(table: pd.DataFrame, goals, similar: bool, k: int = 10) -> None:
 def optimize(
     seeds: Path = typer.Argument(..., help="Molecules to improve (CSV/TSV/SMI/SDF)."),
     target: str = typer.Option("plogP", "--target", help="NAME or NAME:min (an RDKit property)."),
-    min_similarity: float = typer.Option(0.4, "--min-similarity", help="Tanimoto bound."),
+    min_similarity: float = typer.Option(OPTIMIZE.min_similarity, "--min-similarity", help="Tanimoto bound."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     out: Path = typer.Option(Path("optimized.csv"), "--out", "-o"),
-    steps: int | None = typer.Option(None, "--steps", help="Gradient steps (default 8)."),
-    starts: int | None = typer.Option(None, "--starts", help="Trajectories per seed (32)."),
-    step_size: float | None = typer.Option(None, "--step-size", help="Default 0.02."),
-    decode_every: int | None = typer.Option(None, "--decode-every", help="Default 2."),
-    extra_samples: int | None = typer.Option(
-        None, "--extra-samples", help="Stochastic decodes per point (3)."
+    steps: int = typer.Option(OPTIMIZE.steps, "--steps", help="Gradient steps per trajectory."),
+    starts: int = typer.Option(OPTIMIZE.starts, "--starts", help="Trajectories per seed."),
+    step_size: float = typer.Option(OPTIMIZE.step_size, "--step-size", help="Gradient step size."),
+    decode_every: int = typer.Option(OPTIMIZE.decode_every, "--decode-every", help="Decode every N steps."),
+    extra_samples: int = typer.Option(
+        OPTIMIZE.extra_samples, "--extra-samples", help="Stochastic decodes per point."
     ),
-    refine_steps: int | None = typer.Option(
-        None, "--refine-steps", min=0,
-        help="Steps refining each seed's z so it decodes back to the seed (30; 0: use mu).",
+    refine_steps: int = typer.Option(
+        OPTIMIZE.refine_steps, "--refine-steps", min=0,
+        help="Steps refining each seed's z so it decodes back to the seed (0: use mu).",
     ),
-    rescue_rounds: int | None = typer.Option(
-        None, "--rescue-rounds", min=0,
-        help="Wider searches around seeds that found nothing (2; 0: none).",
+    rescue_rounds: int = typer.Option(
+        OPTIMIZE.rescue_rounds, "--rescue-rounds", min=0,
+        help="Wider searches around seeds that found nothing (0: none).",
     ),
-    rescue_waves: int | None = typer.Option(
-        None, "--rescue-waves", min=1,
+    rescue_waves: int = typer.Option(
+        OPTIMIZE.rescue_waves, "--rescue-waves", min=1,
         help="A rescue's starts go in this many waves; a seed stops at its first success "
-        "(4; 1: all at once, slower, slightly better rescued seeds).",
+        "(1: all at once, slower, slightly better rescued seeds).",
     ),
     seed_forms: bool = typer.Option(
-        True, "--seed-forms/--no-seed-forms",
+        OPTIMIZE.seed_sites, "--seed-forms/--no-seed-forms",
         help="Also score each candidate with the seed's charges and nitro groups put on it "
         "(for models that write neutral molecules only).",
     ),
     smiles_column: str | None = typer.Option(None, "--smiles-column"),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(OPTIMIZE.seed, "--seed"),
     device: str = typer.Option("auto", "--device"),
+    config: Path | None = config_option(),
 ) -> None:
     """Improve each seed molecule's property under a similarity constraint (one row per seed)."""
-    from molvae.io import read_molecules
-    from molvae.optimize import optimize_seeds, parse_goal, seed_search_settings
+    from molvae.data.tables import read_molecules
+    from molvae.optimize.goals import parse_goal
+    from molvae.optimize.seeds import optimize_seeds
 
     vae = load_model(model, device)
     goal = parse_goal(target, vae.model.config.all_properties)
     table = read_molecules(seeds, smiles_column=smiles_column, canonicalize=False)
-    settings = seed_search_settings(steps=steps, starts=starts, step_size=step_size,
-                                    decode_every=decode_every, extra_samples=extra_samples,
-                                    refine_steps=refine_steps, rescue_rounds=rescue_rounds,
-                                    rescue_waves=rescue_waves,
-                                    seed_sites=seed_forms, seed=seed)
+    settings = OptimizeSettings(steps=steps, starts=starts, step_size=step_size,
+                                decode_every=decode_every, extra_samples=extra_samples,
+                                refine_steps=refine_steps, rescue_rounds=rescue_rounds,
+                                rescue_waves=rescue_waves, seed_sites=seed_forms, seed=seed,
+                                min_similarity=min_similarity)
     result = optimize_seeds(vae, table.records["smiles"].tolist(), goal, min_similarity, settings)
     result.insert(0, "row", table.records["row"].to_numpy())
     if len(table.rejects):

@@ -21,6 +21,7 @@ from ._common import (
     report_status,
     write_table,
 )
+from ._config import config_option
 
 DATA_HELP = "Molecule file (CSV/TSV/SMI/SDF, optionally .gz)."
 
@@ -41,7 +42,7 @@ def _size(path: Path) -> str:
 
 
 def _read(data: Path, smiles_column: str | None):
-    from molvae.io import read_molecules
+    from molvae.data.tables import read_molecules
 
     return read_molecules(data, smiles_column=smiles_column)
 
@@ -66,9 +67,10 @@ def map_command(
     smiles_column: str | None = typer.Option(None, "--smiles-column"),
     seed: int = typer.Option(0, "--seed", help="Seed of subsampling and of t-SNE/UMAP."),
     device: str = typer.Option("auto", "--device"),
+    config: Path | None = config_option(),
 ) -> None:
     """2-D map of the latent space (mu), coloured by a property; hover to see structures."""
-    from molvae.latent import PROJECTIONS, check_projection, latent_map
+    from molvae.latent.maps import PROJECTIONS, check_projection, latent_map
 
     suffix = check_output(out, (".html", ".htm", ".png"))
     check_choice(method.lower(), PROJECTIONS, "--method")
@@ -86,12 +88,12 @@ def map_command(
     if lmap.note:
         err_console.print(lmap.note, highlight=False)
     if suffix == ".png":
-        from molvae.figures import latent_map_png
+        from molvae.reporting.figures import latent_map_png
 
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(latent_map_png(lmap, title=f"{data.name}: {lmap.label} of mu"))
     else:
-        from molvae.report import map_page
+        from molvae.reporting.report import map_page
 
         if len(lmap.smiles) > max_structures:
             err_console.print(
@@ -121,9 +123,10 @@ def interpolate_command(
     property_name: str = typer.Option("QED", "--property", help="RDKit property shown per step."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     device: str = typer.Option("auto", "--device"),
+    config: Path | None = config_option(),
 ) -> None:
     """Decode molecules along the latent path between two encodings (greedy)."""
-    from molvae.latent import INTERPOLATIONS, interpolate
+    from molvae.latent.paths import INTERPOLATIONS, interpolate
 
     check_choice(method, INTERPOLATIONS, "--method")
     if steps < 2:
@@ -145,7 +148,8 @@ def interpolate_command(
     console.print(table)
     written = []
     if suffix in (".png", ".svg"):
-        from molvae.figures import interpolation_grid, write_image
+        from molvae.data.tables import write_image
+        from molvae.reporting.figures import interpolation_grid
 
         write_image(interpolation_grid(frame, prop, svg=suffix == ".svg"), out)
         written.append(str(out))
@@ -171,9 +175,10 @@ def neighbors_command(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the neighbours (.csv/.tsv/.parquet)."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     device: str = typer.Option("auto", "--device"),
+    config: Path | None = config_option(),
 ) -> None:
     """Molecules decoded from points around a molecule's encoding, most similar first."""
-    from molvae.latent import neighbors
+    from molvae.latent.paths import neighbors
 
     if n < 1:
         raise typer.BadParameter("must be at least 1", param_hint="-n")
@@ -218,6 +223,7 @@ def score_command(
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     smiles_column: str | None = typer.Option(None, "--smiles-column"),
     device: str = typer.Option("auto", "--device"),
+    config: Path | None = config_option(),
 ) -> None:
     """Per-molecule ELBO terms: an out-of-distribution score (higher neg_elbo = more unusual)."""
     if samples < 0:
@@ -227,8 +233,10 @@ def score_command(
     check_output(out, (".csv", ".tsv", ".parquet", ".csv.gz"))
     vae = load_model(model, device)
     table = _read(data, smiles_column)
-    scores = vae.elbo(table.records["smiles"].tolist(), samples=samples, batch_size=batch_size,
-                      seed=seed)
+    from molvae.latent import elbo
+
+    scores = elbo(vae, table.records["smiles"].tolist(), samples=samples,
+                  batch_size=batch_size, seed=seed)
     frame = merge_with_rejects(table.records, scores, table.rejects)
     write_table(frame, out)
     report_status(frame, "scored")
@@ -253,6 +261,7 @@ def embed_command(
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     smiles_column: str | None = typer.Option(None, "--smiles-column"),
     device: str = typer.Option("auto", "--device"),
+    config: Path | None = config_option(),
 ) -> None:
     """mu as feature columns z0..z{d-1}, with row id and canonical SMILES, for scikit-learn.
 

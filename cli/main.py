@@ -43,7 +43,7 @@ def main(
     ),
 ) -> None:
     """Molecular generation with a GRU variational autoencoder."""
-    from molvae.chem import set_rdkit_logging
+    from molvae.chem.molecules import set_rdkit_logging
 
     _STATE["debug"] = debug
     set_rdkit_logging(True if rdkit_log else None)
@@ -56,26 +56,36 @@ def _register_commands() -> None:
     commands.register_all(app)
 
 
-def run() -> None:
-    """Console-script entry: run the app, turning expected errors into one line and exit 1."""
+def invoke(args: list[str]) -> int:
+    """Run the CLI on ``args`` and return the exit code; expected errors become one line.
+
+    Usage errors are reported by Typer/Click itself (exit 2); a ``MolvaeError`` or any other
+    exception escaping a command is printed as one line on stderr (exit 1) unless ``--debug``.
+    """
     _register_commands()
-    # Standalone mode lets Typer/Click report usage errors itself (exit 2); everything else that
-    # escapes a command is ours to turn into one line.
     try:
-        app()
+        app(args=args, prog_name="molvae")
+    except SystemExit as exc:  # Click's standalone mode always ends this way
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        sys.exit(130)
+        return 130
     except MolvaeError as exc:
         if _STATE["debug"]:
             raise
         _print_error(str(exc))
-        sys.exit(1)
+        return 1
     except Exception as exc:  # unexpected: still one line unless --debug
         if _STATE["debug"]:
             raise
         _print_error(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)")
-        sys.exit(1)
+        return 1
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(invoke(sys.argv[1:]))
 
 
 def _print_error(message: str) -> None:

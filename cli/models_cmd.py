@@ -15,7 +15,7 @@ def models(
     card: str | None = typer.Option(None, "--card", help="Show the full model card of this model."),
 ) -> None:
     """List the bundled pretrained models (used when --model is omitted: 'default')."""
-    from molvae.api import BUNDLED_DIR, resolve_model_path
+    from molvae.models.store import BUNDLED_DIR, resolve_model_path
 
     if card is not None:
         path = resolve_model_path(card) / "MODEL_CARD.md"

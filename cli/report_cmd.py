@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ._common import check_output, console, err_console, parse_csv_list
+from ._config import config_option
 
 
 def report(
@@ -19,9 +20,10 @@ def report(
     max_structures: int = typer.Option(2000, "--max-structures", help="Structure drawings embedded in the map at most."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
+    config: Path | None = config_option(),
 ) -> None:
     """HTML report: training curves, metrics, samples, property histograms and latent map."""
-    from molvae.report import REPORT_PROPERTIES, build_run_report
+    from molvae.reporting.report import REPORT_PROPERTIES, build_run_report
 
     check_output(out, (".html", ".htm"))
     if samples < 1:

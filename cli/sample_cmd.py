@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import typer
 
-from molvae.api import BEAM_PICKS
 from molvae.errors import MolvaeError
+from molvae.settings import BEAM_PICKS, DecodeSettings, SampleSettings
 
 from ._common import (
     MODEL_HELP,
@@ -26,6 +26,9 @@ from ._common import (
     report_status,
     write_table,
 )
+from ._config import config_option
+
+SAMPLE = SampleSettings()
 
 
 def sample(
@@ -34,29 +37,30 @@ def sample(
     ),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     out: Path = typer.Option(Path("samples.csv"), "--out", "-o", help="Output CSV/TSV/parquet."),
-    temperature: float = typer.Option(1.0, "--temperature", "-t", help="Softmax temperature."),
-    strategy: str = typer.Option("sample", "--strategy", help="sample (multinomial) or greedy."),
+    temperature: float = typer.Option(SAMPLE.temperature, "--temperature", "-t", help="Softmax temperature."),
+    strategy: str = typer.Option(SAMPLE.strategy, "--strategy", help="sample (multinomial) or greedy."),
     top_k: int | None = typer.Option(
-        None, "--top-k", help="Sample only among the k most likely tokens."
+        SAMPLE.top_k, "--top-k", help="Sample only among the k most likely tokens."
     ),
     unique: bool = typer.Option(
-        False, "--unique", help="Keep sampling until n unique valid molecules."
+        SAMPLE.unique, "--unique", help="Keep sampling until n unique valid molecules."
     ),
     canonical_only: bool = typer.Option(
-        True,
+        SAMPLE.canonical_only,
         "--canonical-only/--any-form",
         help="Keep only strings written as the training data write their molecule, drawing "
         "until -n are kept (default); --any-form returns every draw as decoded.",
     ),
     critic: bool = typer.Option(
-        True,
+        SAMPLE.critic,
         "--critic/--no-critic",
         help="With a model that has a realism critic (molvae fit-critic), also keep each "
         "canonical-form draw with the critic's acceptance probability (default).",
     ),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (reproducible on CPU)."),
-    batch_size: int = typer.Option(1024, "--batch-size"),
+    batch_size: int = typer.Option(SAMPLE.batch_size, "--batch-size"),
     device: str = typer.Option("auto", "--device"),
+    config: Path | None = config_option(),
 ) -> None:
     """Sample molecules from the prior and check each with RDKit."""
     if n <= 0:
@@ -103,7 +107,7 @@ def sample(
 
 
 def _read_input(path: Path, smiles_column: str | None):
-    from molvae.io import read_molecules
+    from molvae.data.tables import read_molecules
 
     table = read_molecules(path, smiles_column=smiles_column)
     return table
@@ -118,13 +122,14 @@ def encode(
     batch_size: int = typer.Option(1024, "--batch-size", min=1, help="Molecules per encoder batch."),
     chunk_size: int = typer.Option(100_000, "--chunk-size", min=1, help="Input rows read, encoded and written at a time (bounds memory for large files)."),
     device: str = typer.Option("auto", "--device"),
+    config: Path | None = config_option(),
 ) -> None:
     """Encode molecules to their latent means (mu); every input row is in the output.
 
     The file is streamed: each chunk of rows is read, encoded and appended to the output, so
     memory stays flat however many molecules the file holds.
     """
-    from molvae.io import iter_molecule_chunks
+    from molvae.data.tables import iter_molecule_chunks
 
     vae = load_model(model, device)
     npy = out.name.lower().endswith(".npy")
@@ -200,6 +205,7 @@ def decode(
     seed: int | None = typer.Option(None, "--seed"),
     batch_size: int = typer.Option(1024, "--batch-size", min=1, help="Latent points per decoder batch."),
     device: str = typer.Option("auto", "--device"),
+    config: Path | None = config_option(),
 ) -> None:
     """Decode latent points to molecules; rows with missing latents are reported, not dropped."""
     check_choice(strategy, ("greedy", "sample", "beam"), "--strategy")
@@ -219,16 +225,7 @@ def decode(
     if finite.any():
         bar, advance = progress_bar(int(finite.sum()), "decoding")
         with bar:
-            dec = vae.decode(
-                z[finite],
-                strategy=strategy,
-                temperature=temperature,
-                batch_size=batch_size,
-                seed=seed,
-                on_progress=advance,
-                beam_width=beam_width,
-                beam_pick=beam_pick,
-            )
+            dec = vae.decode(z[finite], DecodeSettings(strategy=strategy, temperature=temperature, beam_width=beam_width, beam_pick=beam_pick), batch_size=batch_size, seed=seed, on_progress=advance)
         idx = np.flatnonzero(finite)
         frame.loc[idx, "smiles"] = dec["smiles"].to_numpy()
         frame.loc[idx, "canonical"] = dec["canonical"].to_numpy()
@@ -253,6 +250,7 @@ def reconstruct(
     beam_pick: str = typer.Option("nearest", "--beam-pick", help="Which string of the beam (canonical form only): nearest (its own encoding nearest to mu; amortized, one encoder pass per string) or likeliest (highest p(x|z))."),
     smiles_column: str | None = typer.Option(None, "--smiles-column"),
     device: str = typer.Option("auto", "--device"),
+    config: Path | None = config_option(),
 ) -> None:
     """Exact-match reconstruction rate (decoding of mu, canonical SMILES compared)."""
     if image is not None:
@@ -282,7 +280,8 @@ def reconstruct(
         highlight=False,
     )
     if image is not None:
-        from molvae.figures import reconstruction_grid, write_image
+        from molvae.data.tables import write_image
+        from molvae.reporting.figures import reconstruction_grid
 
         svg = image.suffix.lower() == ".svg"
         write_image(reconstruction_grid(frame, n=image_rows, svg=svg), image)

@@ -29,7 +29,7 @@ def screen(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Standardize, deduplicate, filter, score and rank molecules; every row is accounted for."""
-    from molvae.screen import ScreenConfig, screen_file, write_grid, write_sdf
+    from molvae.screening import ScreenConfig, screen_file, write_grid, write_sdf
 
     if grid is not None and grid.suffix.lower() not in (".png", ".svg"):
         raise typer.BadParameter("must end in .png or .svg", param_hint="--grid")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from molvae.config import ModelConfig, TrainConfig, from_dict, load_toml
+from molvae.settings import from_dict
 
 from ._common import err_console, parse_csv_list
 
@@ -131,7 +131,7 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Train a GRU VAE on a molecule file (checkpointed, resumable)."""
-    from molvae.train import train as run_training
+    from molvae.training.trainer import train as run_training
 
     if resume:
         result = run_training(
@@ -141,6 +141,9 @@ def train(
     else:
         if data is None:
             raise typer.BadParameter("DATA is required unless --resume is given", param_hint="DATA")
+        from molvae.models.config import ModelConfig
+        from molvae.training.config import TrainConfig, load_toml
+
         raw_train, raw_model = load_toml(config) if config else ({}, {})
         given = locals()
         raw_train.update(

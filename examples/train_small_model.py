@@ -5,9 +5,10 @@
 
 import sys
 
-from molvae.chem import set_rdkit_logging
-from molvae.config import ModelConfig, TrainConfig
-from molvae.train import train
+from molvae.chem.molecules import set_rdkit_logging
+from molvae.models.config import ModelConfig
+from molvae.training.config import TrainConfig
+from molvae.training.trainer import train
 from molvae_datasets import sample_path
 
 set_rdkit_logging(False)

@@ -1,24 +1,34 @@
 """molvae: molecular generation with a GRU variational autoencoder.
 
-``from molvae import MolVAE`` gives the high-level model API. It is imported lazily so that
-``molvae --version`` and ``--help`` do not pay for importing torch.
+The Python API mirrors the commands (see docs/python-api.md)::
+
+    import molvae
+    vae = molvae.MolVAE.load()                    # the bundled model
+    samples = vae.sample(1000, seed=0)            # as `molvae sample`
+    hits = molvae.generate(vae, "logP").table     # as `molvae generate --target logP`
+
+Names are loaded on first use (PEP 562), so ``molvae --version`` and ``--help`` do not pay for
+importing torch.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from molvae._version import __version__
+from molvae.runtime import lazy_exports
 
-if TYPE_CHECKING:
-    from molvae.api import MolVAE
+_EXPORTS = {
+    "MolVAE": "molvae.generation.model",
+    "DecodeSettings": "molvae.settings",
+    "SampleSettings": "molvae.settings",
+    "GenerateSettings": "molvae.settings",
+    "OptimizeSettings": "molvae.settings",
+    "generate": "molvae.optimize.search",
+    "optimize_seeds": "molvae.optimize.seeds",
+    "ScreenConfig": "molvae.screening.config",
+    "screen_frame": "molvae.screening.pipeline",
+    "screen_file": "molvae.screening.pipeline",
+    "evaluate_smiles": "molvae.evaluation.metrics",
+}
 
-__all__ = ["MolVAE", "__version__"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "MolVAE":
-        from molvae.api import MolVAE
-
-        return MolVAE
-    raise AttributeError(f"module 'molvae' has no attribute {name!r}")
+__all__ = ["__version__", *sorted(_EXPORTS)]
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -20,7 +20,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from molvae.chem import set_rdkit_logging  # noqa: E402
-from molvae.config import ModelConfig, TrainConfig  # noqa: E402
+from molvae.models import ModelConfig  # noqa: E402
+from molvae.training import TrainConfig  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "datasets" / "moses_sample.csv"
@@ -59,7 +60,7 @@ def tiny_train_config(**overrides) -> TrainConfig:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A run directory with a tiny model trained on 400 sample molecules (with a logP head)."""
-    from molvae.train import train
+    from molvae.training.trainer import train
 
     run = tmp_path_factory.mktemp("runs") / "tiny"
     train(
@@ -75,7 +76,7 @@ def tiny_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_vae(tiny_run):
-    from molvae.api import MolVAE
+    from molvae.generation.model import MolVAE
 
     return MolVAE.load(tiny_run, device="cpu")
 

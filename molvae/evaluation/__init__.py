@@ -11,6 +11,8 @@ reference and training-set statistics), :mod:`.moses_chem` (MOSES-specific RDKit
 :mod:`.similarity` (bulk Tanimoto), :mod:`.chemnet` (FCD).
 """
 
+from molvae.data.cache import CACHE_DIR_ENV, cache_dir
+from molvae.data.index import TrainingSetIndex
 from molvae.evaluation.metrics import (
     DEFAULT_UNIQUE_K,
     METRICS,
@@ -26,12 +28,7 @@ from molvae.evaluation.metrics import (
     snn,
 )
 from molvae.evaluation.moses_chem import passes_filters
-from molvae.evaluation.reference import (
-    CACHE_DIR_ENV,
-    ReferenceStats,
-    TrainingSetIndex,
-    cache_dir,
-)
+from molvae.evaluation.reference import ReferenceStats
 
 __all__ = [
     "CACHE_DIR_ENV",

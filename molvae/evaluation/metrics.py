@@ -48,18 +48,20 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from rich.table import Table
 from scipy.stats import wasserstein_distance
 
+from molvae.data.index import TrainingSetIndex
 from molvae.errors import MolvaeError
 from molvae.evaluation import moses_chem
 from molvae.evaluation.chemnet import fcd_statistics, frechet_distance
-from molvae.evaluation.reference import ReferenceStats, TrainingSetIndex
+from molvae.evaluation.reference import ReferenceStats
 from molvae.evaluation.similarity import max_tanimoto, mean_tanimoto_powers
+from molvae.runtime import Log
 
 __all__ = [
     "DEFAULT_UNIQUE_K",
@@ -80,7 +82,6 @@ DEFAULT_UNIQUE_K = (1000, 10000)
 
 ReferenceLike = ReferenceStats | Sequence[str] | str | os.PathLike[str]
 TrainLike = TrainingSetIndex | Sequence[str] | str | os.PathLike[str]
-Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)

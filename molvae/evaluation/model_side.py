@@ -15,9 +15,10 @@ import numpy as np
 import torch
 
 from molvae import chem
-from molvae.data import collate, compute_property_matrix
-from molvae.model import kl_divergence
-from molvae.tokenizers import Vocabulary
+from molvae.data.encoding import collate, compute_property_matrix
+from molvae.models.vae import kl_divergence
+from molvae.tokens import Vocabulary
+from molvae.training.validate import property_metrics
 
 __all__ = ["model_metrics"]
 
@@ -25,7 +26,6 @@ __all__ = ["model_metrics"]
 @torch.no_grad()
 def model_metrics(vae, smiles: Sequence[str], batch_size: int = 512) -> dict:
     """Reconstruction, token accuracy, KL per dimension, active units and predictor metrics."""
-    from molvae.train import property_metrics
 
     prep = vae.prepare(list(smiles))
     ds = prep.dataset

@@ -27,7 +27,7 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
 from molvae import chem
-from molvae.parallel import map_chunks
+from molvae.runtime import map_chunks
 
 __all__ = [
     "FINGERPRINT_BITS",
@@ -37,7 +37,6 @@ __all__ = [
     "PROPERTY_NAMES",
     "Features",
     "brics_fragments",
-    "canonicalize",
     "featurize",
     "filter_patterns",
     "fingerprint_bits",
@@ -336,17 +335,3 @@ def featurize(
     )
     return Features.concat(parts)
 
-
-def _canonicalize_chunk(smiles: Sequence[str]) -> list[str | None]:
-    return [chem.canonical_smiles(s) if isinstance(s, str) else None for s in smiles]
-
-
-def canonicalize(smiles: Sequence[str], n_jobs: int | None = None) -> list[str | None]:
-    """RDKit canonical SMILES of each input (``None`` if invalid), in worker processes if large."""
-    return map_chunks(
-        _canonicalize_chunk,
-        list(smiles),
-        n_jobs=n_jobs,
-        chunk_size=10 * _CHUNK_SIZE,
-        min_parallel=PARALLEL_MIN_MOLECULES,
-    )

@@ -17,10 +17,8 @@ scaffold keys, may differ) is recomputed.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,62 +26,19 @@ from typing import Any
 
 import numpy as np
 
-from molvae._files import atomic_write
+from molvae.data.cache import cache_dir, read_cache_entry, versions, write_cache_entry
+from molvae.data.tables import read_molecules
 from molvae.errors import MolvaeError
 from molvae.evaluation import moses_chem
 from molvae.evaluation.chemnet import CHEMNET_DIM, fcd_statistics
-from molvae.provenance import file_sha256
+from molvae.runtime import Log, emit, file_sha256
 
-__all__ = [
-    "CACHE_DIR_ENV",
-    "ReferenceStats",
-    "TrainingSetIndex",
-    "cache_dir",
-    "smiles_hashes",
-]
-
-CACHE_DIR_ENV = "MOLVAE_CACHE_DIR"
 _REFERENCE_FORMAT = "molvae-reference-stats"
-_TRAIN_FORMAT = "molvae-training-set-index"
+
+
 _FORMAT_VERSION = 1
 
-Log = Callable[[str], None]
 
-
-def cache_dir(path: str | os.PathLike[str] | None = None) -> Path:
-    """The cache directory: ``path``, else ``$MOLVAE_CACHE_DIR``, else ``~/.cache/molvae``."""
-    if path is not None:
-        return Path(path)
-    env = os.environ.get(CACHE_DIR_ENV, "").strip()
-    return Path(env) if env else Path.home() / ".cache" / "molvae"
-
-
-
-def smiles_hashes(smiles: Sequence[str]) -> np.ndarray:
-    """64-bit BLAKE2b digests of SMILES strings, as ``uint64``.
-
-    A stable hash (unlike Python's ``hash``), so a cached index stays valid across processes.
-    With 1.6 million training molecules the chance that any generated molecule collides with
-    one is about 1e-13 per molecule.
-    """
-    out = np.empty(len(smiles), dtype=np.uint64)
-    for i, s in enumerate(smiles):
-        out[i] = int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little")
-    return out
-
-
-def _versions() -> dict[str, str]:
-    from rdkit import rdBase
-
-    from molvae import __version__
-
-    try:
-        from importlib.metadata import version
-
-        fcd_version = version("fcd")
-    except Exception:  # metadata missing in odd installs; provenance only
-        fcd_version = "unknown"
-    return {"molvae": __version__, "rdkit": rdBase.rdkitVersion, "fcd": fcd_version}
 
 
 def _settings() -> dict[str, Any]:
@@ -97,63 +52,8 @@ def _settings() -> dict[str, Any]:
         },
         "min_scaffold_rings": moses_chem.MIN_SCAFFOLD_RINGS,
         "properties": list(moses_chem.PROPERTY_NAMES),
-        "rdkit": _versions()["rdkit"],
+        "rdkit": versions()["rdkit"],
     }
-
-
-def write_cache_entry(
-    stem: Path, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]
-) -> None:
-    """Write ``<stem>.npz`` (arrays, no pickle) then ``<stem>.json`` (metadata), atomically.
-
-    Shared by every molvae cache (reference statistics, training-set index, screening
-    fingerprints): the JSON is written last, so an entry with JSON is complete.
-    """
-    atomic_write(stem.with_suffix(".npz"), lambda h: np.savez_compressed(h, **arrays), "wb")
-    text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
-    atomic_write(stem.with_suffix(".json"), lambda h: h.write(text), "w")
-
-
-def read_cache_entry(stem: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Arrays and metadata of a cache entry; ``OSError``/``ValueError``/``KeyError`` if unusable."""
-    meta = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
-    with np.load(stem.with_suffix(".npz"), allow_pickle=False) as data:
-        arrays = {name: data[name] for name in data.files}
-    return arrays, meta
-
-
-def cached_entry(
-    stem: Path,
-    expected: Mapping[str, Any],
-    build: Callable[[], tuple[dict[str, np.ndarray], dict[str, Any]]],
-    *,
-    what: str,
-    emit: Callable[[str], None],
-    recompute: bool = False,
-    accept: Callable[[dict[str, np.ndarray]], bool] = lambda arrays: True,
-) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """The cache entry at ``stem`` if its metadata holds every ``expected`` item, else built.
-
-    ``build()`` returns ``(arrays, meta)``; the entry is written with ``expected`` merged into
-    ``meta``. An unreadable or stale entry is rebuilt; a cache that cannot be written costs only
-    reuse, never the result. ``accept`` can reject arrays whose metadata looks right.
-    """
-    if not recompute:
-        try:
-            arrays, meta = read_cache_entry(stem)
-            if all(meta.get(k) == v for k, v in expected.items()) and accept(arrays):
-                emit(f"loaded cached {what} {stem.with_suffix('.npz')}")
-                return arrays, meta
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    arrays, meta = build()
-    meta = {**meta, **expected}
-    try:
-        write_cache_entry(stem, arrays, meta)
-        emit(f"cached {what} in {stem.with_suffix('.npz')}")
-    except OSError as exc:  # a read-only cache must not lose the computed result
-        emit(f"could not write cache {stem}: {exc}")
-    return arrays, meta
 
 
 def _counter_arrays(counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -163,16 +63,6 @@ def _counter_arrays(counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
 
 def _counts_from_arrays(keys: np.ndarray, counts: np.ndarray) -> dict[str, int]:
     return dict(zip(keys.tolist(), counts.tolist(), strict=True))
-
-
-def _log(log: Log | None, message: str) -> None:
-    if log is not None:
-        log(message)
-
-
-# --------------------------------------------------------------------------------------------
-# Reference statistics
-# --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, eq=False)
@@ -222,13 +112,13 @@ class ReferenceStats:
         runs with torch's threads. ``log`` receives one line per stage.
         """
         smiles = list(smiles)
-        _log(log, f"reference: featurizing {len(smiles):,} SMILES")
+        emit(log, f"reference: featurizing {len(smiles):,} SMILES")
         features = moses_chem.featurize(
             smiles, reparse_canonical=False, with_filters=False, n_jobs=n_jobs
         )
         if features.n_valid == 0:
             raise MolvaeError("the reference set has no valid SMILES")
-        _log(log, f"reference: ChemNet activations of {features.n_valid:,} molecules")
+        emit(log, f"reference: ChemNet activations of {features.n_valid:,} molecules")
         mu, sigma = fcd_statistics(features.valid_canonical)
         return cls(
             fcd_mu=mu,
@@ -264,11 +154,10 @@ class ReferenceStats:
         if not recompute:
             stats = cls._load_entry(stem, sha)
             if stats is not None:
-                _log(log, f"reference: loaded cached statistics {stem.with_suffix('.npz')}")
+                emit(log, f"reference: loaded cached statistics {stem.with_suffix('.npz')}")
                 return stats
-        from molvae.io import read_molecules
 
-        _log(log, f"reference: reading {path}")
+        emit(log, f"reference: reading {path}")
         table = read_molecules(
             path, smiles_column=smiles_column, canonicalize=False, workers=n_jobs
         )
@@ -283,9 +172,9 @@ class ReferenceStats:
         stats = replace(stats, n_input=table.n_rows)
         try:
             stats.save(stem)
-            _log(log, f"reference: cached statistics in {stem.with_suffix('.npz')}")
+            emit(log, f"reference: cached statistics in {stem.with_suffix('.npz')}")
         except OSError as exc:  # a read-only cache must not lose the computed result
-            _log(log, f"reference: could not write cache {stem}: {exc}")
+            emit(log, f"reference: could not write cache {stem}: {exc}")
         return stats
 
     def save(self, stem: str | os.PathLike[str]) -> None:
@@ -305,7 +194,7 @@ class ReferenceStats:
         meta = {
             "format": _REFERENCE_FORMAT,
             "settings": _settings(),
-            "versions": _versions(),
+            "versions": versions(),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "source": self.source,
             "source_sha256": self.source_sha256,
@@ -353,99 +242,3 @@ class ReferenceStats:
             and stats.properties.shape == (stats.n_molecules, len(moses_chem.PROPERTY_NAMES))
         )
         return stats if consistent else None
-
-
-# --------------------------------------------------------------------------------------------
-# Training set index (Novelty)
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class TrainingSetIndex:
-    """The set of canonical SMILES of a training set, as sorted 64-bit hashes, for Novelty.
-
-    MOSES compares generated canonical SMILES with the training SMILES *as given*, assuming the
-    training file is canonical. We canonicalize the training set with the same RDKit as the
-    generated molecules instead, so a training file written by another tool (or another RDKit
-    version: 0.06% of the MOSES SMILES are spelled differently by RDKit 2026) cannot make a
-    known molecule look novel.
-    """
-
-    hashes: np.ndarray  # sorted unique uint64
-    n_input: int
-    source: str | None = None
-    source_sha256: str | None = None
-
-    def __len__(self) -> int:
-        return len(self.hashes)
-
-    def contains(self, canonical_smiles: Sequence[str]) -> np.ndarray:
-        """Boolean array: is each (canonical) SMILES in the training set?"""
-        if len(canonical_smiles) == 0 or len(self.hashes) == 0:
-            return np.zeros(len(canonical_smiles), dtype=bool)
-        query = smiles_hashes(canonical_smiles)
-        pos = np.searchsorted(self.hashes, query).clip(max=len(self.hashes) - 1)
-        return self.hashes[pos] == query
-
-    @classmethod
-    def compute(
-        cls,
-        smiles: Sequence[str],
-        *,
-        n_jobs: int | None = None,
-        source: str | None = None,
-        source_sha256: str | None = None,
-    ) -> TrainingSetIndex:
-        """Canonicalize and hash a list of training SMILES (invalid ones are ignored)."""
-        canonical = [s for s in moses_chem.canonicalize(smiles, n_jobs=n_jobs) if s is not None]
-        return cls._from_canonical(canonical, len(smiles), source, source_sha256)
-
-    @classmethod
-    def _from_canonical(
-        cls, canonical: Sequence[str], n_input: int, source: str | None, sha: str | None
-    ) -> TrainingSetIndex:
-        return cls(np.unique(smiles_hashes(canonical)), n_input, source, sha)
-
-    @classmethod
-    def load_or_compute(
-        cls,
-        path: str | os.PathLike[str],
-        *,
-        cache: str | os.PathLike[str] | None = None,
-        n_jobs: int | None = None,
-        smiles_column: str | None = None,
-        recompute: bool = False,
-        log: Log | None = None,
-    ) -> TrainingSetIndex:
-        """The index of the training file at ``path``, cached like :class:`ReferenceStats`."""
-        sha = file_sha256(path)
-
-        def build() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-            from molvae.io import read_molecules
-
-            _log(log, f"train: reading and canonicalizing {path}")
-            table = read_molecules(
-                path, smiles_column=smiles_column, canonicalize=True, workers=n_jobs
-            )
-            index = cls._from_canonical(
-                table.records["canonical"].tolist(), table.n_rows, str(path), sha
-            )
-            meta = {
-                "versions": _versions(),
-                "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                "source": index.source,
-                "n_input": index.n_input,
-                "n_unique": len(index),
-            }
-            return {"hashes": index.hashes}, meta
-
-        arrays, meta = cached_entry(
-            cache_dir(cache) / f"train-{sha}",
-            {"format": _TRAIN_FORMAT, "settings": _settings(), "source_sha256": sha},
-            build,
-            what="index",
-            emit=lambda message: _log(log, f"train: {message}"),
-            recompute=recompute,
-            accept=lambda arrays: arrays["hashes"].dtype == np.uint64,
-        )
-        return cls(arrays["hashes"], int(meta["n_input"]), meta.get("source"), sha)

@@ -1,34 +1,28 @@
 """CLI tests for ``molvae datasets``; never the network.
 
-The real entry point runs in a subprocess for the listing and the error convention (one line on
-stderr, exit 1); the rest uses Typer's CliRunner on an app holding only this command group, which
-is faster and still goes through the command's option parsing.
+The listing and the error convention (one line on stderr, exit 1) go through the whole CLI's
+entry point in-process (see runner.py); the rest uses Typer's CliRunner on an app holding only
+this command group, which still goes through the command's option parsing.
 """
 
 from __future__ import annotations
-
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
-from molvae.download import DATASETS
+from molvae.data.public import DATASETS
 from molvae.errors import MolvaeError
 from molvae_cli import datasets_cmd
 
-ENTRY = "import sys; from molvae_cli.main import run; sys.argv[0] = 'molvae'; run()"
+from .runner import molvae as run_molvae
 
 
-def _molvae(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    # Same code path as the installed `molvae` script, without depending on PATH.
-    env = {**os.environ, "MOLVAE_DATA_DIR": str(data_dir), "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-c", ENTRY, *args], capture_output=True, text=True, env=env, timeout=60
-    )
+@pytest.fixture()
+def molvae(monkeypatch, tmp_path):
+    """The whole CLI, in-process, with the data directory ``tmp_path``."""
+    monkeypatch.setenv("MOLVAE_DATA_DIR", str(tmp_path))
+    return run_molvae
 
 
 @pytest.fixture()
@@ -40,9 +34,9 @@ def invoke(monkeypatch, tmp_path):
     return lambda *args: runner.invoke(app, list(args))
 
 
-def test_list_shows_every_dataset_and_cache_state(tmp_path):
+def test_list_shows_every_dataset_and_cache_state(molvae, tmp_path):
     (tmp_path / DATASETS["zinc250k"].filename).write_text("smiles\n")
-    result = _molvae("datasets", "list", data_dir=tmp_path)
+    result = molvae("datasets", "list")
     assert result.returncode == 0, result.stderr
     for name in DATASETS:
         assert name in result.stdout
@@ -52,9 +46,9 @@ def test_list_shows_every_dataset_and_cache_state(tmp_path):
     assert "yes" not in next(line for line in lines if "moses-test " in line)
 
 
-def test_download_offline_is_one_line_error(tmp_path):
+def test_download_offline_is_one_line_error(molvae, tmp_path):
     url = "http://127.0.0.1:9/zinc.csv"
-    result = _molvae("datasets", "download", "zinc250k", "--url", url, data_dir=tmp_path)
+    result = molvae("datasets", "download", "zinc250k", "--url", url)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1

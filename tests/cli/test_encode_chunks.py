@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ..conftest import REPO
-from .test_main import molvae
+from tests.conftest import REPO
+
+from .runner import molvae
 
 BAD_ROWS = REPO / "datasets" / "bad_rows.csv"
 

@@ -1,13 +1,13 @@
-"""generate / optimize / fit-property / evaluate / models through the real entry point."""
+"""generate / optimize / fit-property / evaluate / models, in-process (see runner.py)."""
 
 import json
 
 import pandas as pd
 
 from molvae import chem
+from tests.conftest import REPO, SAMPLE, TEST_SAMPLE
 
-from ..conftest import REPO, SAMPLE, TEST_SAMPLE
-from .test_main import molvae
+from .runner import molvae
 
 
 def test_generate_writes_rdkit_scored_csv(tiny_run, tmp_path):

@@ -1,22 +1,14 @@
-"""map / interpolate / neighbors / score / embed / reconstruct --image through the entry point."""
-
-import subprocess
-import sys
+"""map / interpolate / neighbors / score / embed / reconstruct --image, in-process."""
 
 import numpy as np
 import pandas as pd
 
-from ..conftest import REPO, TEST_SAMPLE
-from .test_main import molvae
+from tests.conftest import REPO, TEST_SAMPLE
+
+from .runner import molvae, without_module
 
 BAD = REPO / "datasets" / "bad_rows.csv"
 ALL_ROWS = list(range(1, 14))  # bad_rows.csv: 13 data rows, 8 readable, 5 not
-
-
-def molvae_without(module: str, *args):
-    """Run the CLI as if ``module`` were not installed (its import fails)."""
-    code = f"import sys; sys.modules[{module!r}] = None; from molvae_cli.main import run; run()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
 
 
 def one_line_error(result) -> str:
@@ -39,7 +31,7 @@ def test_map_html_accounts_for_every_row(tiny_run, tmp_path):
     assert f"{len(bad)} of 13 rows not mapped" in res.stderr
 
 
-def test_map_png_and_errors(tiny_run, tmp_path):
+def test_map_png_and_errors(tiny_run, tmp_path, monkeypatch):
     out = tmp_path / "map.png"
     res = molvae("map", str(TEST_SAMPLE), "--model", str(tiny_run), "--out", str(out),
                  "--method", "tsne", "--max-points", "60")
@@ -48,8 +40,10 @@ def test_map_png_and_errors(tiny_run, tmp_path):
     res = molvae("map", str(BAD), "--model", str(tiny_run), "--color", "potency",
                  "--out", str(tmp_path / "m.html"))
     assert res.returncode == 1 and "pIC50" in one_line_error(res)
-    res = molvae_without("umap", "map", str(BAD), "--model", str(tiny_run), "--method", "umap",
-                         "--out", str(tmp_path / "m.html"))
+    with monkeypatch.context() as patch:
+        without_module(patch, "umap")  # as if umap-learn were not installed
+        res = molvae("map", str(BAD), "--model", str(tiny_run), "--method", "umap",
+                     "--out", str(tmp_path / "m.html"))
     assert res.returncode == 1 and "umap-learn" in one_line_error(res)
     assert molvae("map", str(BAD), "--out", str(tmp_path / "m.txt")).returncode == 2
     assert molvae("map", str(BAD), "--method", "mds").returncode == 2
@@ -127,9 +121,9 @@ def test_embed_features_and_rejects(tiny_run, tmp_path):
     np.testing.assert_allclose(array, features.filter(like="z").to_numpy(), rtol=1e-6)
 
 
-def test_embed_parquet_without_pyarrow_is_one_line(tiny_run, tmp_path):
-    res = molvae_without("pyarrow", "embed", str(BAD), "--model", str(tiny_run), "--out",
-                         str(tmp_path / "f.parquet"))
+def test_embed_parquet_without_pyarrow_is_one_line(tiny_run, tmp_path, monkeypatch):
+    without_module(monkeypatch, "pyarrow")  # as if pyarrow were not installed
+    res = molvae("embed", str(BAD), "--model", str(tiny_run), "--out", str(tmp_path / "f.parquet"))
     assert res.returncode == 1
     line = one_line_error(res)
     assert "molvae[parquet]" in line and ".csv" in line

@@ -1,21 +1,12 @@
-"""CLI tests through the real console-script entry point (a subprocess)."""
-
-import subprocess
-import sys
+"""The CLI's conventions and main commands, in-process (see runner.py; test_entry_point.py
+runs the installed script)."""
 
 import pandas as pd
 import pytest
 
-from ..conftest import REPO, SAMPLE
+from tests.conftest import REPO, SAMPLE
 
-
-def molvae(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-c", "from molvae_cli.main import run; run()", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-    )
+from .runner import molvae
 
 
 def test_help_lists_every_command():

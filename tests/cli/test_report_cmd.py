@@ -1,8 +1,8 @@
-"""``molvae report`` through the real entry point."""
+"""``molvae report``, in-process (see runner.py)."""
 
 import shutil
 
-from .test_main import molvae
+from .runner import molvae
 
 
 def test_report_of_a_run(tiny_run, tmp_path):

@@ -1,29 +1,21 @@
-"""``molvae screen`` through the real console-script entry point (a subprocess)."""
+"""``molvae screen`` in-process (see runner.py), with a cache directory of its own."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pandas as pd
+import pytest
 
-from molvae.io import read_molecules
+from molvae.data.tables import read_molecules
+from tests.conftest import REPO
 
-from ..conftest import REPO
+from .runner import molvae
 
 BAD_ROWS = REPO / "datasets" / "bad_rows.csv"
 
 
-def molvae(*args: str, cache) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MOLVAE_CACHE_DIR": str(cache), "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-c", "from molvae_cli.main import run; run()", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOLVAE_CACHE_DIR", str(tmp_path / "cache"))
 
 
 def test_screen_writes_shortlist_sdf_grid_and_rejects(tmp_path):
@@ -34,7 +26,6 @@ def test_screen_writes_shortlist_sdf_grid_and_rejects(tmp_path):
         "screen", str(BAD_ROWS), "--out", str(out), "--sdf", str(sdf), "--grid", str(grid),
         "--rejects", str(rejects), "--where", "MW<190", "--filters", "pains,brenk",
         "--reference", str(reference), "--top", "3", "--jobs", "1", "--no-progress",
-        cache=tmp_path / "cache",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     shortlist, rejected = pd.read_csv(out), pd.read_csv(rejects)
@@ -59,7 +50,6 @@ def test_screen_config_unknown_key_is_one_line_error(tmp_path):
     config.write_text("[selection]\ntop_n = 5\n")
     result = molvae(
         "screen", str(BAD_ROWS), "--out", str(tmp_path / "s.csv"), "--config", str(config),
-        cache=tmp_path / "cache",
     )  # fmt: skip
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]

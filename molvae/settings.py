@@ -1,0 +1,222 @@
+"""Settings: the dataclasses behind the commands, and strict loading of dicts and TOML files.
+
+Each command's dataclass is the single source of its defaults: the ``molvae`` option, its
+``--config`` key and the Python function all read it (``SampleSettings`` for ``sample``,
+``GenerateSettings`` for ``generate``, ``OptimizeSettings`` for ``optimize``; ``DecodeSettings``
+says how latent points become strings). This module imports neither torch nor RDKit, so the
+command line starts fast. An unknown key or a value of the wrong type is a one-line error,
+never silently ignored.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from molvae.errors import MolvaeError
+
+if TYPE_CHECKING:
+    from molvae.chem.conditions import Condition
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Check a TOML value against a dataclass field annotation (strings, with postponed eval)."""
+    tp = (
+        eval(
+            annotation,
+            {"list": list, "str": str, "int": int, "float": float, "bool": bool, "None": None},
+        )
+        if isinstance(annotation, str)
+        else annotation
+    )
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except MolvaeError as exc:
+                errors.append(str(exc))
+        raise MolvaeError(errors[0] if errors else f"{where}: bad value {value!r}")
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise MolvaeError(f"{where}: expected a list, got {value!r}")
+        return [_coerce(v, item, where) for v in value]
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is bool and not isinstance(value, bool):
+        raise MolvaeError(f"{where}: expected true/false, got {value!r}")
+    if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise MolvaeError(f"{where}: expected an integer, got {value!r}")
+    if tp in (str, float) and not isinstance(value, tp):
+        raise MolvaeError(f"{where}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def from_dict(cls: type, data: dict[str, Any], where: str = "config") -> Any:
+    """Build a config dataclass from a dict, rejecting unknown keys and mistyped values."""
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise MolvaeError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(known)}"
+        )
+    kwargs = {k: _coerce(v, known[k].type, f"{where}.{k}") for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The tables of a TOML file; a missing file or a syntax error is a one-line error."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise MolvaeError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise MolvaeError(f"{path}: invalid TOML: {exc}") from None
+
+
+# How a beam search picks its string: the likeliest under p(x|z), or the one whose own encoding
+# lies nearest to z (see MolVAE.decode).
+BEAM_PICKS = ("likeliest", "nearest")
+
+
+STRATEGIES = ("greedy", "sample", "beam")
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """How latent points become strings.
+
+    ``strategy`` is ``greedy`` (the likeliest token at each step), ``sample`` (tokens drawn at
+    ``temperature``, optionally among the ``top_k`` likeliest) or ``beam``: a beam search of
+    ``beam_width`` strings, of which one in canonical form is kept (else the likeliest valid
+    string, else the likeliest). ``beam_pick`` says which: ``likeliest`` (highest log p(x|z)) or
+    ``nearest``, the one whose own encoding (mu) lies nearest to z, which costs an encoder pass
+    per candidate. Beam decoding of the encoder's mu reconstructs more molecules exactly than
+    greedy decoding, and ``nearest`` more than ``likeliest`` (``benchmarks/beam_width.py``), at
+    about ``beam_width`` times the cost.
+    """
+
+    strategy: str = "greedy"
+    temperature: float = 1.0
+    top_k: int | None = None
+    beam_width: int = 8
+    beam_pick: str = "likeliest"
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise MolvaeError(f"strategy must be greedy, sample or beam, got {self.strategy!r}")
+        if self.strategy == "beam" and self.beam_width < 1:
+            raise MolvaeError(f"the beam width must be at least 1, got {self.beam_width}")
+        if self.beam_pick not in BEAM_PICKS:
+            raise MolvaeError(f"beam_pick must be likeliest or nearest, got {self.beam_pick!r}")
+
+    @property
+    def picks_nearest(self) -> bool:
+        """Whether each beam keeps the string whose encoding lies nearest to z."""
+        return self.strategy == "beam" and self.beam_pick == "nearest"
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    """Settings of ``molvae sample`` and :meth:`MolVAE.sample`: the command's defaults.
+
+    By default draws are kept only in their molecule's canonical form and, with a model that has
+    one, by the realism critic (see :meth:`MolVAE.sample`).
+    """
+
+    temperature: float = 1.0
+    strategy: str = "sample"
+    top_k: int | None = None
+    unique: bool = False
+    batch_size: int = 1024
+    max_rounds: int = 50
+    canonical_only: bool = True
+    critic: bool = True
+
+
+@dataclass
+class SearchSettings:
+    """Knobs of the latent search; the defaults suit a 64-d latent space trained with beta<=1."""
+
+    steps: int = 60
+    step_size: float = 0.05
+    decode_every: int = 4
+    starts: int = 256
+    prior_weight: float = 0.05
+    max_norm: float | None = None  # default: sqrt(latent_dim) + 3 (the prior's typical shell)
+    trust_radius: float | None = None
+    uncertainty_penalty: float = 0.0
+    extra_samples: int = 0  # stochastic decodes per point, besides the greedy one
+    refine_steps: int = 0  # latent refinement of encoded starts (MolVAE.refine_latents)
+    refine_prior_weight: float = 0.1  # weight of log p(z) in that refinement
+    jitter: float = 0.3  # std of the Gaussian noise added to a seed's z for its other starts
+    rescue_rounds: int = 0  # optimize: searches again, wider, around seeds that found nothing
+    # the rescue's starts are spent in this many waves; a seed stops at its first wave with a
+    # success (1: all at once, slower, a slightly higher best improvement for rescued seeds)
+    rescue_waves: int = 4
+    seed_sites: bool = True  # optimize: also score candidates in the seed's charges/nitro groups
+    # generate: keep only molecules decoded at least once as the canonical form of their string
+    # (the training language); the others are counted as "not in canonical form".
+    canonical_only: bool = False
+    elite: int = 0  # generate: rounds after the first restart from the best molecules so far
+    temperature: float = 0.7
+    max_rounds: int = 8
+    min_rounds: int = 1
+    seed: int | None = 0
+    # constraints
+    similar_to: str | None = None
+    min_similarity: float = 0.0
+    max_heavy_atoms: int | None = None
+    conditions: list[Condition] = field(default_factory=list)
+    filters: list[str] = field(default_factory=list)
+    novel: bool = False
+
+
+@dataclass
+class GenerateSettings(SearchSettings):
+    """Settings of ``molvae generate`` and :func:`generate`: the command's defaults.
+
+    Encodings of ``--start-from``/``--similar-to`` molecules are refined for 30 steps so that
+    the search starts from points that decode back to them, and only molecules the model wrote
+    in their canonical form are kept (as in its training data).
+    """
+
+    refine_steps: int = 30
+    canonical_only: bool = True
+
+
+@dataclass
+class OptimizeSettings(SearchSettings):
+    """Settings of ``molvae optimize`` and :func:`optimize_seeds`: the command's defaults.
+
+    Many short trajectories with small steps near each seed's encoding (32 starts x 8 steps of
+    0.02, a snapshot every 2 steps, decoded greedily and 3 times stochastically): a similarity
+    bound rewards molecules close to the seed, and on the first 40 seeds of the constrained
+    benchmark this found a candidate at similarity >= 0.4 for more seeds than 16 starts x 40
+    steps of 0.05 (``benchmarks/optimization.py``). Each seed's encoding is first refined for
+    30 steps (:meth:`MolVAE.refine_latents`), so the search starts from a point that decodes
+    back to the seed. Seeds that find nothing get two rescue rounds (:func:`rescue_seeds`).
+    A charged or nitro-bearing seed also gets its candidates in its own form
+    (:func:`chem.seed_sites`).
+    """
+
+    steps: int = 8
+    starts: int = 32
+    step_size: float = 0.02
+    decode_every: int = 2
+    extra_samples: int = 3
+    refine_steps: int = 30
+    rescue_rounds: int = 2
+    min_similarity: float = 0.4  # the similarity bound each seed's best molecule must meet
