@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from molvae import MolVAE, chem
-from molvae.generation.decoding import _check_string, _pick_beam
+from molvae.generation.decoding import check_string, pick_beam
 from molvae.runtime import cpu_model
 
 MOSES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "moses"
@@ -54,11 +54,11 @@ def main() -> None:
             near = vae._pick_nearest(mu[lo : lo + 256], texts, check_form=False)
             for i, beam in enumerate(texts):
                 # The same check and pick as `molvae reconstruct --beam-pick likeliest`.
-                checked = [_check_string(t, tokenizer) for t in beam]
+                checked = [check_string(t, tokenizer) for t in beam]
                 cans = [row[1] for row in checked]
                 want = truth[lo + i]
                 top += cans[0] == want
-                picked += _pick_beam(checked)[1] == want
+                picked += pick_beam(checked)[1] == want
                 nearest += near[i][1] == want
                 anywhere += want in cans
         seconds = time.perf_counter() - start

@@ -34,7 +34,7 @@ import torch
 
 from molvae import MolVAE, chem
 from molvae.evaluation import evaluate_smiles
-from molvae.generation.decoding import _check_string
+from molvae.generation.decoding import check_string
 from molvae.runtime import cpu_model
 
 MOSES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "moses"
@@ -72,7 +72,7 @@ def main() -> None:
         texts.extend(vae._ids_to_texts(ids))
     groups: dict[str, list[str]] = {"canonical form": [], "other atom order": [], "repaired": []}
     for text in texts:
-        smiles, canonical, in_form = _check_string(text, tokenizer)  # as the samplers check
+        smiles, canonical, in_form = check_string(text, tokenizer)  # as the samplers check
         if canonical is None:
             groups["repaired"].append("")  # never happens with SELFIES; counted, not dropped
         elif in_form:

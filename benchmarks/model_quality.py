@@ -32,6 +32,7 @@ import torch
 from molvae import MolVAE, chem
 from molvae.data.encoding import compute_property_matrix
 from molvae.evaluation import evaluate_smiles
+from molvae.generation.refine import reconstruct
 from molvae.runtime import cpu_model
 from molvae.training.validate import property_metrics
 
@@ -43,7 +44,7 @@ MOSES = REPO.parent / "shared" / "datasets" / "moses"
 def _exact_match(vae: MolVAE, test: list[str], ok: pd.Series, **how: int) -> dict:
     """Exact-match rate (over the encodable ``ok`` rows) of ``vae.reconstruct(test, **how)``."""
     t = time.perf_counter()
-    rec = vae.reconstruct(test, **how)
+    rec = reconstruct(vae, test, **how)
     return {"exact_match": float(rec.loc[ok, "match"].mean()), **how,
             "seconds": time.perf_counter() - t}
 
@@ -82,7 +83,7 @@ def main() -> None:
     test = pd.read_csv(MOSES / "test.csv.gz")["SMILES"]
     test = test.sample(n=min(args.reconstruct, len(test)), random_state=0).tolist()
     t = time.perf_counter()
-    rec = vae.reconstruct(test)
+    rec = reconstruct(vae, test)
     ok = rec["status"] == "ok"
     report["reconstruction"] = {
         "exact_match": float(rec.loc[ok, "match"].mean()),

@@ -27,9 +27,10 @@ import torch
 
 from molvae import MolVAE, chem
 from molvae.optimize.goals import Goal
-from molvae.optimize.search import SearchSettings, generate
-from molvae.optimize.seeds import rescue_seeds, search_seeds, seed_search_settings
+from molvae.optimize.search import generate
+from molvae.optimize.seeds import rescue_seeds, search_seeds
 from molvae.runtime import cpu_model
+from molvae.settings import OptimizeSettings, SearchSettings
 
 BENCH = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "constrained_plogp"
 PUBLISHED_CONSTRAINED = {
@@ -62,13 +63,12 @@ def unconstrained(vae: MolVAE, args) -> list[tuple[str, str, str, str]]:
 def constrained(vae: MolVAE, args) -> tuple[list[tuple[str, ...]], list[str]]:
     lines = (BENCH / "opt.test.logP-SA").read_text().split("\n")
     seeds = [line.split()[0] for line in lines if line.strip()][: args.limit]
-    settings = seed_search_settings(steps=args.seed_steps, starts=args.seed_starts,
-                                    step_size=args.seed_step_size,
-                                    decode_every=args.decode_every,
-                                    extra_samples=args.extra_samples,
-                                    refine_steps=args.refine_steps,
-                                    rescue_rounds=args.rescue_rounds,
-                                    rescue_waves=args.rescue_waves, seed=0)
+    given = {"steps": args.seed_steps, "starts": args.seed_starts,
+             "step_size": args.seed_step_size, "decode_every": args.decode_every,
+             "extra_samples": args.extra_samples, "refine_steps": args.refine_steps,
+             "rescue_rounds": args.rescue_rounds, "rescue_waves": args.rescue_waves}
+    # Flags left unset keep the command's defaults (OptimizeSettings).
+    settings = OptimizeSettings(seed=0, **{k: v for k, v in given.items() if v is not None})
     goal = Goal("plogP", "max")
     rows, searched, timing = [], 0, []
     for delta in args.deltas:
@@ -146,7 +146,7 @@ def main() -> None:
                         help="Rounds after the first restart from the N best so far.")
     parser.add_argument("--deltas", type=float, nargs="+", default=[0.0, 0.2, 0.4, 0.6])
     parser.add_argument("--limit", type=int, default=800, help="Use the first N of the 800 seeds.")
-    # Constrained search: molvae.optimize.seed_search_settings() unless overridden here.
+    # Constrained search: OptimizeSettings() unless overridden here.
     parser.add_argument("--seed-steps", type=int)
     parser.add_argument("--seed-step-size", type=float)
     parser.add_argument("--decode-every", type=int)

@@ -27,8 +27,8 @@ import torch
 
 from molvae import MolVAE, chem
 from molvae.evaluation import evaluate_smiles
-from molvae.generation.decoding import DecodeSettings
 from molvae.runtime import cpu_model
+from molvae.settings import DecodeSettings
 
 MOSES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "moses"
 SHOWN = ("valid", "unique@10000", "FCD/Test", "SNN/Test", "Filters", "IntDiv", "Novelty")

@@ -23,6 +23,7 @@ import torch
 
 from molvae import MolVAE, chem
 from molvae.data.tables import read_molecules
+from molvae.generation.refine import refine_latents
 from molvae.optimize.seeds import _encodable_forms
 from molvae.runtime import cpu_model
 
@@ -69,7 +70,7 @@ def main() -> None:
     for steps in [int(x) for x in args.steps.split(",")]:
         for weight in [float(x) for x in args.prior_weights.split(",")]:
             start = time.perf_counter()
-            z, _ = vae.refine_latents(
+            z, _ = refine_latents(vae,
                 prep.dataset, steps=steps, learning_rate=args.learning_rate, prior_weight=weight
             )
             seconds = time.perf_counter() - start

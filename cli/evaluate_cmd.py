@@ -5,34 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import typer
-
-from molvae.errors import MolvaeError
 
 from ._common import MODEL_HELP, console, err_console, load_model
 from ._config import config_option
-
-
-def _read_generated(path: Path, smiles_column: str | None) -> list[str]:
-    """Every row's string as generated (invalid and empty ones count against validity)."""
-    from molvae.data.tables import detect_format, find_smiles_column
-
-    if not path.exists():
-        raise MolvaeError(f"{path}: file not found")
-    fmt = detect_format(path)
-    if fmt in ("csv", "tsv"):
-        frame = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", dtype=str,
-                            keep_default_na=False, skip_blank_lines=False)
-        column = find_smiles_column(frame.columns, smiles_column)
-        return frame[column].fillna("").tolist()
-    if fmt == "smi":
-        from molvae.data.tables import read_molecules
-
-        table = read_molecules(path, canonicalize=False)
-        rows = pd.concat([table.records[["row", "smiles"]], table.rejects[["row", "smiles"]]])
-        return rows.sort_values("row")["smiles"].fillna("").astype(str).tolist()
-    raise MolvaeError(f"{path}: use a CSV/TSV/SMI file of generated SMILES")
 
 
 def evaluate(
@@ -59,47 +35,19 @@ def evaluate(
     config: Path | None = config_option(),
 ) -> None:
     """Score generated molecules with the MOSES metrics (and a model's own metrics)."""
-    from molvae.evaluation import evaluate as run_evaluate
     from molvae.evaluation import metrics_table
+    from molvae.evaluation.model_side import evaluate_model
 
-    report: dict = {"reference": str(reference)}
-    vae = None
-    if samples is not None:
-        generated = _read_generated(samples, smiles_column)
-        report["samples"] = str(samples)
-    else:
-        vae = load_model(model, device)
-        err_console.print(f"sampling {n:,} molecules", highlight=False)
-        frame = vae.sample(n, temperature=temperature, seed=seed, canonical_only=canonical_only,
-                           critic=critic)
-        generated = frame["smiles"].tolist()
-        drawn = int(frame.attrs.get("drawn", len(frame)))
-        if canonical_only:
-            err_console.print(
-                f"{len(frame):,} kept of {drawn:,} drawn ({len(frame) / max(drawn, 1):.1%})",
-                highlight=False,
-            )
-        report.update(
-            model=str(vae.path), n=n, temperature=temperature, seed=seed,
-            canonical_only=canonical_only, critic=bool(frame.attrs.get("critic")), drawn=drawn,
-        )
-    result = run_evaluate(
-        generated, reference, train, scaffold_reference=scaffold_reference,
-        log=lambda line: err_console.print(line, highlight=False),
+    vae = load_model(model, device) if samples is None else None
+    report = evaluate_model(
+        reference, vae=vae, samples=samples, n=n, train=train,
+        scaffold_reference=scaffold_reference, model_metrics_n=model_metrics_n,
+        smiles_column=smiles_column, temperature=temperature, canonical_only=canonical_only,
+        critic=critic, seed=seed, log=lambda line: err_console.print(line, highlight=False),
     )
-    report["metrics"] = result.metrics
-    report["timings_s"] = result.timings
-    console.print(metrics_table(result.metrics))
-    if vae is not None and model_metrics_n > 0:
-        from molvae.data.tables import read_molecules
-        from molvae.evaluation.model_side import model_metrics
-
-        ref = read_molecules(reference)
-        smiles = ref.records["canonical"].sample(
-            n=min(model_metrics_n, len(ref.records)), random_state=seed
-        ).tolist()
-        side = model_metrics(vae, smiles)
-        report["model_metrics"] = side
+    console.print(metrics_table(report["metrics"]))
+    side = report.get("model_metrics")
+    if side:
         console.print(
             f"model: exact reconstruction {side['exact_reconstruction']:.3f}, token accuracy "
             f"{side['token_accuracy']:.3f}, KL {side['kl_total']:.1f} nats, active units "

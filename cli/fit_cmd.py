@@ -98,10 +98,9 @@ def fit_critic(
 ) -> None:
     """Fit a realism critic: a classifier of training molecules against the model's samples,
     used by molvae sample for discriminator rejection sampling (VAE weights unchanged)."""
-    import shutil
-
     from molvae.data.tables import read_molecules
     from molvae.models.critic import CRITIC_JSON, CRITIC_WEIGHTS, save_critic
+    from molvae.models.store import copy_model_dir
     from molvae.runtime import file_sha256
     from molvae.training.heads import fit_critic as run_fit
 
@@ -121,10 +120,7 @@ def fit_critic(
         "skipped": len(table.rejects),
     }
     if out.resolve() != source.resolve():
-        if out.exists() and any(out.iterdir()):
-            raise MolvaeError(f"{out}: exists and is not empty; choose a new directory")
-        shutil.copytree(source, out, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns(CRITIC_JSON, CRITIC_WEIGHTS))
+        copy_model_dir(source, out, exclude=(CRITIC_JSON, CRITIC_WEIGHTS))
     save_critic(result.critic, out)
     m = result.metrics
     console.print(

@@ -8,10 +8,17 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from molvae.data.writing import write_table
 from molvae.errors import MolvaeError
 from molvae.settings import GenerateSettings, OptimizeSettings
 
-from ._common import MODEL_HELP, console, err_console, load_model, parse_csv_list, write_table
+from ._common import (
+    MODEL_HELP,
+    console,
+    err_console,
+    load_model,
+    parse_csv_list,
+)
 from ._config import config_option
 
 GENERATE = GenerateSettings()
@@ -94,20 +101,17 @@ def generate(
     config: Path | None = config_option(),
 ) -> None:
     """Generate molecules steered toward property goals (e.g. --target logP)."""
+    from molvae.chem.alerts import check_alert_sets
     from molvae.chem.conditions import parse_condition
     from molvae.optimize.search import generate as run_generate
 
+    try:
+        alert_sets = check_alert_sets(parse_csv_list(filters), "--filters")
+    except MolvaeError as exc:
+        message = str(exc).removeprefix("--filters: ")
+        raise typer.BadParameter(message, param_hint="--filters") from None
     vae = load_model(model, device)
     goals = _goals(vae, target, weight)
-    alert_sets = parse_csv_list(filters)
-    from molvae.chem.alerts import alert_catalog_names
-
-    unknown = [f for f in alert_sets if f.lower() not in alert_catalog_names()]
-    if unknown:
-        raise typer.BadParameter(
-            f"unknown filter set {unknown[0]!r}; choose from {', '.join(alert_catalog_names())}",
-            param_hint="--filters",
-        )
     settings = GenerateSettings(
         steps=steps, step_size=step_size, starts=starts, prior_weight=prior_weight,
         max_norm=max_norm, trust_radius=trust_radius, uncertainty_penalty=uncertainty_penalty,

@@ -9,6 +9,8 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from molvae.data.writing import merge_with_rejects, write_table
+
 from ._common import (
     MODEL_HELP,
     check_choice,
@@ -16,10 +18,8 @@ from ._common import (
     console,
     err_console,
     load_model,
-    merge_with_rejects,
     report_reasons,
     report_status,
-    write_table,
 )
 from ._config import config_option
 

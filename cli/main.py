@@ -50,7 +50,9 @@ def main(
 
 
 def _register_commands() -> None:
-    # Each topic lives in its own module with a ``register(app)`` function.
+    """Attach every command to ``app`` once (``invoke`` may run many times in one process)."""
+    if app.registered_commands:
+        return
     from . import commands
 
     commands.register_all(app)

@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import typer
 
-from molvae.errors import MolvaeError
+from molvae.data.tables import read_latents
+from molvae.data.writing import merge_with_rejects, write_table
 from molvae.settings import BEAM_PICKS, DecodeSettings, SampleSettings
 
 from ._common import (
     MODEL_HELP,
-    TableWriter,
     check_choice,
     check_output,
     console,
     err_console,
     load_model,
-    merge_with_rejects,
     progress_bar,
     report_reasons,
     report_status,
-    write_table,
 )
 from ._config import config_option
 
@@ -129,64 +126,19 @@ def encode(
     The file is streamed: each chunk of rows is read, encoded and appended to the output, so
     memory stays flat however many molecules the file holds.
     """
-    from molvae.data.tables import iter_molecule_chunks
+    from molvae.generation.files import encode_file
 
     vae = load_model(model, device)
-    npy = out.name.lower().endswith(".npy")
-    meta = out.with_suffix(".rows.csv")
-    n_rows = n_ok = 0
-    failed: list[pd.Series] = []
     bar, advance = progress_bar(None, "encoding")
-    with contextlib.ExitStack() as stack:
-        latents = stack.enter_context(TableWriter(out))
-        rows = stack.enter_context(TableWriter(meta)) if npy else None
-        stack.enter_context(bar)
-        for table in iter_molecule_chunks(data, chunksize=chunk_size, smiles_column=smiles_column):
-            enc = vae.encode(
-                table.records["smiles"].tolist(),
-                return_sigma=sigma,
-                batch_size=batch_size,
-                on_progress=advance,
-            )
-            advance(len(table.rejects))
-            frame = merge_with_rejects(table.records, enc, table.rejects)
-            if rows is not None:
-                cols = [c for c in frame.columns if c.startswith(("z", "sigma")) and c[-1].isdigit()]
-                latents.write(frame[cols])
-                rows.write(frame[["row", "smiles", "canonical", "status"]])
-            else:
-                latents.write(frame)
-            ok = frame["status"] == "ok"
-            n_rows += len(frame)
-            n_ok += int(ok.sum())
-            failed.append(frame.loc[~ok, "status"])
-    if npy:
-        err_console.print(f"row index and status written to {meta}", highlight=False)
-    report_reasons(pd.concat(failed) if failed else pd.Series(dtype=object), n_rows)
-    console.print(f"{n_ok:,} molecules encoded to {out}", highlight=False)
+    with bar:
+        result = encode_file(vae, data, out, sigma=sigma, smiles_column=smiles_column,
+                             batch_size=batch_size, chunk_size=chunk_size, on_progress=advance)
+    if result.rows_file is not None:
+        err_console.print(f"row index and status written to {result.rows_file}", highlight=False)
+    report_reasons(result.failures, result.n_rows)
+    console.print(f"{result.n_ok:,} molecules encoded to {out}", highlight=False)
 
 
-def _read_latents(path: Path, dim: int) -> np.ndarray:
-    if not path.exists():
-        raise MolvaeError(f"{path}: file not found")
-    if path.suffix == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except ValueError as exc:
-            raise MolvaeError(f"{path}: not a numeric .npy array ({exc})") from None
-    else:
-        if path.suffix == ".parquet":
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, sep="\t" if ".tsv" in path.name else ",")
-        cols = [f"z{i}" for i in range(dim)]
-        missing = [c for c in cols if c not in frame.columns]
-        if missing:
-            raise MolvaeError(f"{path}: missing latent columns ({', '.join(missing[:3])}...)")
-        arr = frame[cols].to_numpy(dtype=np.float32)
-    if arr.ndim != 2 or arr.shape[1] < dim:
-        raise MolvaeError(f"{path}: expected an array of shape (n, {dim}), got {arr.shape}")
-    return arr[:, :dim].astype(np.float32)
 
 
 def decode(
@@ -211,7 +163,7 @@ def decode(
     check_choice(strategy, ("greedy", "sample", "beam"), "--strategy")
     check_choice(beam_pick, BEAM_PICKS, "--beam-pick")
     vae = load_model(model, device)
-    z = _read_latents(latents, vae.latent_dim)
+    z = read_latents(latents, vae.latent_dim)
     finite = np.isfinite(z).all(axis=1)
     frame = pd.DataFrame(
         {
@@ -260,8 +212,10 @@ def reconstruct(
     check_choice(beam_pick, BEAM_PICKS, "--beam-pick")
     vae = load_model(model, device)
     table = _read_input(data, smiles_column)
-    rec = vae.reconstruct(
-        table.records["smiles"].tolist(), refine_steps=refine_steps, beam_width=beam_width,
+    from molvae.generation.refine import reconstruct as reconstruct_molecules
+
+    rec = reconstruct_molecules(
+        vae, table.records["smiles"].tolist(), refine_steps=refine_steps, beam_width=beam_width,
         beam_pick=beam_pick,
     )
     frame = merge_with_rejects(table.records, rec, table.rejects)

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
-from ._common import console, err_console, parse_csv_list, write_table
+from molvae.data.writing import write_table
+
+from ._common import console, err_console, parse_csv_list
 
 
 def screen(

@@ -10,41 +10,6 @@ from molvae.settings import from_dict
 
 from ._common import err_console, parse_csv_list
 
-# Flag name -> (config section, key). Only flags the user actually gave override the TOML.
-_TRAIN_FLAGS = {
-    "representation": "representation",
-    "smiles_column": "smiles_column",
-    "standardize": "standardize",
-    "max_length": "max_length",
-    "max_molecules": "max_molecules",
-    "epochs": "epochs",
-    "batch_size": "batch_size",
-    "learning_rate": "learning_rate",
-    "beta": "beta",
-    "kl_schedule": "kl_schedule",
-    "kl_warmup_steps": "kl_warmup_steps",
-    "free_bits": "free_bits",
-    "word_dropout": "word_dropout",
-    "max_minutes": "max_minutes",
-    "device": "device",
-    "precision": "precision",
-    "seed": "seed",
-    "patience": "early_stopping_patience",
-    "checkpoint_every": "checkpoint_every_steps",
-    "metrics_format": "metrics_format",
-    "property_weight": "property_weight",
-}
-_MODEL_FLAGS = {
-    "embedding_dim": "embedding_dim",
-    "encoder_hidden": "encoder_hidden",
-    "encoder_layers": "encoder_layers",
-    "latent_dim": "latent_dim",
-    "decoder_hidden": "decoder_hidden",
-    "decoder_layers": "decoder_layers",
-    "dropout": "dropout",
-    "bidirectional": "bidirectional",
-}
-
 
 def train(
     data: Path | None = typer.Argument(
@@ -145,13 +110,42 @@ def train(
         from molvae.training.config import TrainConfig, load_toml
 
         raw_train, raw_model = load_toml(config) if config else ({}, {})
-        given = locals()
-        raw_train.update(
-            {key: given[flag] for flag, key in _TRAIN_FLAGS.items() if given[flag] is not None}
-        )
-        raw_model.update(
-            {key: given[flag] for flag, key in _MODEL_FLAGS.items() if given[flag] is not None}
-        )
+        # Flags the user gave (not None) override the TOML file.
+        train_flags = {
+            "representation": representation,
+            "smiles_column": smiles_column,
+            "standardize": standardize,
+            "max_length": max_length,
+            "max_molecules": max_molecules,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+            "beta": beta,
+            "kl_schedule": kl_schedule,
+            "kl_warmup_steps": kl_warmup_steps,
+            "free_bits": free_bits,
+            "word_dropout": word_dropout,
+            "max_minutes": max_minutes,
+            "device": device,
+            "precision": precision,
+            "seed": seed,
+            "early_stopping_patience": patience,
+            "checkpoint_every_steps": checkpoint_every,
+            "metrics_format": metrics_format,
+            "property_weight": property_weight,
+        }
+        model_flags = {
+            "embedding_dim": embedding_dim,
+            "encoder_hidden": encoder_hidden,
+            "encoder_layers": encoder_layers,
+            "latent_dim": latent_dim,
+            "decoder_hidden": decoder_hidden,
+            "decoder_layers": decoder_layers,
+            "dropout": dropout,
+            "bidirectional": bidirectional,
+        }
+        raw_train.update({k: v for k, v in train_flags.items() if v is not None})
+        raw_model.update({k: v for k, v in model_flags.items() if v is not None})
         if properties:
             raw_train["properties"] = parse_csv_list(properties)
         if property_columns:

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 
 from molvae import MolVAE, chem
+from molvae.generation.refine import reconstruct
 
 chem.set_rdkit_logging(False)
 vae = MolVAE.load(sys.argv[1] if len(sys.argv) > 1 else "runs/example")
@@ -16,7 +17,7 @@ molecules = ["CC(=O)Nc1ccc(O)cc1", "COc1ccc2[nH]cc(CCN)c2c1", "not a molecule"]
 latents = vae.encode(molecules)  # one row per input; rejected inputs keep their reason
 print(latents[["smiles", "status"]])
 
-rec = vae.reconstruct(molecules[:2])
+rec = reconstruct(vae, molecules[:2])
 print(rec[["canonical", "reconstructed", "match"]])
 
 # Linear interpolation between the first two encodings.

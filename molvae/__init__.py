@@ -22,6 +22,8 @@ _EXPORTS = {
     "SampleSettings": "molvae.settings",
     "GenerateSettings": "molvae.settings",
     "OptimizeSettings": "molvae.settings",
+    "reconstruct": "molvae.generation.refine",
+    "refine_latents": "molvae.generation.refine",
     "generate": "molvae.optimize.search",
     "optimize_seeds": "molvae.optimize.seeds",
     "ScreenConfig": "molvae.screening.config",

@@ -7,6 +7,7 @@ fingerprint settings) are decided in one place. ``from molvae import chem; chem.
 
 from molvae.chem.alerts import (
     alert_catalog_names,
+    check_alert_sets,
     structural_alerts,
 )
 from molvae.chem.conditions import (
@@ -76,6 +77,7 @@ __all__ = [
     "RDKIT_LOG_ENV",
     "SeedSite",
     "alert_catalog_names",
+    "check_alert_sets",
     "apply_seed_sites",
     "bulk_tanimoto",
     "canonical_smiles",

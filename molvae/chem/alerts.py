@@ -8,6 +8,8 @@ from functools import lru_cache
 
 from rdkit import Chem
 
+from molvae.errors import MolvaeError
+
 _CATALOG_NAMES = ("PAINS", "BRENK", "NIH", "ZINC", "CHEMBL")
 
 
@@ -45,3 +47,15 @@ def structural_alerts(mol: Chem.Mol, catalogs: Sequence[str], first_only: bool =
         else:
             hits.extend(f"{name.upper()}: {e.GetDescription()}" for e in catalog.GetMatches(mol))
     return hits
+
+
+def check_alert_sets(names: Sequence[str], where: str = "filters") -> list[str]:
+    """The alert set names in lower case; an unknown one is an error naming those available."""
+    valid = alert_catalog_names()
+    names = [n.lower() for n in names]
+    bad = [n for n in names if n not in valid]
+    if bad:
+        raise MolvaeError(
+            f"{where}: unknown filter set(s) {', '.join(bad)}; available: {', '.join(valid)}"
+        )
+    return names

@@ -28,7 +28,6 @@ __all__ = [
     "compute_property_matrix",
     "encode_molecules",
     "split_indices",
-    "tokenize_many",
 ]
 
 
@@ -43,19 +42,6 @@ def _tokenize_chunk(smiles: Sequence[str], representation: str) -> list[list[str
     return out
 
 
-def tokenize_many(
-    smiles: Sequence[str],
-    representation: str,
-    n_jobs: int | None = None,
-    on_chunk: Callable[[int], None] | None = None,
-) -> list[list[str] | str]:
-    """Tokens for each SMILES, or the reason (a string) it cannot be tokenized."""
-    return map_chunks(
-        partial(_tokenize_chunk, representation=representation),
-        list(smiles),
-        n_jobs=n_jobs,
-        on_chunk=on_chunk,
-    )
 
 
 def _properties_chunk(smiles: Sequence[str], names: Sequence[str]) -> list[list[float]]:

@@ -23,13 +23,12 @@ import http.client
 import json
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 import pandas as pd
 from rich.console import Console
@@ -44,7 +43,7 @@ from rich.progress import (
 
 from molvae._version import __version__
 from molvae.errors import MolvaeError
-from molvae.runtime import file_sha256
+from molvae.runtime import atomic_write, file_sha256
 
 __all__ = [
     "CHECKSUMS_FILE",
@@ -283,18 +282,8 @@ def recorded_checksums(cache_dir: Path | None = None) -> dict[str, str]:
 def _record_checksum(cache_dir: Path, filename: str, sha256: str) -> None:
     checksums = recorded_checksums(cache_dir)
     checksums[filename] = sha256
-    _atomic_write_text(cache_dir / CHECKSUMS_FILE, json.dumps(checksums, indent=2, sort_keys=True))
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = json.dumps(checksums, indent=2, sort_keys=True) + "\n"
+    atomic_write(cache_dir / CHECKSUMS_FILE, lambda handle: handle.write(text.encode()))
 
 
 def _expected_sha256(entry: Dataset, cache_dir: Path) -> tuple[str | None, bool]:
@@ -380,14 +369,14 @@ def download(
             f"set {DATA_DIR_ENV} to a writable directory"
         ) from exc
 
-    fd, tmp_name = tempfile.mkstemp(dir=cache_dir, prefix=f".{entry.filename}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
+    digests: dict[str, str] = {}
+
+    def fetch_checked(handle: IO[bytes]) -> None:
+        """Download into ``handle``; a failure or a checksum mismatch leaves ``dest`` as it was."""
         try:
-            with os.fdopen(fd, "wb") as handle:
-                sha256, md5 = _fetch(
-                    source, handle, label=entry.name, progress=progress, timeout=timeout
-                )
+            digests["sha256"], digests["md5"] = _fetch(
+                source, handle, label=entry.name, progress=progress, timeout=timeout
+            )
         except urllib.error.HTTPError as exc:
             reason = f"HTTP {exc.code} {exc.reason}"
             raise _unreachable(entry, source, dest, reason) from exc
@@ -395,7 +384,7 @@ def download(
             raise _unreachable(entry, source, dest, exc.reason) from exc
         except (OSError, ValueError, http.client.HTTPException) as exc:
             raise _unreachable(entry, source, dest, exc) from exc
-
+        sha256, md5 = digests["sha256"], digests["md5"]
         if expected and sha256 != expected:
             hint = (
                 f" (if the upstream file changed on purpose, remove its entry from "
@@ -412,9 +401,9 @@ def download(
                 f"checksum mismatch for {entry.name} from {source}: expected md5 {entry.md5}, "
                 f"got {md5}; the download was discarded"
             )
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    atomic_write(dest, fetch_checked)
+    sha256 = digests["sha256"]
 
     if not entry.sha256 and not recorded:
         _record_checksum(cache_dir, entry.filename, sha256)

@@ -590,3 +590,47 @@ def write_image(image: bytes | str, path: str | Path) -> Path:
     else:
         path.write_bytes(image)
     return path
+
+
+def read_latents(path: Path, dim: int) -> np.ndarray:
+    """The first ``dim`` latent columns of a file ``molvae encode`` wrote (.csv/.tsv/.parquet/.npy).
+
+    A ``.npy`` file is read with ``allow_pickle=False``: loading it never runs code.
+    """
+    if not path.exists():
+        raise MolvaeError(f"{path}: file not found")
+    if path.suffix == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            raise MolvaeError(f"{path}: not a numeric .npy array ({exc})") from None
+    else:
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, sep="\t" if ".tsv" in path.name else ",")
+        cols = [f"z{i}" for i in range(dim)]
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise MolvaeError(f"{path}: missing latent columns ({', '.join(missing[:3])}...)")
+        arr = frame[cols].to_numpy(dtype=np.float32)
+    if arr.ndim != 2 or arr.shape[1] < dim:
+        raise MolvaeError(f"{path}: expected an array of shape (n, {dim}), got {arr.shape}")
+    return arr[:, :dim].astype(np.float32)
+
+def read_generated(path: Path, smiles_column: str | None) -> list[str]:
+    """Every row's string as generated, invalid and empty ones included (they count against
+    validity), from a CSV/TSV/SMI file."""
+    if not path.exists():
+        raise MolvaeError(f"{path}: file not found")
+    fmt = detect_format(path)
+    if fmt in ("csv", "tsv"):
+        frame = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", dtype=str,
+                            keep_default_na=False, skip_blank_lines=False)
+        column = find_smiles_column(frame.columns, smiles_column)
+        return frame[column].fillna("").tolist()
+    if fmt == "smi":
+        table = read_molecules(path, canonicalize=False)
+        rows = pd.concat([table.records[["row", "smiles"]], table.rejects[["row", "smiles"]]])
+        return rows.sort_values("row")["smiles"].fillna("").astype(str).tolist()
+    raise MolvaeError(f"{path}: use a CSV/TSV/SMI file of generated SMILES")

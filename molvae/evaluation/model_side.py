@@ -10,17 +10,25 @@ latent predictor's R^2 / MAE against RDKit values.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from molvae import chem
 from molvae.data.encoding import collate, compute_property_matrix
+from molvae.data.tables import read_generated, read_molecules
+from molvae.errors import MolvaeError
+from molvae.evaluation.metrics import evaluate
+from molvae.generation.model import MolVAE
+from molvae.generation.refine import reconstruct
 from molvae.models.vae import kl_divergence
+from molvae.runtime import Log, emit
 from molvae.tokens import Vocabulary
 from molvae.training.validate import property_metrics
 
-__all__ = ["model_metrics"]
+__all__ = ["evaluate_model", "model_metrics"]
 
 
 @torch.no_grad()
@@ -44,7 +52,7 @@ def model_metrics(vae, smiles: Sequence[str], batch_size: int = 512) -> dict:
         kls.append(kl_divergence(mu.float(), logvar.float()).cpu())
     mu = torch.cat(mus) if mus else torch.zeros(0, vae.latent_dim)
     kl = torch.cat(kls).mean(0) if kls else torch.zeros(vae.latent_dim)
-    rec = vae.reconstruct(ds.smiles)
+    rec = reconstruct(vae, ds.smiles)
     result: dict = {
         "molecules": len(ds),
         "not_encodable": len(prep.rejects),
@@ -63,3 +71,60 @@ def model_metrics(vae, smiles: Sequence[str], batch_size: int = 512) -> dict:
         truth = compute_property_matrix(ds.smiles, names)
         result["predictor"] = property_metrics(names, pred[:, cols], truth)
     return result
+
+
+def evaluate_model(
+    reference: str | Path,
+    *,
+    vae: MolVAE | None = None,
+    samples: str | Path | None = None,
+    n: int = 30_000,
+    train: str | Path | None = None,
+    scaffold_reference: str | Path | None = None,
+    model_metrics_n: int = 2000,
+    smiles_column: str | None = None,
+    temperature: float = 1.0,
+    canonical_only: bool = True,
+    critic: bool = True,
+    seed: int = 0,
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """The ``molvae evaluate`` report: MOSES metrics of a model's samples or of a file.
+
+    Scores ``n`` molecules sampled from ``vae`` (as ``molvae sample`` draws them) or the strings
+    of ``samples`` against ``reference`` (and ``train`` for Novelty, ``scaffold_reference`` for
+    the TestSF metrics); with a model, also its own metrics on ``model_metrics_n`` reference
+    molecules (:func:`model_metrics`). Every input file is checked before any sampling starts.
+    Returns a JSON-ready dict: ``metrics``, ``timings_s``, ``model_metrics`` and the settings.
+    """
+    if (vae is None) == (samples is None):
+        raise MolvaeError("evaluate either a model or a file of samples")
+    for path in (reference, samples, train, scaffold_reference):
+        if path is not None and not Path(path).is_file():
+            raise MolvaeError(f"{path}: file not found")
+    report: dict[str, Any] = {"reference": str(reference)}
+    if samples is not None:
+        generated = read_generated(Path(samples), smiles_column)
+        report["samples"] = str(samples)
+    else:
+        emit(log, f"sampling {n:,} molecules")
+        frame = vae.sample(n, temperature=temperature, seed=seed, canonical_only=canonical_only,
+                           critic=critic)
+        generated = frame["smiles"].tolist()
+        drawn = int(frame.attrs.get("drawn", len(frame)))
+        if canonical_only:
+            emit(log, f"{len(frame):,} kept of {drawn:,} drawn ({len(frame) / max(drawn, 1):.1%})")
+        report.update(
+            model=str(vae.path), n=n, temperature=temperature, seed=seed,
+            canonical_only=canonical_only, critic=bool(frame.attrs.get("critic")), drawn=drawn,
+        )
+    result = evaluate(generated, reference, train, scaffold_reference=scaffold_reference, log=log)
+    report["metrics"] = result.metrics
+    report["timings_s"] = result.timings
+    if vae is not None and model_metrics_n > 0:
+        ref = read_molecules(reference)
+        smiles = ref.records["canonical"].sample(
+            n=min(model_metrics_n, len(ref.records)), random_state=seed
+        ).tolist()
+        report["model_metrics"] = model_metrics(vae, smiles)
+    return report

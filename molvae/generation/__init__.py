@@ -9,6 +9,11 @@ from __future__ import annotations
 from molvae.runtime import lazy_exports
 
 _EXPORTS = {
+    "encode_mean": "molvae.generation.refine",
+    "reconstruct": "molvae.generation.refine",
+    "refine_latents": "molvae.generation.refine",
+    "encode_file": "molvae.generation.files",
+    "EncodedFile": "molvae.generation.files",
     "BEAM_PICKS": "molvae.settings",
     "DecodeSettings": "molvae.settings",
     "EncodedInput": "molvae.generation.model",

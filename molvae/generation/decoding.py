@@ -16,7 +16,7 @@ from molvae.settings import DecodeSettings
 from molvae.tokens import Tokenizer, get_tokenizer, in_canonical_form
 
 
-def _check_string(
+def check_string(
     text: str, tokenizer: Tokenizer, check_form: bool = True
 ) -> tuple[str, str | None, bool]:
     """(SMILES as decoded, canonical SMILES or None, in canonical form) of one string; the
@@ -26,8 +26,8 @@ def _check_string(
     return smiles, canonical, check_form and in_canonical_form(text, canonical, tokenizer)
 
 
-def _pick_beam(checked: Sequence[tuple[str, str | None, bool]]) -> tuple[str, str | None, bool]:
-    """Of a beam's checked strings (best first, :func:`_check_string`), the likeliest in
+def pick_beam(checked: Sequence[tuple[str, str | None, bool]]) -> tuple[str, str | None, bool]:
+    """Of a beam's checked strings (best first, :func:`check_string`), the likeliest in
     canonical form, else the likeliest valid one, else the likeliest: a string off the
     training language is a decoding error."""
     for row in checked:
@@ -41,20 +41,20 @@ def _postprocess_chunk(
 ) -> list[tuple]:
     """(SMILES as decoded, canonical SMILES or None[, in canonical form]) for each string.
 
-    An item that is a list of strings is a beam (best first): its row is :func:`_pick_beam`'s.
+    An item that is a list of strings is a beam (best first): its row is :func:`pick_beam`'s.
     """
     tokenizer = get_tokenizer(representation)
     out: list[tuple] = []
     for text in texts:
         if isinstance(text, str):
-            row = _check_string(text, tokenizer, check_form)
+            row = check_string(text, tokenizer, check_form)
         else:
-            row = _pick_beam([_check_string(t, tokenizer) for t in text])
+            row = pick_beam([check_string(t, tokenizer) for t in text])
         out.append(row if check_form else row[:2])
     return out
 
 
-class _Postprocessor:
+class Postprocessor:
     """Runs ``_postprocess_chunk`` asynchronously in a small process pool (or inline)."""
 
     def __init__(self, representation: str, n_jobs: int, check_form: bool = False):
@@ -82,7 +82,7 @@ class _Postprocessor:
             self.pool.close()
             self.pool.join()
 
-    def __enter__(self) -> _Postprocessor:
+    def __enter__(self) -> Postprocessor:
         return self
 
     def __exit__(self, *exc: object) -> None:

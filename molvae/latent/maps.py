@@ -244,7 +244,7 @@ def latent_map(
     )
 
 
-def _builtin_property(name: str) -> str:
+def builtin_property(name: str) -> str:
     try:
         return chem.get_property(name).name
     except KeyError as exc:

@@ -13,7 +13,8 @@ import torch
 
 from molvae import chem
 from molvae.errors import MolvaeError
-from molvae.latent.maps import _builtin_property
+from molvae.generation.refine import encode_mean, refine_latents
+from molvae.latent.maps import builtin_property
 
 if TYPE_CHECKING:
     from molvae.generation.model import MolVAE
@@ -96,9 +97,9 @@ def interpolate(
         raise MolvaeError(
             f"unknown interpolation {method!r}; available: {', '.join(INTERPOLATIONS)}"
         )
-    prop = _builtin_property(property_name)
+    prop = builtin_property(property_name)
     canon_a, canon_b = _canonical_or_error(smiles_a, "A"), _canonical_or_error(smiles_b, "B")
-    mu = vae.encode_mean([canon_a, canon_b]).numpy().astype(np.float64)
+    mu = encode_mean(vae, [canon_a, canon_b]).numpy().astype(np.float64)
     t = np.linspace(0.0, 1.0, steps)
     path = INTERPOLATIONS[method](mu[0], mu[1], t)
     dec = vae.decode(path.astype(np.float32))
@@ -174,7 +175,7 @@ def neighbors(
         raise MolvaeError(f"cannot encode the query {smiles!r}: {prep.rejects['reason'][0]}")
     z, logvar = vae.encode_dataset(prep.dataset)
     if refine_steps > 0:
-        z = vae.refine_latents(prep.dataset, steps=refine_steps, z_init=z)[0]
+        z = refine_latents(vae, prep.dataset, steps=refine_steps, z_init=z)[0]
     mu = z[0].numpy().astype(np.float64)
     scale = float(np.linalg.norm(torch.exp(0.5 * logvar[0]).numpy().astype(np.float64)))
     radius = scale if radius is None else float(radius)

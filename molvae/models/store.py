@@ -14,6 +14,7 @@ import datetime as _dt
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,3 +268,12 @@ def resolve_model_path(model: str | Path | None) -> Path:
     available = sorted(p.name for p in BUNDLED_DIR.glob("*") if (p / "config.json").is_file())
     hint = f"bundled models: {', '.join(available)}" if available else "no bundled model installed"
     raise MolvaeError(f"model {name!r} not found (not a directory; {hint})")
+
+
+def copy_model_dir(source: Path, dest: Path, exclude: Sequence[str] = ()) -> Path:
+    """Copy a model directory into a new or empty ``dest``, leaving out the files ``exclude``
+    names (a head or critic about to be replaced); a non-empty ``dest`` is an error."""
+    if dest.exists() and any(dest.iterdir()):
+        raise MolvaeError(f"{dest}: exists and is not empty; choose a new directory")
+    shutil.copytree(source, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*exclude))
+    return dest

@@ -80,7 +80,7 @@ def score_molecules(
     return frame
 
 
-class _Objective:
+class Objective:
     """The weighted objective on standardized values, shared by predictor and RDKit scoring."""
 
     def __init__(self, goals: Sequence[Goal], names: Sequence[str], mean, std):
@@ -117,7 +117,7 @@ class _Objective:
         return total
 
 
-def _predict(model, z: torch.Tensor, objective: _Objective) -> tuple[np.ndarray, np.ndarray]:
+def _predict(model, z: torch.Tensor, objective: Objective) -> tuple[np.ndarray, np.ndarray]:
     """Predicted value (real units) and ensemble std for each goal column: (M, G) each."""
     with torch.no_grad():
         members = model.predict_properties(z)[:, :, objective.columns].numpy()
@@ -126,7 +126,7 @@ def _predict(model, z: torch.Tensor, objective: _Objective) -> tuple[np.ndarray,
     return mean, spread
 
 
-def _predict_molecules(vae, smiles: Sequence[str], objective: _Objective
+def _predict_molecules(vae, smiles: Sequence[str], objective: Objective
                        ) -> tuple[np.ndarray, np.ndarray]:
     """Predicted value and ensemble spread (M, G) of each molecule, from its own encoding.
 
@@ -146,7 +146,7 @@ def _predict_molecules(vae, smiles: Sequence[str], objective: _Objective
     return pred, spread
 
 
-def _with_predictions(vae, frame: pd.DataFrame, goals: Sequence[Goal], objective: _Objective
+def with_predictions(vae, frame: pd.DataFrame, goals: Sequence[Goal], objective: Objective
                       ) -> pd.DataFrame:
     """``frame`` with ``<goal>_predicted`` and ``<goal>_uncertainty`` after its ``start`` column."""
     pred, spread = _predict_molecules(vae, frame["smiles"].tolist(), objective)

@@ -28,14 +28,14 @@ import torch
 
 from molvae import chem
 from molvae.errors import MolvaeError
-from molvae.generation.decoding import DecodeSettings
+from molvae.generation.refine import encode_mean, refine_latents
 from molvae.optimize.goals import Goal, as_goals
-from molvae.optimize.scoring import _Objective, _with_predictions, score_molecules
-from molvae.settings import GenerateSettings, SearchSettings
+from molvae.optimize.scoring import Objective, score_molecules, with_predictions
+from molvae.settings import DecodeSettings, GenerateSettings, SearchSettings
 
 
-def _trajectories(
-    model, z0: torch.Tensor, objective: _Objective, s: SearchSettings
+def trajectories(
+    model, z0: torch.Tensor, objective: Objective, s: SearchSettings
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Gradient ascent from each row of ``z0``; returns snapshots (M, d) and their step numbers."""
     d = z0.shape[1]
@@ -67,7 +67,7 @@ def _trajectories(
     return torch.cat(snaps), step_ids
 
 
-def _decode_points(vae, z: torch.Tensor, s: SearchSettings, round_seed: int | None) -> pd.DataFrame:
+def decode_points(vae, z: torch.Tensor, s: SearchSettings, round_seed: int | None) -> pd.DataFrame:
     check = s.canonical_only
     frames = [vae.decode(z, check_form=check).assign(point=np.arange(len(z)))]
     for k in range(s.extra_samples):
@@ -144,7 +144,7 @@ def _elite_starts(vae, accepted: list[dict], s: SearchSettings) -> torch.Tensor 
     prep = vae.prepare([r["smiles"] for r in best])
     if len(prep.dataset) == 0:
         return None
-    return vae.refine_latents(prep.dataset, steps=max(s.refine_steps, 30))[0]
+    return refine_latents(vae, prep.dataset, steps=max(s.refine_steps, 30))[0]
 
 
 def generate(
@@ -176,7 +176,7 @@ def generate(
     if not goals:
         raise MolvaeError("give at least one --target")
     names = vae.model.config.all_properties
-    objective = _Objective(goals, names, vae.bundle.property_mean, vae.bundle.property_std)
+    objective = Objective(goals, names, vae.bundle.property_mean, vae.bundle.property_std)
     if s.novel and is_novel is None:
         raise MolvaeError("--novel needs the model's training-set index or --train-file")
     if s.similar_to is not None and chem.parse_smiles(s.similar_to) is None:
@@ -188,7 +188,7 @@ def generate(
     if start_from is not None or s.similar_to is not None:
         # Refined, the starts sit where the decoder gives the start molecules back.
         starts = list(start_from) if start_from is not None else [s.similar_to]
-        start_z = vae.encode_mean(starts, refine_steps=s.refine_steps)
+        start_z = encode_mean(vae, starts, refine_steps=s.refine_steps)
     props = _needed_properties(goals, s)
     user_goals = [g.name for g in goals if g.name not in chem.PROPERTIES]
     seen: dict[str, dict] = {}
@@ -214,9 +214,9 @@ def generate(
             noise = 0.0 if round_ == 0 and reps == 1 else 0.5
             z0 = start_z[idx] + noise * torch.randn(len(idx), d, generator=gen)
             start_index = idx
-        points, step_ids = _trajectories(model, z0, objective, s)
+        points, step_ids = trajectories(model, z0, objective, s)
         point_start = np.tile(start_index, len(step_ids) // len(start_index))
-        dec = _decode_points(vae, points, s, None if s.seed is None else s.seed + round_)
+        dec = decode_points(vae, points, s, None if s.seed is None else s.seed + round_)
         decoded += len(dec)
         if s.canonical_only:
             in_form = dec["canonical_form"].to_numpy()
@@ -236,7 +236,7 @@ def generate(
             smiles = [r["smiles"] for r in new]
             frame = pd.DataFrame(new)
             if user_goals:  # their values are predictions, needed now to rank
-                frame = _with_predictions(vae, frame, goals, objective)
+                frame = with_predictions(vae, frame, goals, objective)
             scored = score_molecules(
                 smiles, props, [s.similar_to] * len(smiles) if s.similar_to else None, s.filters
             )
@@ -266,5 +266,5 @@ def generate(
         table = table.sort_values("objective", ascending=False, kind="stable").head(n)
         table = table.reset_index(drop=True)
         if not user_goals:  # RDKit ranked them; predictions are only shown, for these n
-            table = _with_predictions(vae, table, goals, objective)
+            table = with_predictions(vae, table, goals, objective)
     return GenerationResult(table, rejected, decoded, len(seen) + n_off, len(seen), rounds)

@@ -13,11 +13,12 @@ import torch
 
 from molvae import chem
 from molvae.errors import MolvaeError
+from molvae.generation.refine import refine_latents
 from molvae.optimize.goals import Goal, as_goals
-from molvae.optimize.scoring import _Objective, score_molecules
-from molvae.optimize.search import SearchSettings, _decode_points, _trajectories
+from molvae.optimize.scoring import Objective, score_molecules
+from molvae.optimize.search import decode_points, trajectories
 from molvae.runtime import map_chunks
-from molvae.settings import OptimizeSettings
+from molvae.settings import OptimizeSettings, SearchSettings
 
 
 @dataclass
@@ -182,13 +183,13 @@ def search_seeds(
     if goal.name not in chem.PROPERTIES:
         raise MolvaeError(f"optimize needs an RDKit property to score, got {goal.name!r}")
     names = vae.model.config.all_properties
-    objective = _Objective([goal], names, vae.bundle.property_mean, vae.bundle.property_std)
+    objective = Objective([goal], names, vae.bundle.property_mean, vae.bundle.property_std)
     seeds = list(seeds)
     forms = _encodable_forms(vae, seeds)
     prep = vae.prepare(forms)
     mu, _ = vae.encode_dataset(prep.dataset)
     if s.refine_steps > 0 and len(mu):
-        mu, _ = vae.refine_latents(prep.dataset, steps=s.refine_steps, z_init=mu,
+        mu, _ = refine_latents(vae, prep.dataset, steps=s.refine_steps, z_init=mu,
                                     prior_weight=s.refine_prior_weight)
     table = pd.DataFrame(
         {
@@ -222,9 +223,9 @@ def search_seeds(
             if w == 0:
                 noise[::per_wave] = 0.0  # one trajectory per seed starts exactly at its encoding
             z0 = z0 + noise
-            points, _ = _trajectories(vae.model, z0, objective, s)
+            points, _ = trajectories(vae.model, z0, objective, s)
             round_seed = None if s.seed is None else s.seed + b + 7907 * w
-            dec = _decode_points(vae, points, s, round_seed)
+            dec = decode_points(vae, points, s, round_seed)
             owner = sel[np.tile(np.repeat(np.arange(len(sel)), per_wave), len(points) // len(z0))]
             pairs = list(
                 dict.fromkeys(

@@ -39,11 +39,11 @@ from molvae.data.encoding import compute_property_matrix
 from molvae.data.index import training_set_index
 from molvae.data.tables import read_molecules
 from molvae.errors import MolvaeError
-from molvae.generation.decoding import DecodeSettings
 from molvae.generation.model import MolVAE
 from molvae.latent.maps import LatentMap, latent_map
 from molvae.models.store import resolve_model_path
 from molvae.reporting import figures
+from molvae.settings import DecodeSettings
 
 __all__ = [
     "DEFAULT_MAX_STRUCTURES",

@@ -298,14 +298,9 @@ class ScreenConfig:
                 chem.compile_smarts(pattern)
             except ValueError as exc:
                 raise MolvaeError(f"{where} section smarts, {name}: {exc}") from None
-        valid = chem.alert_catalog_names()
-        self.alerts.catalogs = [c.lower() for c in self.alerts.catalogs]
-        bad = [c for c in self.alerts.catalogs if c not in valid]
-        if bad:
-            raise MolvaeError(
-                f"{where} section alerts: unknown filter set(s) {', '.join(bad)}; "
-                f"available: {', '.join(valid)}"
-            )
+        self.alerts.catalogs = chem.check_alert_sets(
+            self.alerts.catalogs, f"{where} section alerts"
+        )
         nov = self.novelty
         if nov.max_similarity is not None and not 0.0 < nov.max_similarity <= 1.0:
             raise MolvaeError(f"{where} section novelty: max_similarity must be in (0, 1]")

@@ -54,7 +54,6 @@ class TrainConfig:
     log_every_steps: int = 50
     metrics_format: str = "jsonl"
     reconstruction_eval_size: int = 1000
-    num_workers: int = 2
 
     def validate(self) -> None:
         """Raise ``MolvaeError`` for inconsistent options, naming the option."""
@@ -94,3 +93,12 @@ def load_toml(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     from_dict(TrainConfig, data, where=str(path))
     from_dict(ModelConfig, model, where=f"{path} [model]")
     return data, model
+
+
+# Keys that older run records hold but TrainConfig no longer has (they were never read).
+RETIRED_KEYS = ("num_workers",)
+
+
+def train_config_from_record(data: dict[str, Any], where: str = "run record") -> TrainConfig:
+    """The ``TrainConfig`` a run directory recorded, accepting keys that were retired since."""
+    return from_dict(TrainConfig, {k: v for k, v in data.items() if k not in RETIRED_KEYS}, where)

@@ -27,7 +27,7 @@ from molvae.models.vae import GRUVAE
 from molvae.runtime import file_sha256
 from molvae.settings import from_dict
 from molvae.tokens import Vocabulary
-from molvae.training.config import TrainConfig
+from molvae.training.config import TrainConfig, train_config_from_record
 from molvae.training.prepare import (
     load_dataset,
     prepare_data,
@@ -96,7 +96,7 @@ def open_run(run_dir: Path) -> Run:
     """A run as written by ``create_run``: what ``--resume`` and DDP ranks other than 0 read."""
     saved = read_run_json(run_dir)
     run_json = run_dir / "run.json"
-    cfg = from_dict(TrainConfig, saved["train"], where=f"{run_json} train")
+    cfg = train_config_from_record(saved["train"], where=f"{run_json} train")
     model_cfg = from_dict(ModelConfig, saved["model"], where=f"{run_json} model")
     names = list(model_cfg.properties)
     data_info = saved["data"]

@@ -59,11 +59,10 @@ from molvae.models.store import (
 )
 from molvae.models.vae import GRUVAE
 from molvae.runtime import autocast_dtype, device_summary, resolve_device
-from molvae.settings import from_dict
 from molvae.tokens import Vocabulary
 from molvae.training import distributed
 from molvae.training.annealing import kl_weight
-from molvae.training.config import TrainConfig
+from molvae.training.config import TrainConfig, train_config_from_record
 from molvae.training.loss import learning_rate, vae_loss
 from molvae.training.run import (
     Run,
@@ -262,7 +261,7 @@ def _launch(devices: int, request: _Request) -> TrainResult:
     """``--devices N``: prepare the run once in this process, then train in N spawned ranks."""
     status = request.status or print
     if request.resume:
-        device_name = from_dict(TrainConfig, read_run_json(request.run_dir)["train"]).device
+        device_name = train_config_from_record(read_run_json(request.run_dir)["train"]).device
     else:
         device_name = (request.cfg or TrainConfig()).device
     wants_cuda = device_name.startswith("cuda") or (
@@ -302,7 +301,7 @@ def _train_rank(env: distributed.DistEnv, request: _Request, run_created: bool) 
     started = time.monotonic()
     r = request
     if r.resume or run_created:
-        device_name = from_dict(TrainConfig, read_run_json(r.run_dir)["train"]).device
+        device_name = train_config_from_record(read_run_json(r.run_dir)["train"]).device
     else:
         device_name = (r.cfg or TrainConfig()).device
     device = _rank_device(device_name, env.local_rank)
@@ -380,7 +379,7 @@ class TrainState:
     best_val_loss: float = math.inf
     bad_epochs: int = 0  # complete epochs in a row without a new best (early stopping)
     wall_seconds: float = 0.0  # wall time of the whole run, at the last checkpoint
-    history: list[Any] = field(default_factory=list)  # always empty; in the format since v0.1
+    history: list[Any] = field(default_factory=list)  # always empty; kept in the format
     # Counters of a checkpoint this version does not know, written back as they were read.
     other_counters: dict[str, Any] = field(default_factory=dict)
     # Not saved as counters:

@@ -128,3 +128,9 @@ def test_params_md_lists_every_option_of_every_command():
             for option in inner.params:
                 if option.param_type_name == "option" and option.name not in ("help", "config"):
                     assert f"| `{option.name}` |" in params, f"{name}: {option.name}"
+
+
+def test_unknown_filter_set_fails_before_loading_a_model(capsys):
+    assert invoke(["generate", "--filters", "pains,bogus", "--model", "no/such/model"]) == 2
+    err = capsys.readouterr().err
+    assert "bogus" in err and "pains" in err

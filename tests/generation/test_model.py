@@ -5,9 +5,10 @@ import torch
 
 from molvae.chem.molecules import canonical_smiles
 from molvae.errors import MolvaeError
-from molvae.generation.decoding import DecodeSettings
 from molvae.generation.model import MolVAE
+from molvae.generation.refine import encode_mean, reconstruct, refine_latents
 from molvae.models.store import resolve_model_path
+from molvae.settings import DecodeSettings
 from molvae.tokens import get_tokenizer, in_canonical_form
 from tests.conftest import SAMPLE
 
@@ -134,15 +135,15 @@ def test_encode_accounts_for_every_input(tiny_vae):
 
 def test_encode_mean_names_bad_molecule(tiny_vae):
     with pytest.raises(MolvaeError, match="input 2"):
-        tiny_vae.encode_mean(["CCO", "xyz"])
-    assert tiny_vae.encode_mean(["CCO", "CCN"]).shape == (2, tiny_vae.latent_dim)
+        encode_mean(tiny_vae, ["CCO", "xyz"])
+    assert encode_mean(tiny_vae, ["CCO", "CCN"]).shape == (2, tiny_vae.latent_dim)
 
 
 def test_decode_and_reconstruct(tiny_vae):
-    z = tiny_vae.encode_mean(["CCO", "CCN"]).numpy()
+    z = encode_mean(tiny_vae, ["CCO", "CCN"]).numpy()
     dec = tiny_vae.decode(z)
     assert len(dec) == 2 and dec["valid"].all()
-    rec = tiny_vae.reconstruct(["CCO", "bad"])
+    rec = reconstruct(tiny_vae, ["CCO", "bad"])
     assert rec["match"].dtype == bool and not rec["match"][1]
     assert rec["reconstructed"][0] == dec["canonical"][0]
     with pytest.raises(MolvaeError, match="shape"):
@@ -161,17 +162,17 @@ def test_refine_latents_raises_likelihood_and_keeps_order(tiny_vae):
     smiles = ["CCOc1ccccc1", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC", "c1ccc2ccccc2c1"]
     prep = tiny_vae.prepare(smiles)
     mu, _ = tiny_vae.encode_dataset(prep.dataset)
-    z0, ll0 = tiny_vae.refine_latents(prep.dataset, steps=0)
+    z0, ll0 = refine_latents(tiny_vae, prep.dataset, steps=0)
     assert torch.equal(z0, mu)  # zero steps: the encoder's mu and its own log-likelihood
-    z, ll = tiny_vae.refine_latents(prep.dataset, steps=20, prior_weight=0.0, batch_size=3)
+    z, ll = refine_latents(tiny_vae, prep.dataset, steps=20, prior_weight=0.0, batch_size=3)
     assert z.shape == mu.shape and ll.shape == (len(smiles),)
     assert (ll >= ll0 - 1e-4).all() and ll.mean() > ll0.mean() + 0.1
     # Each row is refined on its own: refining one molecule alone gives the same z.
     alone = tiny_vae.prepare(smiles[2:3])
-    z_alone, _ = tiny_vae.refine_latents(alone.dataset, steps=20, prior_weight=0.0)
+    z_alone, _ = refine_latents(tiny_vae, alone.dataset, steps=20, prior_weight=0.0)
     assert torch.allclose(z_alone[0], z[2], atol=0.05)  # Adam amplifies float noise a little
     # The prior term keeps z nearer the origin than maximum likelihood does.
-    z_map, _ = tiny_vae.refine_latents(prep.dataset, steps=20, prior_weight=1.0)
+    z_map, _ = refine_latents(tiny_vae, prep.dataset, steps=20, prior_weight=1.0)
     assert z_map.norm(dim=1).mean() < z.norm(dim=1).mean()
 
 
@@ -180,8 +181,8 @@ def test_reconstruct_with_refined_latents(tiny_vae):
 
     smiles = pd.read_csv(sample_path("moses_test_sample.csv"))["SMILES"].head(40).tolist()
     smiles.append("not a molecule")
-    plain = tiny_vae.reconstruct(smiles)
-    refined = tiny_vae.reconstruct(smiles, refine_steps=30)
+    plain = reconstruct(tiny_vae, smiles)
+    refined = reconstruct(tiny_vae, smiles, refine_steps=30)
     assert list(refined["status"]) == list(plain["status"]) and not refined["match"].iloc[-1]
     # Per-molecule inference gives back at least as many molecules as the encoder's mu alone.
     assert refined["match"].sum() >= plain["match"].sum()
@@ -266,9 +267,9 @@ def test_beam_pick_nearest_keeps_the_string_whose_encoding_is_nearest():
 
 def test_reconstruct_with_beam(tiny_vae):
     smiles = pd.read_csv(SAMPLE)["SMILES"].head(30).tolist()
-    mu = tiny_vae.encode_mean(smiles)
+    mu = encode_mean(tiny_vae, smiles)
     for pick in ("nearest", "likeliest"):
-        rec = tiny_vae.reconstruct(smiles, beam_width=4, beam_pick=pick)
+        rec = reconstruct(tiny_vae, smiles, beam_width=4, beam_pick=pick)
         dec = tiny_vae.decode(mu, DecodeSettings(strategy="beam", beam_width=4, beam_pick=pick))
         assert rec["reconstructed"].tolist() == dec["canonical"].tolist()
     with pytest.raises(MolvaeError, match="strategy"):
@@ -280,7 +281,7 @@ def test_nearest_encoding_reconstructs_more_than_the_likeliest_string():
 
     vae = MolVAE.load("default", device="cpu")  # the bundled model
     smiles = pd.read_csv(sample_path("moses_test_sample.csv"))["SMILES"].head(200).tolist()
-    nearest = vae.reconstruct(smiles, beam_width=8)["match"].sum()
-    likeliest = vae.reconstruct(smiles, beam_width=8, beam_pick="likeliest")["match"].sum()
-    greedy = vae.reconstruct(smiles)["match"].sum()
+    nearest = reconstruct(vae, smiles, beam_width=8)["match"].sum()
+    likeliest = reconstruct(vae, smiles, beam_width=8, beam_pick="likeliest")["match"].sum()
+    greedy = reconstruct(vae, smiles)["match"].sum()
     assert nearest > likeliest >= greedy

@@ -9,6 +9,7 @@ import pytest
 from molvae import chem
 from molvae.data.tables import read_molecules
 from molvae.errors import MolvaeError
+from molvae.generation.refine import encode_mean, refine_latents
 from molvae.latent.maps import check_projection, color_values, latent_map, project
 from molvae.latent.paths import interpolate, lerp, neighbors, slerp
 from molvae.latent.scores import elbo
@@ -98,7 +99,7 @@ def test_interpolate_rows(tiny_vae):
     assert list(frame.columns) == ["step", "t", "z_norm", "smiles", "valid", "sim_a", "sim_b",
                                    "QED"]
     assert frame["step"].tolist() == [0, 1, 2, 3] and frame["t"].tolist()[::3] == [0.0, 1.0]
-    mu = tiny_vae.encode_mean([a, b]).numpy()
+    mu = encode_mean(tiny_vae, [a, b]).numpy()
     np.testing.assert_allclose(frame["z_norm"].iloc[[0, -1]], np.linalg.norm(mu, axis=1),
                                rtol=1e-5)
     # The ends are the greedy reconstructions of A and B.
@@ -240,7 +241,7 @@ def test_neighbors_centre_on_the_refined_encoding(tiny_vae):
     query = "CCOc1ccccc1"
     decoded = {}
     for steps in (0, 30):
-        centre = tiny_vae.encode_mean([query], refine_steps=steps)
+        centre = encode_mean(tiny_vae, [query], refine_steps=steps)
         decoded[steps] = tiny_vae.decode(centre)["canonical"][0]
         # Within a tiny radius every point decodes like the centre itself.
         res = neighbors(tiny_vae, query, n=3, radius=1e-4, points=10, seed=0, refine_steps=steps)
@@ -248,7 +249,7 @@ def test_neighbors_centre_on_the_refined_encoding(tiny_vae):
         assert found == {decoded[steps]}
     # Refinement raised the decoder's likelihood of the query, so the centres differ.
     prep = tiny_vae.prepare([query]).dataset
-    mu = tiny_vae.encode_mean([query])
-    _, ll_mu = tiny_vae.refine_latents(prep, steps=0, z_init=mu)
-    _, ll_refined = tiny_vae.refine_latents(prep, steps=30, z_init=mu)
+    mu = encode_mean(tiny_vae, [query])
+    _, ll_mu = refine_latents(tiny_vae, prep, steps=0, z_init=mu)
+    _, ll_refined = refine_latents(tiny_vae, prep, steps=30, z_init=mu)
     assert float(ll_refined[0]) > float(ll_mu[0])

@@ -8,10 +8,12 @@ import torch
 from molvae import chem
 from molvae.chem.conditions import parse_condition
 from molvae.errors import MolvaeError
+from molvae.generation.refine import refine_latents
 from molvae.optimize.goals import Goal, parse_goal
 from molvae.optimize.scoring import score_molecules
-from molvae.optimize.search import SearchSettings, generate
+from molvae.optimize.search import generate
 from molvae.optimize.seeds import SeedSearch, optimize_seeds, rescue_seeds, search_seeds
+from molvae.settings import SearchSettings
 
 FAST = dict(starts=32, steps=12, decode_every=3, max_rounds=2, seed=0)
 
@@ -44,16 +46,16 @@ def test_objective_improves_along_trajectories(tiny_vae):
     """Gradient steps raise the predicted objective, and the decoded molecules follow."""
     import torch
 
-    from molvae.optimize.scoring import _Objective
-    from molvae.optimize.search import _trajectories
+    from molvae.optimize.scoring import Objective
+    from molvae.optimize.search import trajectories
 
     goal = [Goal("logP", "max")]
-    obj = _Objective(
+    obj = Objective(
         goal, tiny_vae.properties, tiny_vae.bundle.property_mean, tiny_vae.bundle.property_std
     )
     z0 = torch.randn(64, tiny_vae.latent_dim, generator=torch.Generator().manual_seed(0))
     settings = SearchSettings(steps=20, decode_every=20)
-    points, steps = _trajectories(tiny_vae.model, z0, obj, settings)
+    points, steps = trajectories(tiny_vae.model, z0, obj, settings)
     with torch.no_grad():
         pred = obj.predicted(tiny_vae.model.predict_properties(points), 0.0)
     assert pred[steps == 20].mean() > pred[steps == 0].mean() + 0.2
@@ -231,13 +233,13 @@ def test_waves_stop_a_seed_at_its_first_success(tiny_vae, monkeypatch):
     import molvae.optimize.seeds as opt
 
     decoded = []
-    real = opt._decode_points
+    real = opt.decode_points
 
     def counting(vae, z, s, round_seed):
         decoded.append(len(z))
         return real(vae, z, s, round_seed)
 
-    monkeypatch.setattr(opt, "_decode_points", counting)
+    monkeypatch.setattr(opt, "decode_points", counting)
     seeds = ["CCO"]  # ethanol: almost any other molecule has a higher logP
     settings = SearchSettings(steps=2, starts=8, extra_samples=1, decode_every=1, seed=0)
     snapshots = 3  # the start and 2 steps
@@ -262,7 +264,7 @@ def test_elite_restarts_from_the_best_molecules_so_far(tiny_vae):
     s = SearchSettings(elite=2)
     z = _elite_starts(tiny_vae, accepted, s)
     best_two = tiny_vae.prepare(["c1ccccc1CCN", "CCOC(C)=O"]).dataset
-    assert torch.allclose(z, tiny_vae.refine_latents(best_two, steps=30)[0])
+    assert torch.allclose(z, refine_latents(tiny_vae, best_two, steps=30)[0])
     assert _elite_starts(tiny_vae, accepted, SearchSettings(elite=0)) is None
     res = generate(tiny_vae, [Goal("logP", "max")], n=5,
                    settings=SearchSettings(**{**FAST, "max_rounds": 3}, min_rounds=3, elite=4))

@@ -1,0 +1,78 @@
+"""Encoding molecule files of any size: read, encode and write chunk by chunk, memory flat."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from molvae.data.tables import iter_molecule_chunks
+from molvae.data.writing import TableWriter, merge_with_rejects
+from molvae.generation.model import MolVAE
+
+
+@dataclass
+class EncodedFile:
+    """What :func:`encode_file` wrote: every input row, ``ok`` or with the reason it failed."""
+
+    out: Path
+    rows_file: Path | None  # row index and status beside a .npy output (which holds numbers only)
+    n_rows: int
+    n_ok: int
+    failures: pd.Series  # the status of each row that could not be encoded
+
+
+def encode_file(
+    vae: MolVAE,
+    data: str | Path,
+    out: str | Path,
+    *,
+    sigma: bool = False,
+    smiles_column: str | None = None,
+    batch_size: int = 1024,
+    chunk_size: int = 100_000,
+    on_progress: Callable[[int], None] | None = None,
+) -> EncodedFile:
+    """Write mu (and with ``sigma`` the posterior sigma) of every row of a molecule file.
+
+    Each chunk of ``chunk_size`` rows is read, encoded and appended to ``out`` (.csv, .tsv,
+    .parquet or .npy), so memory stays flat however many molecules the file holds. Every input
+    row is in the output, in order, with ``status`` ``ok`` or the reason it was not encoded; a
+    ``.npy`` output gets that table in ``<out>.rows.csv`` beside it. The output appears only once
+    complete.
+    """
+    out = Path(out)
+    npy = out.name.lower().endswith(".npy")
+    rows_file = out.with_suffix(".rows.csv") if npy else None
+    n_rows = n_ok = 0
+    failed: list[pd.Series] = []
+    with contextlib.ExitStack() as stack:
+        latents = stack.enter_context(TableWriter(out))
+        rows = stack.enter_context(TableWriter(rows_file)) if rows_file else None
+        for table in iter_molecule_chunks(data, chunksize=chunk_size, smiles_column=smiles_column):
+            enc = vae.encode(
+                table.records["smiles"].tolist(),
+                return_sigma=sigma,
+                batch_size=batch_size,
+                on_progress=on_progress,
+            )
+            if on_progress:
+                on_progress(len(table.rejects))
+            frame = merge_with_rejects(table.records, enc, table.rejects)
+            if rows is not None:
+                numbers = [
+                    c for c in frame.columns if c.startswith(("z", "sigma")) and c[-1].isdigit()
+                ]
+                latents.write(frame[numbers])
+                rows.write(frame[["row", "smiles", "canonical", "status"]])
+            else:
+                latents.write(frame)
+            ok = frame["status"] == "ok"
+            n_rows += len(frame)
+            n_ok += int(ok.sum())
+            failed.append(frame.loc[~ok, "status"])
+    failures = pd.concat(failed) if failed else pd.Series(dtype=object)
+    return EncodedFile(out, rows_file, n_rows, n_ok, failures)
