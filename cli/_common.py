@@ -116,3 +116,14 @@ def progress_bar(total: int | None = None, description: str = ""):
     return progress, lambda n: progress.advance(task, n)
 
 
+DATA_HELP = "Molecule file (CSV/TSV/SMI/SDF, optionally .gz)."
+
+
+def _sidecar(out: Path, suffix: str) -> Path:
+    """``features.parquet`` -> ``features<suffix>`` (e.g. ``.rejects.csv``), beside ``out``."""
+    name = out.name
+    for ext in (".csv.gz", ".tsv.gz", ".parquet", ".csv", ".tsv", ".npy", ".html", ".png", ".svg"):
+        if name.lower().endswith(ext):
+            name = name[: -len(ext)]
+            break
+    return out.with_name(name + suffix)

@@ -1,4 +1,4 @@
-"""Registry of CLI command modules: each exposes ``register(app)``."""
+"""Registry of the CLI's command modules: each exposes ``register(app)``."""
 
 from __future__ import annotations
 
@@ -6,18 +6,28 @@ import importlib
 
 import typer
 
-# One entry per topic module under cli/; adding a command group is one line here.
+# One module per command under cli/, in the order `molvae --help` lists them; a new command
+# is a new module with a ``register(app)`` and one line here.
 COMMAND_MODULES = [
-    "train_cmd",
-    "sample_cmd",
-    "datasets_cmd",
-    "generate_cmd",
-    "fit_cmd",
-    "models_cmd",
-    "evaluate_cmd",
-    "screen_cmd",
-    "latent_cmd",
-    "report_cmd",
+    "train",
+    "sample",
+    "encode",
+    "decode",
+    "reconstruct",
+    "generate",
+    "optimize",
+    "fit_property",
+    "fit_critic",
+    "models",
+    "evaluate",
+    "screen",
+    "map",
+    "interpolate",
+    "neighbors",
+    "score",
+    "embed",
+    "report",
+    "datasets",
 ]
 
 

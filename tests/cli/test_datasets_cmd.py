@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from molvae.data.public import DATASETS
 from molvae.errors import MolvaeError
-from molvae_cli import datasets_cmd
+from molvae_cli import datasets as datasets_cmd
 
 from .runner import molvae as run_molvae
 

@@ -1,4 +1,4 @@
-"""``molvae generate`` and ``molvae optimize``: property-steered search in the latent space."""
+"""``molvae generate``: generate molecules steered toward property goals (e.g. --target logP)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rich.table import Table
 
 from molvae.data.writing import write_table
 from molvae.errors import MolvaeError
-from molvae.settings import GenerateSettings, OptimizeSettings
+from molvae.settings import GenerateSettings
 
 from ._common import (
     MODEL_HELP,
@@ -22,7 +22,8 @@ from ._common import (
 from ._config import config_option
 
 GENERATE = GenerateSettings()
-OPTIMIZE = OptimizeSettings()
+
+
 TARGET_HELP = "Goal: NAME (maximize), NAME:min, or NAME=VALUE; repeat for several objectives."
 
 
@@ -58,6 +59,31 @@ def _novelty_checker(vae, train_file: Path | None):
                 "--novel: this model ships no training-set index; pass --train-file FILE"
             )
     return lambda smiles: ~index.contains(list(smiles))
+
+
+def _print_top(table: pd.DataFrame, goals, similar: bool, k: int = 10) -> None:
+    if table.empty:
+        return
+    out = Table(title=f"top {min(k, len(table))} of {len(table)}")
+    out.add_column("#", justify="right")
+    out.add_column("SMILES", overflow="fold")
+    for g in goals:
+        out.add_column(f"{g.name}", justify="right")
+        out.add_column(f"{g.name} pred.", justify="right")
+    if similar:
+        out.add_column("sim.", justify="right")
+    for i, row in enumerate(table.head(k).itertuples(index=False)):
+        r = row._asdict()
+        cells = [str(i + 1), r["smiles"]]
+        for g in goals:
+            cells.append(f"{r[g.name]:.3f}")
+            pred, spread = r[f"{g.name}_predicted"], r[f"{g.name}_uncertainty"]
+            # NaN: the molecule's canonical string needs a token the model lacks (no encoding).
+            cells.append("–" if pd.isna(pred) else f"{pred:.2f} ± {spread:.2f}")
+        if similar:
+            cells.append(f"{r['similarity']:.2f}")
+        out.add_row(*cells)
+    console.print(out)
 
 
 def generate(
@@ -160,98 +186,5 @@ def generate(
     )
 
 
-def _print_top(table: pd.DataFrame, goals, similar: bool, k: int = 10) -> None:
-    if table.empty:
-        return
-    out = Table(title=f"top {min(k, len(table))} of {len(table)}")
-    out.add_column("#", justify="right")
-    out.add_column("SMILES", overflow="fold")
-    for g in goals:
-        out.add_column(f"{g.name}", justify="right")
-        out.add_column(f"{g.name} pred.", justify="right")
-    if similar:
-        out.add_column("sim.", justify="right")
-    for i, row in enumerate(table.head(k).itertuples(index=False)):
-        r = row._asdict()
-        cells = [str(i + 1), r["smiles"]]
-        for g in goals:
-            cells.append(f"{r[g.name]:.3f}")
-            pred, spread = r[f"{g.name}_predicted"], r[f"{g.name}_uncertainty"]
-            # NaN: the molecule's canonical string needs a token the model lacks (no encoding).
-            cells.append("–" if pd.isna(pred) else f"{pred:.2f} ± {spread:.2f}")
-        if similar:
-            cells.append(f"{r['similarity']:.2f}")
-        out.add_row(*cells)
-    console.print(out)
-
-
-def optimize(
-    seeds: Path = typer.Argument(..., help="Molecules to improve (CSV/TSV/SMI/SDF)."),
-    target: str = typer.Option("plogP", "--target", help="NAME or NAME:min (an RDKit property)."),
-    min_similarity: float = typer.Option(OPTIMIZE.min_similarity, "--min-similarity", help="Tanimoto bound."),
-    model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
-    out: Path = typer.Option(Path("optimized.csv"), "--out", "-o"),
-    steps: int = typer.Option(OPTIMIZE.steps, "--steps", help="Gradient steps per trajectory."),
-    starts: int = typer.Option(OPTIMIZE.starts, "--starts", help="Trajectories per seed."),
-    step_size: float = typer.Option(OPTIMIZE.step_size, "--step-size", help="Gradient step size."),
-    decode_every: int = typer.Option(OPTIMIZE.decode_every, "--decode-every", help="Decode every N steps."),
-    extra_samples: int = typer.Option(
-        OPTIMIZE.extra_samples, "--extra-samples", help="Stochastic decodes per point."
-    ),
-    refine_steps: int = typer.Option(
-        OPTIMIZE.refine_steps, "--refine-steps", min=0,
-        help="Steps refining each seed's z so it decodes back to the seed (0: use mu).",
-    ),
-    rescue_rounds: int = typer.Option(
-        OPTIMIZE.rescue_rounds, "--rescue-rounds", min=0,
-        help="Wider searches around seeds that found nothing (0: none).",
-    ),
-    rescue_waves: int = typer.Option(
-        OPTIMIZE.rescue_waves, "--rescue-waves", min=1,
-        help="A rescue's starts go in this many waves; a seed stops at its first success "
-        "(1: all at once, slower, slightly better rescued seeds).",
-    ),
-    seed_forms: bool = typer.Option(
-        OPTIMIZE.seed_sites, "--seed-forms/--no-seed-forms",
-        help="Also score each candidate with the seed's charges and nitro groups put on it "
-        "(for models that write neutral molecules only).",
-    ),
-    smiles_column: str | None = typer.Option(None, "--smiles-column"),
-    seed: int = typer.Option(OPTIMIZE.seed, "--seed"),
-    device: str = typer.Option("auto", "--device"),
-    config: Path | None = config_option(),
-) -> None:
-    """Improve each seed molecule's property under a similarity constraint (one row per seed)."""
-    from molvae.data.tables import read_molecules
-    from molvae.optimize.goals import parse_goal
-    from molvae.optimize.seeds import optimize_seeds
-
-    vae = load_model(model, device)
-    goal = parse_goal(target, vae.model.config.all_properties)
-    table = read_molecules(seeds, smiles_column=smiles_column, canonicalize=False)
-    settings = OptimizeSettings(steps=steps, starts=starts, step_size=step_size,
-                                decode_every=decode_every, extra_samples=extra_samples,
-                                refine_steps=refine_steps, rescue_rounds=rescue_rounds,
-                                rescue_waves=rescue_waves, seed_sites=seed_forms, seed=seed,
-                                min_similarity=min_similarity)
-    result = optimize_seeds(vae, table.records["smiles"].tolist(), goal, min_similarity, settings)
-    result.insert(0, "row", table.records["row"].to_numpy())
-    if len(table.rejects):
-        bad = pd.DataFrame({"row": table.rejects["row"], "seed": table.rejects["smiles"],
-                            "status": table.rejects["reason"], "success": False,
-                            "improvement": 0.0})
-        result = pd.concat([result, bad], ignore_index=True).sort_values("row", kind="stable")
-    write_table(result, out)
-    ok = result["status"] == "ok"
-    imp = result.loc[ok, "improvement"]
-    console.print(
-        f"{int(ok.sum()):,} seeds optimized ({int((~ok).sum()):,} not usable): improvement "
-        f"{imp.mean():.2f} ± {imp.std(ddof=0):.2f}, success {result.loc[ok, 'success'].mean():.1%}, "
-        f"mean similarity {result.loc[result['success'], 'similarity'].mean():.2f}; written to {out}",
-        highlight=False,
-    )
-
-
 def register(app: typer.Typer) -> None:
     app.command("generate")(generate)
-    app.command("optimize")(optimize)

@@ -1,0 +1,72 @@
+"""``molvae neighbors``: molecules decoded from points around a molecule's encoding, most similar first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from molvae.data.writing import write_table
+
+from ._common import (
+    MODEL_HELP,
+    check_output,
+    console,
+    err_console,
+    load_model,
+)
+from ._config import config_option
+
+
+def neighbors_command(
+    smiles: str = typer.Argument(..., help="SMILES of the query molecule."),
+    n: int = typer.Option(20, "-n", help="Neighbours to list (most similar first)."),
+    radius: float | None = typer.Option(None, "--radius", help="Largest latent distance from the query's mu (default: the norm of its posterior sigma)."),
+    points: int | None = typer.Option(None, "--points", help="Latent points decoded (default max(10 n, 100))."),
+    seed: int = typer.Option(0, "--seed"),
+    refine_steps: int = typer.Option(30, "--refine-steps", min=0, help="Centre on mu refined for this many steps so that it decodes back to the query (0: mu)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the neighbours (.csv/.tsv/.parquet)."),
+    model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    device: str = typer.Option("auto", "--device"),
+    config: Path | None = config_option(),
+) -> None:
+    """Molecules decoded from points around a molecule's encoding, most similar first."""
+    from molvae.latent.paths import neighbors
+
+    if n < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="-n")
+    if radius is not None and not radius > 0:
+        raise typer.BadParameter("must be positive", param_hint="--radius")
+    if out is not None:
+        check_output(out, (".csv", ".tsv", ".parquet", ".csv.gz"))
+    vae = load_model(model, device)
+    result = neighbors(vae, smiles, n=n, radius=radius, points=points, seed=seed,
+                       refine_steps=refine_steps)
+    table = Table(title=f"neighbours of {result.query} within latent radius {result.radius:.3g}")
+    for name in ("#", "SMILES", "similarity", "latent distance", "hits"):
+        table.add_column(name, justify="left" if name == "SMILES" else "right")
+    for i, rec in enumerate(result.table.to_dict("records"), start=1):
+        table.add_row(str(i), rec["smiles"], f"{rec['similarity']:.3f}", f"{rec['distance']:.3f}",
+                      str(rec["hits"]))
+    console.print(table)
+    if out is not None:
+        write_table(result.table, out)
+    console.print(
+        f"{result.points:,} points decoded: {result.valid:,} valid, {result.decoded_to_query:,} "
+        f"back to the query, {result.unique:,} other unique molecules"
+        + (f"; {len(result.table):,} written to {out}" if out is not None else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
+    if result.unique < n:
+        err_console.print(
+            f"fewer than {n} neighbours: a larger --radius reaches further (the query's "
+            f"posterior sigma has norm {result.posterior_scale:.3g})",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("neighbors")(neighbors_command)

@@ -1,0 +1,101 @@
+"""``molvae sample``: sample molecules from the prior and check each with RDKit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from molvae.data.writing import write_table
+from molvae.settings import SampleSettings
+
+from ._common import (
+    MODEL_HELP,
+    check_choice,
+    console,
+    err_console,
+    load_model,
+    progress_bar,
+)
+from ._config import config_option
+
+SAMPLE = SampleSettings()
+
+
+def sample(
+    n: int = typer.Option(
+        1000, "-n", help="Number of molecules to decode (or unique ones with --unique)."
+    ),
+    model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    out: Path = typer.Option(Path("samples.csv"), "--out", "-o", help="Output CSV/TSV/parquet."),
+    temperature: float = typer.Option(SAMPLE.temperature, "--temperature", "-t", help="Softmax temperature."),
+    strategy: str = typer.Option(SAMPLE.strategy, "--strategy", help="sample (multinomial) or greedy."),
+    top_k: int | None = typer.Option(
+        SAMPLE.top_k, "--top-k", help="Sample only among the k most likely tokens."
+    ),
+    unique: bool = typer.Option(
+        SAMPLE.unique, "--unique", help="Keep sampling until n unique valid molecules."
+    ),
+    canonical_only: bool = typer.Option(
+        SAMPLE.canonical_only,
+        "--canonical-only/--any-form",
+        help="Keep only strings written as the training data write their molecule, drawing "
+        "until -n are kept (default); --any-form returns every draw as decoded.",
+    ),
+    critic: bool = typer.Option(
+        SAMPLE.critic,
+        "--critic/--no-critic",
+        help="With a model that has a realism critic (molvae fit-critic), also keep each "
+        "canonical-form draw with the critic's acceptance probability (default).",
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed (reproducible on CPU)."),
+    batch_size: int = typer.Option(SAMPLE.batch_size, "--batch-size"),
+    device: str = typer.Option("auto", "--device"),
+    config: Path | None = config_option(),
+) -> None:
+    """Sample molecules from the prior and check each with RDKit."""
+    if n <= 0:
+        raise typer.BadParameter("must be positive", param_hint="-n")
+    check_choice(strategy, ("sample", "greedy"), "--strategy")
+    vae = load_model(model, device)
+    bar, advance = progress_bar(n, "sampling")
+    with bar:
+        frame = vae.sample(
+            n,
+            temperature=temperature,
+            strategy=strategy,
+            top_k=top_k,
+            unique=unique,
+            seed=seed,
+            batch_size=batch_size,
+            on_progress=advance,
+            canonical_only=canonical_only,
+            critic=critic,
+        )
+    write_table(frame, out)
+    valid = int(frame["valid"].sum())
+    n_unique = frame.loc[frame["valid"], "canonical"].nunique()
+    drawn = int(frame.attrs.get("drawn", len(frame)))
+    why = (
+        "not in their molecule's canonical form or turned down by the critic"
+        if frame.attrs.get("critic")
+        else "not in their molecule's canonical form"
+    )
+    kept = (
+        f"{len(frame):,} kept of {drawn:,} drawn ({len(frame) / max(drawn, 1):.1%}; the rest "
+        f"were {why}), "
+        if canonical_only
+        else f"{len(frame):,} decoded, "
+    )
+    console.print(
+        f"{kept}{valid:,} valid ({valid / max(len(frame), 1):.1%}), "
+        f"{n_unique:,} unique valid; written to {out}",
+        highlight=False,
+    )
+    if len(frame) < n:
+        what = "unique molecules" if unique else "molecules in canonical form"
+        err_console.print(f"warning: only {len(frame):,} {what} found of {n:,} requested")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sample")(sample)

@@ -1,0 +1,65 @@
+"""``molvae score``: per-molecule ELBO terms: an out-of-distribution score (higher neg_elbo = more unusual)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from molvae.data.writing import merge_with_rejects, write_table
+
+from ._common import (
+    DATA_HELP,
+    MODEL_HELP,
+    check_output,
+    console,
+    load_model,
+    report_status,
+)
+from ._config import config_option
+
+
+def score_command(
+    data: Path = typer.Argument(..., help=DATA_HELP),
+    out: Path = typer.Option(Path("scores.csv"), "--out", "-o", help="Per-row scores (.csv/.tsv/.parquet)."),
+    samples: int = typer.Option(0, "--samples", help="Average the reconstruction term over K posterior samples (0: at z = mu)."),
+    batch_size: int = typer.Option(256, "--batch-size"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the posterior samples."),
+    model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    smiles_column: str | None = typer.Option(None, "--smiles-column"),
+    device: str = typer.Option("auto", "--device"),
+    config: Path | None = config_option(),
+) -> None:
+    """Per-molecule ELBO terms: an out-of-distribution score (higher neg_elbo = more unusual)."""
+    from molvae.data.tables import read_molecules
+
+    if samples < 0:
+        raise typer.BadParameter("must be 0 or more", param_hint="--samples")
+    if batch_size < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--batch-size")
+    check_output(out, (".csv", ".tsv", ".parquet", ".csv.gz"))
+    vae = load_model(model, device)
+    table = read_molecules(data, smiles_column=smiles_column)
+    from molvae.latent import elbo
+
+    scores = elbo(vae, table.records["smiles"].tolist(), samples=samples,
+                  batch_size=batch_size, seed=seed)
+    frame = merge_with_rejects(table.records, scores, table.rejects)
+    write_table(frame, out)
+    report_status(frame, "scored")
+    ok = frame["status"] == "ok"
+    if ok.any():
+        q = frame.loc[ok, "neg_elbo"].quantile([0.05, 0.5, 0.95]).to_numpy()
+        spread = f"; neg ELBO median {q[1]:.2f} (5%: {q[0]:.2f}, 95%: {q[2]:.2f})"
+    else:
+        spread = ""
+    basis = f"{samples} posterior samples" if samples else "z = mu"
+    console.print(
+        f"{int(ok.sum()):,} of {len(frame):,} rows scored ({basis}){spread}; written to {out}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("score")(score_command)
