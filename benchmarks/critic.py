@@ -1,7 +1,7 @@
 """MOSES metrics of the default sampler with and without the model's realism critic.
 
-The critic (``molvae fit-critic``, :mod:`molvae.critic`) is a classifier of training molecules
-against the model's own samples; ``molvae sample`` keeps each canonical-form draw with
+The critic (``molvae fit-critic``, :mod:`molvae.models.critic`) is a classifier of training
+molecules against the model's own samples; ``molvae sample`` keeps each canonical-form draw with
 probability ``min(1, exp(logit - log M))`` (discriminator rejection sampling). This measures
 what that buys and costs: ``--n`` molecules from the same seed, scored with the MOSES metrics
 against the MOSES test split (novelty against the train split), with the share of draws kept

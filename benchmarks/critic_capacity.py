@@ -2,8 +2,8 @@
 
 Draws one pool of ``--pool`` canonical-form samples from ``--model`` (no critic), with their
 ChemNet activations and whether each is a MOSES training molecule. Then, for each ``--hidden``
-size, fits a critic (``molvae.critic.fit_critic``: ``--samples`` model samples against as many
-training molecules, ``--epochs`` epochs, seed ``--seed``) and scores the pool with it. For each
+size, fits a critic (``molvae.training.heads.fit_critic``: ``--samples`` model samples against as
+many training molecules, ``--epochs`` epochs, seed ``--seed``) and scores the pool with it. For each
 acceptance quantile q (threshold log M = the q-quantile of the pool's logits), the critic's
 acceptance probabilities ``min(1, exp(logit - log M))`` weight the pool: the weighted ChemNet
 mean and covariance give the FCD/Test of the distribution discriminator rejection sampling

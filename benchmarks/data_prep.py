@@ -1,6 +1,6 @@
 """Data preparation for training: tokenizing a large file once, then loading it from the cache.
 
-Runs ``molvae.train.prepare_data`` (read, canonicalize, SELFIES-tokenize, split) on a molecule
+Runs ``molvae.training.prepare_data`` (read, canonicalize, SELFIES-tokenize, split) on a molecule
 file (default: the 1.58M-molecule MOSES training split) into a fresh dataset cache, then again
 from that cache, and prints wall and CPU seconds of both. No property targets unless
 ``--properties`` is given (RDKit's QED makes those far slower; they are cached the same way).

@@ -7,7 +7,7 @@ budget (``epochs`` is set so that the cosine decay ends near the time limit, and
 follows the clock, ``schedule_by_time``, so that on a slower machine the run still ends
 annealed), as any fair budgeted run would do. Data preparation (canonicalize, tokenize, six
 RDKit properties for 1.58M molecules) is not training: ``--prepare-only`` does it once into the
-dataset cache (``molvae.dataset_cache``) and the timed run loads it from there, as the MOSES
+dataset cache (``molvae.data.encoded_cache``) and the timed run loads it from there, as the MOSES
 baselines it is compared with were given their data ready.
 
     python benchmarks/equal_budget.py --out runs/budget30 --prepare-only  # fill the data cache
@@ -18,7 +18,7 @@ baselines it is compared with were given their data ready.
         --critic-quantile 0.75 --molecules-per-second 640  # session 12: all three targets met
 
 With ``--critic-minutes M`` the budget is shared: the model trains for ``--minutes`` minus M,
-then a realism critic (``molvae.critic``) is fitted to it on ``--critic-samples`` of its
+then a realism critic (``molvae.models.critic``) is fitted to it on ``--critic-samples`` of its
 samples and as many training molecules, and the default sampler uses it. The critic's wall
 time is printed; training plus critic must stay within ``--minutes``.
 """

@@ -114,7 +114,7 @@ def sampling_rows(
     )
     # The default sampler also re-encodes each molecule's canonical SMILES to check the string
     # and keeps only canonical writings (about half the draws on the bundled model); a model
-    # with a realism critic then also scores each kept molecule with it (molvae.critic).
+    # with a realism critic then also scores each kept molecule with it (molvae.models.critic).
     samplers = (
         [("canonical form only", False), ("canonical form + critic (default)", True)]
         if vae.critic is not None

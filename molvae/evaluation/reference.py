@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from molvae.data.cache import cache_dir, read_cache_entry, versions, write_cache_entry
+from molvae.data.cache import cache_dir, cached_entry, read_cache_entry, versions, write_cache_entry
 from molvae.data.tables import read_molecules
 from molvae.errors import MolvaeError
 from molvae.evaluation import moses_chem
@@ -145,40 +145,40 @@ class ReferenceStats:
     ) -> ReferenceStats:
         """Statistics of the reference file at ``path``, from the cache when it has them.
 
-        The file is any format :func:`molvae.io.read_molecules` reads (the MOSES ``test.csv.gz``
-        included). The cache key is the SHA-256 of the file; ``cache`` overrides the cache
-        directory; ``recompute=True`` ignores (and overwrites) a cached entry.
+        The file is any format :func:`molvae.data.tables.read_molecules` reads (the MOSES
+        ``test.csv.gz`` included). The cache key is the SHA-256 of the file; ``cache`` overrides
+        the cache directory; ``recompute=True`` ignores (and overwrites) a cached entry.
         """
         sha = file_sha256(path)
-        stem = cache_dir(cache) / f"reference-{sha}"
-        if not recompute:
-            stats = cls._load_entry(stem, sha)
-            if stats is not None:
-                emit(log, f"reference: loaded cached statistics {stem.with_suffix('.npz')}")
-                return stats
 
-        emit(log, f"reference: reading {path}")
-        table = read_molecules(
-            path, smiles_column=smiles_column, canonicalize=False, workers=n_jobs
-        )
-        stats = cls.compute(
-            table.records["smiles"].tolist(),
-            n_jobs=n_jobs,
-            source=str(path),
-            source_sha256=sha,
-            log=log,
-        )
-        # Rows the file reader rejected as invalid count as reference input too.
-        stats = replace(stats, n_input=table.n_rows)
-        try:
-            stats.save(stem)
-            emit(log, f"reference: cached statistics in {stem.with_suffix('.npz')}")
-        except OSError as exc:  # a read-only cache must not lose the computed result
-            emit(log, f"reference: could not write cache {stem}: {exc}")
-        return stats
+        def build() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+            emit(log, f"reference: reading {path}")
+            table = read_molecules(
+                path, smiles_column=smiles_column, canonicalize=False, workers=n_jobs
+            )
+            stats = cls.compute(
+                table.records["smiles"].tolist(),
+                n_jobs=n_jobs,
+                source=str(path),
+                source_sha256=sha,
+                log=log,
+            )
+            # Rows the file reader rejected as invalid count as reference input too.
+            return replace(stats, n_input=table.n_rows)._entry()
 
-    def save(self, stem: str | os.PathLike[str]) -> None:
-        """Write ``<stem>.npz`` and ``<stem>.json`` (atomically, JSON last)."""
+        arrays, meta = cached_entry(
+            cache_dir(cache) / f"reference-{sha}",
+            {"format": _REFERENCE_FORMAT, "settings": _settings(), "source_sha256": sha},
+            build,
+            what="statistics",
+            emit=lambda message: emit(log, f"reference: {message}"),
+            recompute=recompute,
+            accept=lambda arrays: cls._consistent(arrays),
+        )
+        return cls._from_entry(arrays, meta)
+
+    def _entry(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The arrays and metadata of a cache entry for these statistics."""
         frag_keys, frag_counts = _counter_arrays(self.fragments)
         scaf_keys, scaf_counts = _counter_arrays(self.scaffolds)
         arrays = {
@@ -202,43 +202,48 @@ class ReferenceStats:
             "n_molecules": self.n_molecules,
             "property_columns": list(moses_chem.PROPERTY_NAMES),
         }
-        write_cache_entry(Path(stem), arrays, meta)
+        return arrays, meta
+
+    def save(self, stem: str | os.PathLike[str]) -> None:
+        """Write ``<stem>.npz`` and ``<stem>.json`` (atomically, JSON last)."""
+        write_cache_entry(Path(stem), *self._entry())
 
     @classmethod
     def load(cls, stem: str | os.PathLike[str]) -> ReferenceStats:
         """Read statistics written by :meth:`save`; ``MolvaeError`` if missing or unusable."""
-        stats = cls._load_entry(Path(stem), None)
-        if stats is None:
-            raise MolvaeError(f"no usable reference statistics at {stem}.npz/.json")
-        return stats
+        try:
+            arrays, meta = read_cache_entry(Path(stem))
+            if (
+                meta.get("format") == _REFERENCE_FORMAT
+                and meta.get("settings") == _settings()
+                and cls._consistent(arrays)
+            ):
+                return cls._from_entry(arrays, meta)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        raise MolvaeError(f"no usable reference statistics at {stem}.npz/.json")
+
+    @staticmethod
+    def _consistent(arrays: dict[str, np.ndarray]) -> bool:
+        """Whether cached arrays have the shapes these statistics need."""
+        n = len(arrays["fingerprints"])
+        return (
+            arrays["fcd_mu"].shape == (CHEMNET_DIM,)
+            and arrays["fcd_sigma"].shape == (CHEMNET_DIM, CHEMNET_DIM)
+            and arrays["fingerprints"].shape == (n, moses_chem.FINGERPRINT_BITS // 8)
+            and arrays["properties"].shape == (n, len(moses_chem.PROPERTY_NAMES))
+        )
 
     @classmethod
-    def _load_entry(cls, stem: Path, sha: str | None) -> ReferenceStats | None:
-        """The cached entry at ``stem`` if it exists and matches ``sha`` and our settings."""
-        try:
-            arrays, meta = read_cache_entry(stem)
-            if meta.get("format") != _REFERENCE_FORMAT or meta.get("settings") != _settings():
-                return None
-            if sha is not None and meta.get("source_sha256") != sha:
-                return None
-            stats = cls(
-                fcd_mu=arrays["fcd_mu"],
-                fcd_sigma=arrays["fcd_sigma"],
-                fingerprints=arrays["fingerprints"],
-                fragments=_counts_from_arrays(arrays["fragment_smiles"], arrays["fragment_counts"]),
-                scaffolds=_counts_from_arrays(arrays["scaffold_smiles"], arrays["scaffold_counts"]),
-                properties=arrays["properties"],
-                n_input=int(meta["n_input"]),
-                source=meta.get("source"),
-                source_sha256=meta.get("source_sha256"),
-            )
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        n_bytes = moses_chem.FINGERPRINT_BITS // 8
-        consistent = (
-            stats.fcd_mu.shape == (CHEMNET_DIM,)
-            and stats.fcd_sigma.shape == (CHEMNET_DIM, CHEMNET_DIM)
-            and stats.fingerprints.shape == (int(meta.get("n_molecules", -1)), n_bytes)
-            and stats.properties.shape == (stats.n_molecules, len(moses_chem.PROPERTY_NAMES))
+    def _from_entry(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> ReferenceStats:
+        return cls(
+            fcd_mu=arrays["fcd_mu"],
+            fcd_sigma=arrays["fcd_sigma"],
+            fingerprints=arrays["fingerprints"],
+            fragments=_counts_from_arrays(arrays["fragment_smiles"], arrays["fragment_counts"]),
+            scaffolds=_counts_from_arrays(arrays["scaffold_smiles"], arrays["scaffold_counts"]),
+            properties=arrays["properties"],
+            n_input=int(meta["n_input"]),
+            source=meta.get("source"),
+            source_sha256=meta.get("source_sha256"),
         )
-        return stats if consistent else None

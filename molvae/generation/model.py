@@ -56,7 +56,8 @@ class MolVAE:
         self.path = path
         self.tokenizer = get_tokenizer(bundle.representation)
         self.amp = autocast_dtype("auto", device)
-        # The realism critic fitted to these weights (molvae.critic), if the directory has one.
+        # The realism critic fitted to these weights (molvae.models.critic), if the directory has
+        # one.
         self.critic: Critic | None = load_critic(path) if path is not None else None
 
     @classmethod
@@ -288,7 +289,7 @@ class MolVAE:
         10,000) were drawn, the rows found so far are returned: fewer than ``n``, and the caller
         warns (a model that keeps under 2% of its draws has not learnt its training language).
 
-        With ``critic`` (the default) and a model that has one (:mod:`molvae.critic`), a
+        With ``critic`` (the default) and a model that has one (:mod:`molvae.models.critic`), a
         canonical-form draw is further kept with the critic's acceptance probability
         (discriminator rejection sampling): on the bundled model that takes FCD/Test from 0.92
         to 0.38 (``benchmarks/critic.py``). ``frame.attrs["critic"]`` says whether it was

@@ -1,6 +1,6 @@
 """Looking into the latent space: projections, interpolation, neighbourhoods and ELBO scores.
 
-Everything here works on the posterior means (mu) a trained :class:`~molvae.api.MolVAE` gives
+Everything here works on the posterior means (mu) a trained :class:`~molvae.MolVAE` gives
 its molecules, and returns numpy arrays or pandas tables, so the CLI (``molvae map``,
 ``interpolate``, ``neighbors``, ``score``, ``embed``) and a notebook share the same code.
 

@@ -1,9 +1,9 @@
 """Self-contained HTML: the interactive latent map and the training-run report.
 
 Pages work offline from a single file: no CDN, no external script, style sheet or font. Charts
-are matplotlib PNGs embedded as base64 data URIs (:mod:`molvae.figures`); the latent map is
-drawn by a small plain-JavaScript canvas plot (``assets/latent_map.js``) from JSON embedded in
-the page.
+are matplotlib PNGs embedded as base64 data URIs (:mod:`molvae.reporting.figures`); the latent
+map is drawn by a small plain-JavaScript canvas plot (``assets/latent_map.js``) from JSON embedded
+in the page.
 Hovering or clicking a point shows its structure, drawn by RDKit as SVG when the page is made
 and shown lazily. The SVGs are gzipped into one base64 string that the browser unpacks with its
 built-in ``DecompressionStream`` (a few hundred structure drawings compress about 4x), so

@@ -21,7 +21,7 @@ Every input row ends in exactly one place: the shortlist or the rejects (``row``
 chunks: memory holds one chunk, the compact set of InChIKey hashes seen so far (16 bytes per
 unique molecule) and the current top-N pool, so millions of rows screen in flat memory (without
 ``--top`` the whole shortlist is kept, since it is ranked at the end). RDKit work runs in worker
-processes (:func:`molvae.parallel.map_chunks`).
+processes (:func:`molvae.runtime.map_chunks`).
 
 **Score.** Each target property is mapped to a desirability in [0, 1]: ``max`` rises linearly
 from 0 at ``low`` to 1 at ``high``; ``min`` falls linearly from 1 at ``low`` to 0 at ``high``;
@@ -40,7 +40,7 @@ worker processes), :mod:`.novelty` (reference sets), :mod:`.pipeline` (streaming
 ``screen_file``/``screen_frame``), :mod:`.result` (``ScreenResult``), :mod:`.output` (SDF and
 image grids). Typical use::
 
-    from molvae.screen import ScreenConfig, screen_frame
+    from molvae.screening import ScreenConfig, screen_frame
     result = screen_frame(generated, ScreenConfig.from_toml("configs/screen.toml"))
     result.shortlist.head()
 """

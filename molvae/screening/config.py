@@ -1,7 +1,7 @@
 """Screening configuration: one dataclass per TOML table, validated strictly.
 
 ``ScreenConfig.from_toml`` rejects unknown keys and mistyped values with a one-line error
-(``molvae.config.from_dict``), checks property names, conditions, SMARTS and filter sets before
+(``molvae.settings.from_dict``), checks property names, conditions, SMARTS and filter sets before
 any work starts, and canonicalizes property names (``logp`` becomes ``logP``).
 ``configs/screen.toml`` documents every key with the defaults.
 """

@@ -4,7 +4,7 @@ Standardization (with the InChIKey for deduplication) is one pass; the evaluatio
 pass over the molecules that survived deduplication and exact novelty: rules, thresholds, user
 SMARTS, FilterCatalog alerts, the remaining properties and the score, in that order, stopping at
 the first failure so that a rejected molecule skips the expensive steps. Everything here is a
-top-level function of picklable arguments, as :func:`molvae.parallel.map_chunks` requires.
+top-level function of picklable arguments, as :func:`molvae.runtime.map_chunks` requires.
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def prepare_data(
     """Read, canonicalize, tokenize, compute property targets and split a molecule file.
 
     The encoded molecules and their property targets come from the dataset cache when a run
-    with the same file and settings made them before (see ``molvae.dataset_cache``); ``cache``
+    with the same file and settings made them before (see ``molvae.data.encoded_cache``); ``cache``
     is True (user cache directory), a directory, or False (always recompute, write nothing).
     """
 

@@ -1,4 +1,4 @@
-"""Tests for molvae.download: never touches the network (file:// and a local HTTP server)."""
+"""Tests for molvae.data.public: never touches the network (file:// and a local HTTP server)."""
 
 from __future__ import annotations
 
@@ -181,4 +181,4 @@ def test_registry_entries_are_well_formed():
         assert entry.url.startswith("https://")
         assert entry.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", entry.sha256)
         assert entry.md5 is None or re.fullmatch(r"[0-9a-f]{32}", entry.md5)
-        detect_format(entry.filename)  # molvae.io can read every file it downloads
+        detect_format(entry.filename)  # molvae.data.tables can read every file it downloads

@@ -1,4 +1,4 @@
-"""Tests for molvae.io: every input row ends in exactly one of records/rejects."""
+"""Tests for molvae.data.tables: every input row ends in exactly one of records/rejects."""
 
 from __future__ import annotations
 
