@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.markdown import Markdown
 from rich.table import Table
 
 from ._common import console
+from ._config import config_option
 
 
 def models(
     card: str | None = typer.Option(None, "--card", help="Show the full model card of this model."),
+    config: Path | None = config_option(),
 ) -> None:
     """List the bundled pretrained models (used when --model is omitted: 'default')."""
     from molvae.models.store import BUNDLED_DIR, resolve_model_path

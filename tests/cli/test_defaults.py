@@ -134,3 +134,13 @@ def test_unknown_filter_set_fails_before_loading_a_model(capsys):
     assert invoke(["generate", "--filters", "pains,bogus", "--model", "no/such/model"]) == 2
     err = capsys.readouterr().err
     assert "bogus" in err and "pains" in err
+
+
+def test_every_command_with_options_takes_a_config_file():
+    _register_commands()
+    root = typer.main.get_command(app)
+    for name, command in root.commands.items():
+        for inner in getattr(command, "commands", {name: command}).values():
+            options = [p.name for p in inner.params if p.param_type_name == "option"]
+            if set(options) - {"help"}:
+                assert "config" in options, name
