@@ -393,3 +393,21 @@ def test_training_index_cache_round_trip(tmp_path, monkeypatch):
     second = TrainingSetIndex.load_or_compute(train_file)
     np.testing.assert_array_equal(first.hashes, second.hashes)
     assert second.n_input == 3 and novelty(["CCO", "CCCl"], second) == 0.5
+
+
+def test_evaluate_model_checks_its_files_before_sampling(tmp_path):
+    """A missing reference or training file fails at once, before minutes of sampling."""
+    from molvae.evaluation.model_side import evaluate_model
+
+    class NeverSample:
+        path = tmp_path
+
+        def sample(self, *args, **kwargs):
+            raise AssertionError("sampled before checking the files")
+
+    with pytest.raises(MolvaeError, match="file not found"):
+        evaluate_model(tmp_path / "missing.csv", vae=NeverSample())
+    reference = tmp_path / "ref.csv"
+    reference.write_text("SMILES\nCCO\n")
+    with pytest.raises(MolvaeError, match="train.csv: file not found"):
+        evaluate_model(reference, vae=NeverSample(), train=tmp_path / "train.csv")
