@@ -10,6 +10,9 @@ from __future__ import annotations
 from molvae.runtime import lazy_exports
 
 _EXPORTS = {
+    "RunData": "molvae.reporting.report",
+    "collect_run": "molvae.reporting.report",
+    "render_run": "molvae.reporting.report",
     "REPORT_PROPERTIES": "molvae.reporting.report",
     "RunReport": "molvae.reporting.report",
     "build_run_report": "molvae.reporting.report",

@@ -10,6 +10,10 @@ built-in ``DecompressionStream`` (a few hundred structure drawings compress abou
 thousands of structures keep the file to a few MB; ``max_structures`` caps them and the page
 says so.
 
+The run report is made in two stages: :func:`collect_run` gathers a :class:`RunData` (loads the
+model, samples, encodes; no HTML) and :func:`render_run` draws the page from it alone;
+:func:`build_run_report` does both.
+
 All text from data (SMILES, column names, paths) is escaped with :func:`html.escape`; embedded
 JSON has ``<``, ``>`` and ``&`` written as ``\\u003c``-style escapes, so no value can close the
 ``<script>`` element that holds it.
@@ -47,12 +51,16 @@ from molvae.settings import DecodeSettings
 
 __all__ = [
     "DEFAULT_MAX_STRUCTURES",
+    "REPORT_PROPERTIES",
+    "RunData",
     "RunReport",
     "build_run_report",
+    "collect_run",
     "embed_json",
     "load_metrics",
     "locate_run",
     "map_page",
+    "render_run",
 ]
 
 DEFAULT_MAX_STRUCTURES = 2000
@@ -349,7 +357,51 @@ def _missing(text: str) -> str:
     return f'<p class="missing">{_e(text)}</p>'
 
 
-def build_run_report(
+@dataclass(kw_only=True)
+class RunData:
+    """Everything a run report shows, gathered from the model and its run directory; no HTML.
+
+    :func:`collect_run` makes it (loading the model, sampling, encoding); :func:`render_run`
+    turns it into the page without touching the model. ``missing`` holds why something could
+    not be included, keyed by the page section that shows the note (the names of
+    ``RunReport.sections``), in page order.
+    """
+
+    title: str
+    model_dir: Path
+    run_dir: Path | None  # None: a model directory or bundled model, not a training run
+    seed: int
+    info: list[tuple[str, object]]  # the model table at the top of the page
+
+    # Training curves: the rows of the run's metrics.jsonl (None: nothing to plot) and how many
+    # of its lines could not be read (None: no metrics.jsonl).
+    metrics_path: Path | None
+    metrics: pd.DataFrame | None
+    metrics_bad_lines: int | None
+
+    # Validation metrics of the best model, as its config.json records them (the page shows the
+    # numeric ones), and the latent property predictor's per-property R^2 / MAE / n.
+    validation_metrics: dict[str, Any]
+    property_metrics: dict[str, dict]
+
+    # Samples decoded from the prior: the statistics table and the molecules of the grid.
+    sample_stats: list[tuple[str, object]]
+    grid_smiles: list[str]
+
+    # Property histograms: one column per name, rows are valid samples / reference molecules.
+    property_names: list[str]
+    sample_properties: np.ndarray
+    reference_properties: np.ndarray | None
+    reference_label: str
+
+    # The latent map (None: fewer than 2 molecules to show) and what its points are.
+    map_source: str
+    latent_map: LatentMap | None
+
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+def collect_run(
     model: str | Path | None,
     reference: str | Path | None = None,
     n_samples: int = 1000,
@@ -357,15 +409,13 @@ def build_run_report(
     properties: Sequence[str] = REPORT_PROPERTIES,
     seed: int = 0,
     device: str = "auto",
-    max_structures: int = DEFAULT_MAX_STRUCTURES,
     status: Callable[[str], None] = lambda s: None,
-) -> RunReport:
-    """Everything about a training run on one page: curves, metrics, samples, histograms, map.
+) -> RunData:
+    """Gather what the report of a training run shows (see :func:`build_run_report`).
 
-    ``model`` is a run directory (``molvae train --out``), a model directory or a bundled model
-    name. Training curves need the run's ``metrics.jsonl``; the training-set histograms need the
-    run's ``data/train.smi`` or ``reference`` (a molecule file, which then replaces it). What is
-    missing is listed in ``RunReport.missing`` and on the page; the rest is still built.
+    Loads the model, reads the run's files, samples ``n_samples`` molecules from the prior,
+    computes their properties and those of the reference, and encodes up to ``map_points``
+    molecules for the latent map. What cannot be gathered is noted in ``RunData.missing``.
     """
 
     if n_samples < 1:
@@ -378,13 +428,10 @@ def build_run_report(
     status(f"model: {model_dir}" + (f" (run {run_dir})" if run_dir else ""))
     vae = MolVAE.load(model_dir, device=device)
     bundle = vae.bundle
-    missing: list[str] = []
-    sections: list[str] = []
-    parts: list[str] = []
+    missing: dict[str, str] = {}
 
-    title = f"molvae report: {run_dir or model_dir}"
     cfg = vae.model.config
-    info = [
+    info: list[tuple[str, object]] = [
         ("model directory", str(model_dir)),
         ("representation", bundle.representation),
         ("latent dimensions", cfg.latent_dim),
@@ -401,46 +448,29 @@ def build_run_report(
     ):
         if training.get(key) is not None:
             info.append((label, training[key]))
-    parts.append(f"<h1>{_e(title)}</h1>")
-    parts.append(_metrics_table(info))
 
     # -- training curves
-    parts.append("<h2>Training curves</h2>")
     metrics_path = run_dir / "metrics.jsonl" if run_dir else None
+    metrics: pd.DataFrame | None = None
+    bad: int | None = None
     if metrics_path is not None and metrics_path.is_file():
-        metrics, bad = load_metrics(metrics_path)
-        if len(metrics) and "step" in metrics:
-            parts.append(_figure(figures.training_curves_png(metrics), "training curves"))
-            sections.append("training curves")
-            if bad:
-                parts.append(_missing(f"{bad} unreadable line(s) of {metrics_path} skipped"))
+        frame, bad = load_metrics(metrics_path)
+        if len(frame) and "step" in frame:
+            metrics = frame
         else:
-            missing.append(f"training curves: {metrics_path} holds no metric rows yet")
-            parts.append(_missing(missing[-1]))
+            missing["training curves"] = (
+                f"training curves: {metrics_path} holds no metric rows yet"
+            )
     else:
         where = run_dir or model_dir
-        missing.append(
+        missing["training curves"] = (
             f"training curves: no metrics.jsonl ({where} is a model directory, not a training "
             "run directory; pass the directory given to `molvae train --out`)"
         )
-        parts.append(_missing(missing[-1]))
 
-    # -- metrics
-    parts.append("<h2>Validation metrics (best model)</h2>")
-    if bundle.metrics:
-        shown = [
-            (k, v)
-            for k, v in bundle.metrics.items()
-            if isinstance(v, int | float) and k not in ("epoch_complete",)
-        ]
-        parts.append(_metrics_table(shown))
-        sections.append("metrics")
-    else:
-        missing.append("validation metrics: the model's config.json records none")
-        parts.append(_missing(missing[-1]))
-    if bundle.property_metrics:
-        parts.append("<p>Latent property predictor on the validation split:</p>")
-        parts.append(_property_table(bundle.property_metrics))
+    # -- validation metrics
+    if not bundle.metrics:
+        missing["metrics"] = "validation metrics: the model's config.json records none"
 
     # -- samples
     status(f"sampling {n_samples:,} molecules")
@@ -465,19 +495,10 @@ def build_run_report(
     if index is not None and unique:
         novel = ~index.contains(unique)
         stats.append(("novel among unique", f"{novel.mean():.1%}"))
-    parts.append(f"<h2>Samples (seed {seed})</h2>")
-    parts.append(_metrics_table(stats))
-    if unique:
-        # Molecules in canonical form first: those are what `molvae sample` returns.
-        shown = list(dict.fromkeys(in_form + unique))[:20]
-        grid = chem.grid_image(
-            shown, [f"sample {i + 1}" for i in range(len(shown))], mols_per_row=5, size=(220, 170)
-        )
-        parts.append(_figure(bytes(grid), "sample grid"))  # PNG (svg=False)
-        sections.append("sample grid")
-    else:
-        missing.append("sample grid: no valid molecule among the samples")
-        parts.append(_missing(missing[-1]))
+    # Molecules in canonical form first: those are what `molvae sample` returns.
+    grid_smiles = list(dict.fromkeys(in_form + unique))[:20]
+    if not grid_smiles:
+        missing["sample grid"] = "sample grid: no valid molecule among the samples"
 
     # -- property histograms
     reference_smiles: list[str] = []
@@ -489,28 +510,17 @@ def build_run_report(
     elif run_dir is not None and (run_dir / "data" / "train.smi").is_file():
         reference_smiles = _read_smiles_lines(run_dir / "data" / "train.smi")
     reference_smiles = _subsample(reference_smiles, max(n_samples, 2000), seed)
-    parts.append(f"<h2>Properties of samples against the {_e(reference_label)}</h2>")
     status("computing properties")
     sample_props = compute_property_matrix(valid, names)
     ref_props = compute_property_matrix(reference_smiles, names) if reference_smiles else None
     if ref_props is None:
-        missing.append(
+        missing["property histograms"] = (
             "training-set histograms: no training molecules found (the run's data/train.smi); "
             "pass --reference FILE"
         )
-        parts.append(_missing(missing[-1]))
-    png = figures.property_histograms_png(
-        {n: sample_props[:, j] for j, n in enumerate(names)},
-        None if ref_props is None else {n: ref_props[:, j] for j, n in enumerate(names)},
-        names,
-        labels=("samples", reference_label),
-    )
-    parts.append(_figure(png, "property histograms"))
-    sections.append("property histograms")
 
     # -- latent map
-    parts.append("<h2>Latent space</h2>")
-    map_source, map_smiles = "", []
+    lmap: LatentMap | None = None
     if run_dir is not None and (run_dir / "data" / "validation.smi").is_file():
         map_source = "validation molecules"
         map_smiles = _read_smiles_lines(run_dir / "data" / "validation.smi")
@@ -529,20 +539,153 @@ def build_run_report(
         )
         color = names[0] if names else None
         lmap = latent_map(vae, records, color=color, method="pca", max_points=None, seed=seed)
-        if len(lmap.smiles) >= 2:
-            parts.append(
-                f'<p class="sub">{len(lmap.smiles):,} {_e(map_source)}, PCA of mu, coloured by '
-                f"{_e(color)}. {_e(HOW_TO)}</p>"
-            )
-            parts.extend(
-                f'<p class="sub">{_e(n)}</p>' for n in _map_notes(lmap, max_structures)
-            )
-            parts.append(map_fragment(lmap, max_structures=max_structures, seed=seed))
-            sections.append("latent map")
-        else:
-            missing.append("latent map: fewer than 2 encodable molecules")
-            parts.append(_missing(missing[-1]))
+        if len(lmap.smiles) < 2:
+            lmap = None
+            missing["latent map"] = "latent map: fewer than 2 encodable molecules"
     else:
-        missing.append("latent map: fewer than 2 molecules to encode")
-        parts.append(_missing(missing[-1]))
-    return RunReport(html=_page(title, "\n".join(parts)), missing=missing, sections=sections)
+        missing["latent map"] = "latent map: fewer than 2 molecules to encode"
+
+    return RunData(
+        title=f"molvae report: {run_dir or model_dir}",
+        model_dir=model_dir,
+        run_dir=run_dir,
+        seed=seed,
+        info=info,
+        metrics_path=metrics_path,
+        metrics=metrics,
+        metrics_bad_lines=bad,
+        validation_metrics=dict(bundle.metrics or {}),
+        property_metrics=dict(bundle.property_metrics or {}),
+        sample_stats=stats,
+        grid_smiles=grid_smiles,
+        property_names=names,
+        sample_properties=sample_props,
+        reference_properties=ref_props,
+        reference_label=reference_label,
+        map_source=map_source,
+        latent_map=lmap,
+        missing=missing,
+    )
+
+
+def render_run(data: RunData, max_structures: int = DEFAULT_MAX_STRUCTURES) -> RunReport:
+    """The report page of :func:`collect_run`'s data: figures, tables and the latent map.
+
+    Uses nothing but ``data`` (no model call); at most ``max_structures`` map points carry a
+    structure drawing.
+    """
+
+    sections: list[str] = []
+    parts: list[str] = [f"<h1>{_e(data.title)}</h1>", _metrics_table(data.info)]
+
+    def note(section: str) -> None:
+        if section in data.missing:
+            parts.append(_missing(data.missing[section]))
+
+    # -- training curves
+    parts.append("<h2>Training curves</h2>")
+    if data.metrics is not None:
+        parts.append(_figure(figures.training_curves_png(data.metrics), "training curves"))
+        sections.append("training curves")
+        if data.metrics_bad_lines:
+            parts.append(
+                _missing(f"{data.metrics_bad_lines} unreadable line(s) of {data.metrics_path} "
+                         "skipped")
+            )
+    note("training curves")
+
+    # -- metrics
+    parts.append("<h2>Validation metrics (best model)</h2>")
+    if data.validation_metrics:
+        shown = [
+            (k, v)
+            for k, v in data.validation_metrics.items()
+            if isinstance(v, int | float) and k not in ("epoch_complete",)
+        ]
+        parts.append(_metrics_table(shown))
+        sections.append("metrics")
+    note("metrics")
+    if data.property_metrics:
+        parts.append("<p>Latent property predictor on the validation split:</p>")
+        parts.append(_property_table(data.property_metrics))
+
+    # -- samples
+    parts.append(f"<h2>Samples (seed {data.seed})</h2>")
+    parts.append(_metrics_table(data.sample_stats))
+    if data.grid_smiles:
+        grid = chem.grid_image(
+            data.grid_smiles,
+            [f"sample {i + 1}" for i in range(len(data.grid_smiles))],
+            mols_per_row=5,
+            size=(220, 170),
+        )
+        parts.append(_figure(bytes(grid), "sample grid"))  # PNG (svg=False)
+        sections.append("sample grid")
+    note("sample grid")
+
+    # -- property histograms
+    names = data.property_names
+    parts.append(f"<h2>Properties of samples against the {_e(data.reference_label)}</h2>")
+    note("property histograms")
+    ref = data.reference_properties
+    png = figures.property_histograms_png(
+        {n: data.sample_properties[:, j] for j, n in enumerate(names)},
+        None if ref is None else {n: ref[:, j] for j, n in enumerate(names)},
+        names,
+        labels=("samples", data.reference_label),
+    )
+    parts.append(_figure(png, "property histograms"))
+    sections.append("property histograms")
+
+    # -- latent map
+    parts.append("<h2>Latent space</h2>")
+    lmap = data.latent_map
+    if lmap is not None:
+        parts.append(
+            f'<p class="sub">{len(lmap.smiles):,} {_e(data.map_source)}, PCA of mu, coloured by '
+            f"{_e(lmap.color_name)}. {_e(HOW_TO)}</p>"
+        )
+        parts.extend(f'<p class="sub">{_e(n)}</p>' for n in _map_notes(lmap, max_structures))
+        parts.append(map_fragment(lmap, max_structures=max_structures, seed=data.seed))
+        sections.append("latent map")
+    note("latent map")
+
+    return RunReport(
+        html=_page(data.title, "\n".join(parts)),
+        missing=list(data.missing.values()),
+        sections=sections,
+    )
+
+
+def build_run_report(
+    model: str | Path | None,
+    reference: str | Path | None = None,
+    n_samples: int = 1000,
+    map_points: int = 1000,
+    properties: Sequence[str] = REPORT_PROPERTIES,
+    seed: int = 0,
+    device: str = "auto",
+    max_structures: int = DEFAULT_MAX_STRUCTURES,
+    status: Callable[[str], None] = lambda s: None,
+) -> RunReport:
+    """Everything about a training run on one page: curves, metrics, samples, histograms, map.
+
+    ``model`` is a run directory (``molvae train --out``), a model directory or a bundled model
+    name. Training curves need the run's ``metrics.jsonl``; the training-set histograms need the
+    run's ``data/train.smi`` or ``reference`` (a molecule file, which then replaces it). What is
+    missing is listed in ``RunReport.missing`` and on the page; the rest is still built.
+
+    Two stages: :func:`collect_run` gathers the data, :func:`render_run` draws the page.
+    """
+
+    data = collect_run(
+        model,
+        reference=reference,
+        n_samples=n_samples,
+        map_points=map_points,
+        properties=properties,
+        seed=seed,
+        device=device,
+        status=status,
+    )
+    return render_run(data, max_structures=max_structures)

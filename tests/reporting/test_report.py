@@ -1,6 +1,7 @@
 """HTML pages (latent map, run report): safe embedding, content, and rendering in Chromium."""
 
 import base64
+import dataclasses
 import gzip
 import json
 import re
@@ -12,7 +13,17 @@ import pytest
 
 from molvae import chem
 from molvae.latent.maps import LatentMap
-from molvae.reporting.report import build_run_report, embed_json, load_metrics, locate_run, map_page
+from molvae.reporting.report import (
+    REPORT_PROPERTIES,
+    RunData,
+    build_run_report,
+    collect_run,
+    embed_json,
+    load_metrics,
+    locate_run,
+    map_page,
+    render_run,
+)
 from tests.browser import render
 from tests.conftest import TEST_SAMPLE
 
@@ -104,6 +115,50 @@ def test_run_report_has_every_section(tiny_run):
     assert len(pngs) == 3 and all(base64.b64decode(p).startswith(PNG) for p in pngs)
     assert "val_recon" in report.html and "logP" in report.html
     assert len(embedded_data(report.html)["x"]) == 20
+
+
+def without_date(page: str) -> str:
+    """The page without its "made on" time, which can change between two builds."""
+    return re.sub(r"(Made by molvae \S+ on )[\d-]+ [\d:]+ UTC", r"\1DATE", page)
+
+
+def test_collect_run_then_render_run_is_the_run_report(tiny_run):
+    options = dict(n_samples=100, map_points=20, device="cpu")
+    data = collect_run(tiny_run, **options)
+    assert isinstance(data, RunData)
+    assert (data.run_dir, data.model_dir) == (tiny_run, tiny_run / "model")
+    assert data.title == f"molvae report: {tiny_run}" and data.seed == 0
+    assert dict(data.info)["latent dimensions"] == 8
+    assert data.metrics is not None and "step" in data.metrics and data.metrics_bad_lines == 0
+    assert data.metrics_path == tiny_run / "metrics.jsonl"
+    assert "val_recon" in data.validation_metrics
+    assert dict(data.sample_stats)["decoded from the prior"] == 100
+    assert 0 < len(data.grid_smiles) <= 20
+    assert data.property_names == list(REPORT_PROPERTIES)
+    assert data.sample_properties.shape[1] == len(REPORT_PROPERTIES)
+    assert data.reference_label == "training set"
+    n_train = len((tiny_run / "data" / "train.smi").read_text().split())
+    assert data.reference_properties.shape == (n_train, len(REPORT_PROPERTIES))
+    assert data.map_source == "validation molecules" and len(data.latent_map.smiles) == 20
+    assert data.missing == {}
+
+    report = render_run(data)
+    built = build_run_report(tiny_run, **options)
+    assert without_date(report.html) == without_date(built.html)
+    assert (report.missing, report.sections) == (built.missing, built.sections)
+
+    # Rendering uses the data alone: leave things out and the page says so.
+    bare = dataclasses.replace(
+        data,
+        metrics=None,
+        latent_map=None,
+        missing={"training curves": "training curves: none <here>", "latent map": "no map"},
+    )
+    page = render_run(bare)
+    assert page.sections == ["metrics", "sample grid", "property histograms"]
+    assert page.missing == ["training curves: none <here>", "no map"]
+    assert '<p class="missing">training curves: none &lt;here&gt;</p>' in page.html
+    assert 'class="mv-map"' not in page.html
 
 
 def test_report_of_a_model_directory_says_what_is_missing(tiny_run, tmp_path):
