@@ -1,4 +1,4 @@
-"""Shared pieces of the CLI: consoles, model loading and writing result tables."""
+"""Shared pieces of the commands: consoles, model loading, option checks, progress and reports."""
 
 from __future__ import annotations
 
@@ -13,13 +13,17 @@ from molvae.errors import MolvaeError
 
 __all__ = [
     "check_choice",
+    "DATA_HELP",
+    "MODEL_HELP",
     "check_output",
     "console",
     "err_console",
     "load_model",
     "parse_csv_list",
+    "progress_bar",
     "report_reasons",
     "report_status",
+    "sidecar",
 ]
 
 # Markup off: SMILES and file names are data, and rich would take "[nH]" or "[o+]" in them for a
@@ -119,7 +123,7 @@ def progress_bar(total: int | None = None, description: str = ""):
 DATA_HELP = "Molecule file (CSV/TSV/SMI/SDF, optionally .gz)."
 
 
-def _sidecar(out: Path, suffix: str) -> Path:
+def sidecar(out: Path, suffix: str) -> Path:
     """``features.parquet`` -> ``features<suffix>`` (e.g. ``.rejects.csv``), beside ``out``."""
     name = out.name
     for ext in (".csv.gz", ".tsv.gz", ".parquet", ".csv", ".tsv", ".npy", ".html", ".png", ".svg"):

@@ -12,12 +12,12 @@ from molvae.data.writing import merge_with_rejects, write_table
 from ._common import (
     DATA_HELP,
     MODEL_HELP,
-    _sidecar,
     check_output,
     console,
     err_console,
     load_model,
     report_status,
+    sidecar,
 )
 from ._config import config_option
 
@@ -50,14 +50,14 @@ def embed_command(
     bad = frame.loc[~ok, ["row", "smiles", "status"]].rename(columns={"status": "reason"})
     if suffix == ".npy":
         write_table(features[z_cols], out)
-        index = _sidecar(out, ".rows.csv")
+        index = sidecar(out, ".rows.csv")
         write_table(features[["row", "canonical"]], index)
         err_console.print(f"row ids and SMILES of the array rows written to {index}",
                           highlight=False)
     else:
         write_table(features, out)
     if len(bad) or rejects is not None:
-        rejects = rejects or _sidecar(out, ".rejects.csv")
+        rejects = rejects or sidecar(out, ".rejects.csv")
         write_table(bad, rejects)
         report_status(frame, "embedded")
         err_console.print(f"rejected rows and reasons written to {rejects}", highlight=False)

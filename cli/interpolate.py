@@ -12,11 +12,11 @@ from molvae.data.writing import write_table
 
 from ._common import (
     MODEL_HELP,
-    _sidecar,
     check_choice,
     check_output,
     console,
     load_model,
+    sidecar,
 )
 from ._config import config_option
 
@@ -60,7 +60,7 @@ def interpolate_command(
 
         write_image(interpolation_grid(frame, prop, svg=suffix == ".svg"), out)
         written.append(str(out))
-        out = _sidecar(out, ".csv")
+        out = sidecar(out, ".csv")
     if out is not None:
         write_table(frame, out)
         written.append(str(out))
