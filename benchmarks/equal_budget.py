@@ -15,7 +15,7 @@ baselines it is compared with were given their data ready.
     python benchmarks/equal_budget.py --out runs/budget30 --score-only   # re-score a finished run
     python benchmarks/equal_budget.py --out runs/budget30c --critic-minutes 6
     python benchmarks/equal_budget.py --out runs/budget30s --critic-minutes 3 --critic-hidden 16 \
-        --critic-quantile 0.75 --molecules-per-second 640  # all three targets met (results/equal_budget.md)
+        --critic-quantile 0.75 --molecules-per-second 640  # see results/equal_budget.md
 
 With ``--critic-minutes M`` the budget is shared: the model trains for ``--minutes`` minus M,
 then a realism critic (``molvae.models.critic``) is fitted to it on ``--critic-samples`` of its
