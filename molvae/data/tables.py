@@ -9,7 +9,9 @@ rejects with :func:`reject`, keeping the same bookkeeping.
 Formats are chosen by extension: CSV, TSV, SMILES files (``.smi``/``.smiles``/``.txt``: SMILES
 then an optional name) and SD files, each optionally gzip-compressed (``.gz``).
 :func:`iter_molecule_chunks` streams a file in chunks of rows so millions of molecules can be read
-with flat memory; :func:`read_molecules` reads a whole file.
+with flat memory; :func:`read_molecules` reads a whole file. :func:`read_generated` reads every
+string of a file of generated SMILES (invalid ones included) and :func:`read_latents` the latent
+columns ``molvae encode`` wrote.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The latent space: 2-D maps, interpolation and neighbourhoods, and ELBO scores.
+"""The latent space: 2-D maps (:mod:`.maps`), interpolation and neighbourhoods (:mod:`.paths`),
+and ELBO scores, an out-of-distribution measure (:mod:`.scores`).
 
 Names are loaded on first use (PEP 562): importing one module of the package does not
 import the others (the command line starts without torch).

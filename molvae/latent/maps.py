@@ -1,15 +1,9 @@
-"""Looking into the latent space: projections, interpolation, neighbourhoods and ELBO scores.
+"""2-D maps of the latent space: the posterior means (mu) of molecules, projected and coloured.
 
-Everything here works on the posterior means (mu) a trained :class:`~molvae.MolVAE` gives
-its molecules, and returns numpy arrays or pandas tables, so the CLI (``molvae map``,
-``interpolate``, ``neighbors``, ``score``, ``embed``) and a notebook share the same code.
-
-* :func:`project` maps mu to 2-D with a registered method (``PROJECTIONS``: PCA, t-SNE, UMAP
-  when the optional ``umap-learn`` package is installed).
-* :func:`slerp` / :func:`lerp` and :func:`interpolate` walk between two encodings and decode.
-* :func:`neighbors` decodes points scattered around one molecule's encoding.
-* :func:`elbo` scores molecules by the model's evidence lower bound, an out-of-distribution
-  measure: molecules unlike the training set reconstruct poorly and/or sit far from the prior.
+:func:`project` maps mu to 2-D with a registered method (``PROJECTIONS``: PCA, t-SNE, UMAP when
+the optional ``umap-learn`` package is installed); :func:`latent_map` encodes a table of
+molecules and returns a :class:`LatentMap` coloured by a property, for ``molvae map`` and the
+run report.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ moments, RNG, step counters) is a second safetensors + JSON pair. Every file is 
 temporary name and renamed into place, so a run killed at any moment leaves either the old or
 the new checkpoint, never a torn one. Any file that is not what it should be gives a one-line
 ``MolvaeError`` naming the file and the problem.
+
+Models are found by :func:`resolve_model_path`: a model directory, a training run directory, or
+the name of a model bundled with the package (``default``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Property-steered generation and similarity-constrained optimization in the latent space.
+"""Property-steered generation (:func:`generate`): gradient search in the latent space.
 
 The latent property predictor is differentiable, so z can climb its gradient. It only steers:
 every decoded molecule is validated and scored with the real RDKit property, and the reported
