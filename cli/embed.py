@@ -27,7 +27,7 @@ def embed_command(
     out: Path = typer.Option(..., "--out", "-o", help="Features: .parquet, .csv, .tsv or .npy."),
     rejects: Path | None = typer.Option(None, "--rejects", help="Rows not embedded, with reasons (default: OUT's name + .rejects.csv, when any)."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
-    smiles_column: str | None = typer.Option(None, "--smiles-column"),
+    smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
     device: str = typer.Option("auto", "--device"),
     config: Path | None = config_option(),
 ) -> None:

@@ -22,7 +22,7 @@ def encode(
     out: Path = typer.Option(..., "--out", "-o", help="latents .csv, .tsv, .parquet or .npy"),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     sigma: bool = typer.Option(False, "--sigma", help="Also write the posterior sigma."),
-    smiles_column: str | None = typer.Option(None, "--smiles-column"),
+    smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
     batch_size: int = typer.Option(1024, "--batch-size", min=1, help="Molecules per encoder batch."),
     chunk_size: int = typer.Option(100_000, "--chunk-size", min=1, help="Input rows read, encoded and written at a time (bounds memory for large files)."),
     device: str = typer.Option("auto", "--device"),

@@ -20,7 +20,7 @@ def evaluate(
     scaffold_reference: Path | None = typer.Option(None, "--scaffold-reference", help="MOSES test_scaffolds file (TestSF metrics)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="JSON report."),
     model_metrics_n: int = typer.Option(2000, "--model-metrics", help="Reference molecules for model-side metrics (0: skip)."),
-    smiles_column: str | None = typer.Option(None, "--smiles-column"),
+    smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
     temperature: float = typer.Option(1.0, "--temperature", "-t"),
     canonical_only: bool = typer.Option(
         True, "--canonical-only/--any-form",

@@ -36,7 +36,7 @@ def fit_critic(
         "training molecules less, keeping more novelty at equal FCD "
         "(benchmarks/critic_capacity.py).",
     ),
-    smiles_column: str | None = typer.Option(None, "--smiles-column"),
+    smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
     config: Path | None = config_option(),

@@ -21,7 +21,7 @@ def fit_property(
     name: str | None = typer.Option(None, "--name", help="Property name (default: the column)."),
     test_fraction: float = typer.Option(0.2, "--test-fraction", help="Held-out share."),
     epochs: int = typer.Option(400, "--epochs"),
-    smiles_column: str | None = typer.Option(None, "--smiles-column"),
+    smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
     config: Path | None = config_option(),

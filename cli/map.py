@@ -44,7 +44,7 @@ def map_command(
     max_points: int = typer.Option(10_000, "--max-points", help="Plot a random subset of this many molecules at most."),
     max_structures: int = typer.Option(2000, "--max-structures", help="Embed structure drawings for at most this many points (HTML)."),
     rejects: Path | None = typer.Option(None, "--rejects", help="Write rows that could not be mapped, with reasons (CSV)."),
-    smiles_column: str | None = typer.Option(None, "--smiles-column"),
+    smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
     seed: int = typer.Option(0, "--seed", help="Seed of subsampling and of t-SNE/UMAP."),
     device: str = typer.Option("auto", "--device"),
     config: Path | None = config_option(),

@@ -51,7 +51,7 @@ def optimize(
         help="Also score each candidate with the seed's charges and nitro groups put on it "
         "(for models that write neutral molecules only).",
     ),
-    smiles_column: str | None = typer.Option(None, "--smiles-column"),
+    smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
     seed: int = typer.Option(OPTIMIZE.seed, "--seed"),
     device: str = typer.Option("auto", "--device"),
     config: Path | None = config_option(),

@@ -29,7 +29,7 @@ def reconstruct(
     refine_steps: int = typer.Option(0, "--refine-steps", min=0, help="Refine each z for N steps so it decodes back (molvae.refine_latents); 0: decode mu."),
     beam_width: int = typer.Option(0, "--beam-width", min=0, help="Beam decoding of mu with this many strings; 0: greedy."),
     beam_pick: str = typer.Option("nearest", "--beam-pick", help="Which string of the beam (canonical form only): nearest (its own encoding nearest to mu; amortized, one encoder pass per string) or likeliest (highest p(x|z))."),
-    smiles_column: str | None = typer.Option(None, "--smiles-column"),
+    smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
     device: str = typer.Option("auto", "--device"),
     config: Path | None = config_option(),
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import typer
@@ -54,12 +55,16 @@ def sample(
     config: Path | None = config_option(),
 ) -> None:
     """Sample molecules from the prior and check each with RDKit."""
+    from molvae.generation.model import FewerSamplesWarning
+
     if n <= 0:
         raise typer.BadParameter("must be positive", param_hint="-n")
     check_choice(strategy, ("sample", "greedy"), "--strategy")
     vae = load_model(model, device)
     bar, advance = progress_bar(n, "sampling")
-    with bar:
+    # The shortfall is reported below in the command's own words, not as a Python warning.
+    with bar, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewerSamplesWarning)
         frame = vae.sample(
             n,
             temperature=temperature,

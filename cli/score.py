@@ -26,7 +26,7 @@ def score_command(
     batch_size: int = typer.Option(256, "--batch-size"),
     seed: int = typer.Option(0, "--seed", help="Seed of the posterior samples."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
-    smiles_column: str | None = typer.Option(None, "--smiles-column"),
+    smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
     device: str = typer.Option("auto", "--device"),
     config: Path | None = config_option(),
 ) -> None:

@@ -25,7 +25,7 @@ def screen(
     grid: Path | None = typer.Option(None, "--grid", help="Image grid of the top molecules (.png or .svg)."),
     grid_size: int = typer.Option(24, "--grid-size", help="Molecules in the image grid."),
     rejects: Path | None = typer.Option(None, "--rejects", help="CSV of rejected rows: row, smiles, step, reason."),
-    smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV."),
+    smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
     jobs: int | None = typer.Option(None, "--jobs", "-j", help="Worker processes (default: all CPUs)."),
     max_rows: int | None = typer.Option(None, "--max-rows", help="Screen only the first N rows."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),

@@ -27,7 +27,7 @@ def train(
     ),
     representation: str | None = typer.Option(None, "--repr", help="selfies (default) or smiles."),
     smiles_column: str | None = typer.Option(
-        None, "--smiles-column", help="SMILES column of a CSV/TSV."
+        None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."
     ),
     standardize: bool | None = typer.Option(
         None, "--standardize/--no-standardize", help="Largest fragment + neutralize."

@@ -8,10 +8,14 @@ The Python API mirrors the commands (see docs/python-api.md)::
     hits = molvae.generate(vae, "logP").table     # as `molvae generate --target logP`
 
 Names are loaded on first use (PEP 562), so ``molvae --version`` and ``--help`` do not pay for
-importing torch.
+importing torch. The first use also silences RDKit's logging, as the ``molvae`` command does
+(decoded strings are often invalid on purpose, and RDKit would print a warning for each):
+``MOLVAE_RDKIT_LOG=1`` or ``molvae.chem.set_rdkit_logging(True)`` turns it back on.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from molvae._version import __version__
 from molvae.runtime import lazy_exports
@@ -33,4 +37,14 @@ _EXPORTS = {
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
-__getattr__ = lazy_exports(__name__, _EXPORTS)
+_load = lazy_exports(__name__, _EXPORTS)
+_quiet: list[bool] = []
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS and not _quiet:
+        from molvae.chem import set_rdkit_logging
+
+        set_rdkit_logging(None)  # once, at the first use of the Python API
+        _quiet.append(True)
+    return _load(name)

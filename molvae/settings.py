@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from molvae.errors import MolvaeError
+from molvae.errors import MolvaeError, file_not_found
 
 if TYPE_CHECKING:
     from molvae.chem.conditions import Condition
@@ -81,7 +81,7 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text())
     except FileNotFoundError:
-        raise MolvaeError(f"config file not found: {path}") from None
+        raise file_not_found(path) from None
     except tomllib.TOMLDecodeError as exc:
         raise MolvaeError(f"{path}: invalid TOML: {exc}") from None
 

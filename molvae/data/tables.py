@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from molvae import chem
-from molvae.errors import MolvaeError
+from molvae.errors import MolvaeError, file_not_found
 from molvae.runtime import map_chunks
 
 if TYPE_CHECKING:
@@ -426,11 +426,11 @@ def find_smiles_column(columns: Sequence[object], smiles_column: str | None = No
     if candidates:
         raise MolvaeError(
             f"several columns could hold SMILES ({', '.join(map(repr, candidates))}); "
-            "name the SMILES column explicitly"
+            "name the SMILES column with --smiles-column (smiles_column= in Python)"
         )
     raise MolvaeError(
         f"no SMILES column found (expected a column named like 'smiles'); columns present: "
-        f"{present}; name the SMILES column explicitly"
+        f"{present}; name the SMILES column with --smiles-column (smiles_column= in Python)"
     )
 
 
@@ -540,7 +540,7 @@ def iter_molecule_chunks(
         raise MolvaeError(f"chunksize must be at least 1, got {chunksize}")
     fmt = file_format.lower() if file_format else detect_format(path)
     if not path.is_file():
-        raise MolvaeError(f"molecule file not found: {path}")
+        raise file_not_found(path)
     next_row = 1
     checker = _SmilesChecker(standardize, canonicalize, workers)
     try:
@@ -600,7 +600,7 @@ def read_latents(path: Path, dim: int) -> np.ndarray:
     A ``.npy`` file is read with ``allow_pickle=False``: loading it never runs code.
     """
     if not path.exists():
-        raise MolvaeError(f"{path}: file not found")
+        raise file_not_found(path)
     if path.suffix == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
@@ -624,7 +624,7 @@ def read_generated(path: Path, smiles_column: str | None) -> list[str]:
     """Every row's string as generated, invalid and empty ones included (they count against
     validity), from a CSV/TSV/SMI file."""
     if not path.exists():
-        raise MolvaeError(f"{path}: file not found")
+        raise file_not_found(path)
     fmt = detect_format(path)
     if fmt in ("csv", "tsv"):
         frame = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", dtype=str,

@@ -9,6 +9,7 @@ latent predictor's R^2 / MAE against RDKit values.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,9 @@ import torch
 from molvae import chem
 from molvae.data.encoding import collate, compute_property_matrix
 from molvae.data.tables import read_generated, read_molecules
-from molvae.errors import MolvaeError
+from molvae.errors import MolvaeError, file_not_found
 from molvae.evaluation.metrics import evaluate
-from molvae.generation.model import MolVAE
+from molvae.generation.model import FewerSamplesWarning, MolVAE
 from molvae.generation.refine import reconstruct
 from molvae.models.vae import kl_divergence
 from molvae.runtime import Log, emit
@@ -101,15 +102,19 @@ def evaluate_model(
         raise MolvaeError("evaluate either a model or a file of samples")
     for path in (reference, samples, train, scaffold_reference):
         if path is not None and not Path(path).is_file():
-            raise MolvaeError(f"{path}: file not found")
+            raise file_not_found(path)
     report: dict[str, Any] = {"reference": str(reference)}
     if samples is not None:
         generated = read_generated(Path(samples), smiles_column)
         report["samples"] = str(samples)
     else:
         emit(log, f"sampling {n:,} molecules")
-        frame = vae.sample(n, temperature=temperature, seed=seed, canonical_only=canonical_only,
-                           critic=critic)
+        with warnings.catch_warnings():  # a shortfall is said below, through ``log``
+            warnings.simplefilter("ignore", FewerSamplesWarning)
+            frame = vae.sample(n, temperature=temperature, seed=seed,
+                               canonical_only=canonical_only, critic=critic)
+        if len(frame) < n:
+            emit(log, f"warning: only {len(frame):,} molecules sampled of {n:,} requested")
         generated = frame["smiles"].tolist()
         drawn = int(frame.attrs.get("drawn", len(frame)))
         if canonical_only:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from molvae.runtime import lazy_exports
 
 _EXPORTS = {
+    "FewerSamplesWarning": "molvae.generation.model",
     "encode_mean": "molvae.generation.refine",
     "reconstruct": "molvae.generation.refine",
     "refine_latents": "molvae.generation.refine",

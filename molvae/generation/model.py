@@ -8,6 +8,7 @@ worker processes while the next batch decodes on the device, so RDKit does not s
 from __future__ import annotations
 
 import multiprocessing as mp
+import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,10 @@ from molvae.tokens import get_tokenizer
 SAMPLE = SampleSettings()
 
 
+class FewerSamplesWarning(UserWarning):
+    """:meth:`MolVAE.sample` returned fewer rows than asked (see its docstring for when)."""
+
+
 @dataclass
 class EncodedInput:
     """Molecules prepared for the encoder, plus the rows that could not be encoded."""
@@ -59,6 +64,14 @@ class MolVAE:
         # The realism critic fitted to these weights (molvae.models.critic), if the directory has
         # one.
         self.critic: Critic | None = load_critic(path) if path is not None else None
+
+    def __repr__(self) -> str:
+        heads = ", ".join(self.properties) or "none"
+        return (
+            f"MolVAE({str(self.path)!r}, {self.bundle.representation}, "
+            f"latent_dim={self.latent_dim}, properties=[{heads}], "
+            f"critic={'yes' if self.critic is not None else 'no'}, device={self.device.type})"
+        )
 
     @classmethod
     def load(cls, model: str | Path | None = "default", device: str = "auto") -> MolVAE:
@@ -358,6 +371,13 @@ class MolVAE:
         frame.attrs["drawn"] = drawn
         frame.attrs["decoded"] = decoded
         frame.attrs["critic"] = use_critic
+        if len(frame) < n:
+            what = "unique molecules" if unique else "molecules in canonical form"
+            warnings.warn(
+                f"only {len(frame):,} {what} found of {n:,} requested ({decoded:,} decoded)",
+                FewerSamplesWarning,
+                stacklevel=2,
+            )
         return frame
 
     def _critic_accepts(self, canonical: pd.Series, ok: np.ndarray, seed: int | None) -> np.ndarray:

@@ -27,7 +27,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from molvae._version import __version__
-from molvae.errors import MolvaeError
+from molvae.errors import MolvaeError, file_not_found
 from molvae.models.config import ModelConfig
 from molvae.models.vae import GRUVAE
 from molvae.runtime import atomic_write, file_sha256
@@ -67,7 +67,7 @@ def _atomic_save_tensors(
 
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
-        raise MolvaeError(f"{path}: file not found")
+        raise file_not_found(path)
     with open(path, "rb") as fh:
         head = fh.read(9)
     # A safetensors file opens with its header length (u64, little-endian) and a JSON object.
@@ -86,7 +86,7 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
 
 def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise MolvaeError(f"{path}: file not found")
+        raise file_not_found(path)
     try:
         data = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

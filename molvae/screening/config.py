@@ -19,7 +19,7 @@ from typing import Any
 
 from molvae import chem
 from molvae.chem.conditions import parse_condition
-from molvae.errors import MolvaeError
+from molvae.errors import MolvaeError, file_not_found
 from molvae.settings import from_dict
 
 __all__ = [
@@ -211,7 +211,7 @@ class ScreenConfig:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise MolvaeError(f"config file not found: {path}") from None
+            raise file_not_found(path) from None
         except tomllib.TOMLDecodeError as exc:
             raise MolvaeError(f"{path}: invalid TOML: {exc}") from None
         return cls.from_dict(data, where=str(path))

@@ -29,7 +29,7 @@ from molvae import chem
 from molvae.data.cache import cache_dir, cached_entry
 from molvae.data.index import TrainingSetIndex
 from molvae.data.tables import iter_molecule_chunks
-from molvae.errors import MolvaeError
+from molvae.errors import file_not_found
 from molvae.runtime import Log, emit, file_sha256, map_chunks
 
 __all__ = ["ReferenceFingerprints", "SparseFingerprints", "nearest_tanimoto"]
@@ -313,7 +313,7 @@ def load_references(
     out = []
     for path in paths:
         if not Path(path).is_file():
-            raise MolvaeError(f"reference file not found: {path}")
+            raise file_not_found(path)
         index = TrainingSetIndex.load_or_compute(path, cache=cache, n_jobs=n_jobs, log=log)
         fps = None
         if neighbours:

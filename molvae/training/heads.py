@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from torch import nn
 
 from molvae import chem
 from molvae.errors import MolvaeError
-from molvae.generation.model import MolVAE
+from molvae.generation.model import FewerSamplesWarning, MolVAE
 from molvae.models.critic import DESCRIPTORS, Critic, featurize
 from molvae.models.vae import GRUVAE, PropertyEnsemble
 from molvae.training.validate import property_metrics
@@ -100,7 +101,11 @@ def fit_critic(
         raise MolvaeError(f"a critic needs at least 20 reference molecules, got {len(reference)}")
     ref = [reference[i] for i in rng.choice(len(reference), n, replace=False)]
     say(f"sampling {n:,} molecules from the model")
-    samples = vae.sample(n, seed=seed, canonical_only=True, critic=False)["canonical"].tolist()
+    with warnings.catch_warnings():  # a shortfall is said below, in the fit's own log
+        warnings.simplefilter("ignore", FewerSamplesWarning)
+        samples = vae.sample(n, seed=seed, canonical_only=True, critic=False)["canonical"].tolist()
+    if len(samples) < n:
+        say(f"only {len(samples):,} samples in canonical form; fitting on {len(samples):,} of each")
     if len(samples) < 20:
         raise MolvaeError(f"the model gave only {len(samples)} samples; cannot fit a critic")
     ref = ref[: len(samples)]  # balanced classes: the logit then estimates the density ratio

@@ -285,3 +285,32 @@ def test_nearest_encoding_reconstructs_more_than_the_likeliest_string():
     likeliest = reconstruct(vae, smiles, beam_width=8, beam_pick="likeliest")["match"].sum()
     greedy = reconstruct(vae, smiles)["match"].sum()
     assert nearest > likeliest >= greedy
+
+
+def test_sample_warns_when_it_returns_fewer_rows_than_asked(tiny_vae):
+    from molvae.generation.model import FewerSamplesWarning
+
+    same_point = lambda count, seed: torch.zeros(count, tiny_vae.latent_dim)  # noqa: E731
+    with pytest.warns(FewerSamplesWarning, match="of 20 requested"):
+        frame = tiny_vae.sample(20, strategy="greedy", unique=True, canonical_only=False,
+                                latent_sampler=same_point, max_rounds=2)
+    assert len(frame) <= 1  # one z decoded greedily is one molecule
+
+
+def test_repr_names_the_model(tiny_vae, tiny_run):
+    text = repr(tiny_vae)
+    assert text.startswith("MolVAE(") and str(tiny_run) in text
+    assert f"latent_dim={tiny_vae.latent_dim}" in text and "device=cpu" in text
+
+
+def test_the_python_api_silences_rdkit_like_the_command(monkeypatch, capfd):
+    import molvae
+    from molvae import chem
+
+    monkeypatch.delenv(chem.RDKIT_LOG_ENV, raising=False)
+    chem.set_rdkit_logging(True)
+    monkeypatch.setattr(molvae, "_quiet", [])
+    molvae.MolVAE  # noqa: B018  (first use of the API)
+    capfd.readouterr()
+    assert chem.parse_smiles("C1CC") is None
+    assert "SMILES Parse Error" not in capfd.readouterr().err
