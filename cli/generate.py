@@ -174,14 +174,14 @@ def generate(
             write_table(screened.rejects, rejects_path)
             err_console.print(f"screening rejects written to {rejects_path}", highlight=False)
         table = screened.shortlist
-    if len(table):
-        write_table(table, out)
+    # Written even when empty: a previous run's file must not be left to be read as this one's.
+    write_table(table, out)
     _print_top(table, goals, similar=similar_to is not None)
     rejected = ", ".join(f"{k}: {v}" for k, v in result.rejected.items()) or "none"
     console.print(
         f"{result.decoded:,} decoded in {result.rounds} round(s), {result.unique_valid:,} unique "
         f"valid, rejected by constraints: {rejected}; "
-        + (f"{len(table):,} written to {out}" if len(table) else "nothing passed"),
+        + (f"{len(table):,} written to {out}" if len(table) else f"nothing passed ({out} is empty)"),
         highlight=False,
     )
 

@@ -8,7 +8,7 @@ import typer
 
 from molvae.data.writing import write_table
 
-from ._common import console, err_console, parse_csv_list
+from ._common import console, err_console, parse_csv_list, sidecar
 
 
 def screen(
@@ -24,7 +24,7 @@ def screen(
     sdf: Path | None = typer.Option(None, "--sdf", help="Also write the shortlist as SDF (properties as SD tags)."),
     grid: Path | None = typer.Option(None, "--grid", help="Image grid of the top molecules (.png or .svg)."),
     grid_size: int = typer.Option(24, "--grid-size", help="Molecules in the image grid."),
-    rejects: Path | None = typer.Option(None, "--rejects", help="CSV of rejected rows: row, smiles, step, reason."),
+    rejects: Path | None = typer.Option(None, "--rejects", help="CSV of rejected rows: row, smiles, step, reason (default: beside --out, as OUT.rejects.csv); every input row ends in the shortlist or here."),
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
     jobs: int | None = typer.Option(None, "--jobs", "-j", help="Worker processes (default: all CPUs)."),
     max_rows: int | None = typer.Option(None, "--max-rows", help="Screen only the first N rows."),
@@ -35,6 +35,7 @@ def screen(
 
     if grid is not None and grid.suffix.lower() not in (".png", ".svg"):
         raise typer.BadParameter("must end in .png or .svg", param_hint="--grid")
+    rejects = rejects or sidecar(out, ".rejects.csv")
     cfg = ScreenConfig.from_toml(config) if config else ScreenConfig()
     cfg = cfg.override(
         where=parse_csv_list(where),
@@ -63,8 +64,7 @@ def screen(
     if grid is not None and result.n_shortlisted:
         write_grid(result.shortlist, grid, n=grid_size)
         written.append(str(grid))
-    if rejects is not None:
-        written.append(str(rejects))
+    written.append(str(rejects))
     console.print(result.summary_table())
     console.print(f"written: {', '.join(written)}", highlight=False)
 

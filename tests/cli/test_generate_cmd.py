@@ -147,3 +147,14 @@ def test_fit_critic_writes_a_model_copy_that_samples_with_it(tiny_run, tmp_path)
     assert len(pd.read_csv(tmp_path / "s.csv")) == 5
     res = molvae("fit-critic", str(SAMPLE), "--model", str(tiny_run), "--out", str(out))
     assert res.returncode == 1 and "not empty" in res.stderr
+
+
+def test_generate_that_finds_nothing_replaces_the_previous_output(tiny_run, tmp_path):
+    out = tmp_path / "gen.csv"
+    out.write_text("smiles\nCCO\n")  # a previous run's result
+    res = molvae("generate", "--model", str(tiny_run), "--target", "logP", "-n", "3",
+                 "--starts", "8", "--steps", "2", "--max-rounds", "1", "--where", "MW<1",
+                 "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "nothing passed" in res.stdout
+    assert "CCO" not in out.read_text()

@@ -55,3 +55,13 @@ def test_screen_config_unknown_key_is_one_line_error(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "top_n" in lines[0] and "Traceback" not in result.stderr
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_screen_writes_its_rejects_beside_the_shortlist_by_default(tmp_path):
+    out = tmp_path / "short.csv"
+    result = molvae("screen", str(BAD_ROWS), "--out", str(out), "--jobs", "1", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    rejects = tmp_path / "short.rejects.csv"
+    n_rows = len(pd.read_csv(BAD_ROWS, skip_blank_lines=False))
+    assert len(pd.read_csv(out)) + len(pd.read_csv(rejects)) == n_rows
+    assert str(rejects) in result.stdout
