@@ -48,7 +48,7 @@ def main() -> None:
         start = time.perf_counter()
         top = picked = nearest = anywhere = 0
         for lo in range(0, len(mu), 256):
-            with vae._autocast():
+            with vae.autocast():
                 ids, _ = vae.model.beam_search(mu[lo : lo + 256], beam_width=width)
             texts = [vae._ids_to_texts(beam) for beam in ids]
             near = vae._pick_nearest(mu[lo : lo + 256], texts, check_form=False)

@@ -36,6 +36,7 @@ from molvae import MolVAE, chem
 from molvae.evaluation import evaluate_smiles
 from molvae.generation.decoding import check_string
 from molvae.runtime import cpu_model
+from molvae.settings import DecodeSettings
 
 MOSES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "moses"
 SHOWN = ("valid", "unique@10000", "FCD/Test", "SNN/Test", "Frag/Test", "Scaf/Test", "IntDiv",
@@ -68,7 +69,7 @@ def main() -> None:
     z = vae.sample_prior(args.n, seed=0)
     texts: list[str] = []
     for start in range(0, args.n, 1024):
-        ids = vae._generate_batch(z, start, 1024, seed=start, settings=("sample", 1.0, None))
+        ids = vae._generate_batch(z, start, 1024, seed=start, settings=DecodeSettings("sample"))
         texts.extend(vae._ids_to_texts(ids))
     groups: dict[str, list[str]] = {"canonical form": [], "other atom order": [], "repaired": []}
     for text in texts:

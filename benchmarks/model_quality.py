@@ -9,7 +9,7 @@
   the same molecules by beam decoding of mu (``--beam-width``), keeping the likeliest string in
   canonical form or the one whose own encoding lies nearest to mu (both still amortized:
   encoder and decoder only), and from z
-  refined for ``--refine-steps`` steps (``MolVAE.refine_latents``; per-molecule inference on
+  refined for ``--refine-steps`` steps (``molvae.refine_latents``; per-molecule inference on
   top of the encoder, reported beside the amortized numbers);
 - latent property predictor R^2 / MAE per property on the same test molecules (RDKit truth).
 

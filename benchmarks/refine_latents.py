@@ -1,6 +1,6 @@
 """Latent refinement: how often greedy decoding gives a molecule back, from mu and from refined z.
 
-``MolVAE.refine_latents`` takes Adam steps on z to raise log p(x|z) + w log p(z). This prints,
+``molvae.refine_latents`` takes Adam steps on z to raise log p(x|z) + w log p(z). This prints,
 for each setting, the exact-match rate of greedy decoding, the share decoded at Tanimoto >= 0.4
 to the input (the constrained benchmark's bound), the mean similarity, the mean norm of z and
 the wall time. Default inputs: the constrained benchmark's seeds (ZINC, flattened the way

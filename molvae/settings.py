@@ -159,7 +159,7 @@ class SearchSettings:
     trust_radius: float | None = None
     uncertainty_penalty: float = 0.0
     extra_samples: int = 0  # stochastic decodes per point, besides the greedy one
-    refine_steps: int = 0  # latent refinement of encoded starts (MolVAE.refine_latents)
+    refine_steps: int = 0  # latent refinement of encoded starts (molvae.refine_latents)
     refine_prior_weight: float = 0.1  # weight of log p(z) in that refinement
     jitter: float = 0.3  # std of the Gaussian noise added to a seed's z for its other starts
     rescue_rounds: int = 0  # optimize: searches again, wider, around seeds that found nothing
@@ -206,7 +206,7 @@ class OptimizeSettings(SearchSettings):
     bound rewards molecules close to the seed, and on the first 40 seeds of the constrained
     benchmark this found a candidate at similarity >= 0.4 for more seeds than 16 starts x 40
     steps of 0.05 (``benchmarks/optimization.py``). Each seed's encoding is first refined for
-    30 steps (:meth:`MolVAE.refine_latents`), so the search starts from a point that decodes
+    30 steps (:func:`molvae.refine_latents`), so the search starts from a point that decodes
     back to the seed. Seeds that find nothing get two rescue rounds (:func:`rescue_seeds`).
     A charged or nitro-bearing seed also gets its candidates in its own form
     (:func:`chem.seed_sites`).

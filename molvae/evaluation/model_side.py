@@ -43,7 +43,7 @@ def model_metrics(vae, smiles: Sequence[str], batch_size: int = 512) -> dict:
     for start in range(0, len(ds), batch_size):
         index = np.arange(start, min(start + batch_size, len(ds)))
         batch = collate(ds, index).to(vae.device)
-        with vae._autocast():
+        with vae.autocast():
             mu, logvar = vae.model.encode(batch.tokens, batch.lengths)
             logits = vae.model.decode_logits(mu, batch.decoder_inputs)
         mask = batch.targets != Vocabulary.pad_id

@@ -91,7 +91,8 @@ class MolVAE:
         """Names of the properties the latent predictor was trained on."""
         return list(self.model.config.properties)
 
-    def _autocast(self):
+    def autocast(self):
+        """The mixed-precision context this model runs its forward passes in (none on fp32)."""
         return torch.autocast(
             self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None
         )
@@ -113,7 +114,7 @@ class MolVAE:
         gen = torch.Generator(device=self.device)
         gen.manual_seed(seed)
         zb = z[start : start + batch_size].to(self.device, torch.float32)
-        with self._autocast():
+        with self.autocast():
             return self.model.generate(
                 zb,
                 strategy=settings.strategy,
@@ -135,7 +136,7 @@ class MolVAE:
             ids = self._generate_batch(z, start, batch_size, seed, settings)
             return self._ids_to_texts(ids)
         zb = z[start : start + batch_size].to(self.device, torch.float32)
-        with self._autocast():
+        with self.autocast():
             ids, _ = self.model.beam_search(zb, beam_width=settings.beam_width)
         return [self._ids_to_texts(row) for row in ids]
 
@@ -445,7 +446,7 @@ class MolVAE:
         for start in range(0, len(dataset), batch_size):
             index = np.arange(start, min(start + batch_size, len(dataset)))
             batch = collate(dataset, index).to(self.device)
-            with self._autocast():
+            with self.autocast():
                 mu, logvar = self.model.encode(batch.tokens, batch.lengths)
             mus.append(mu.float().cpu())
             logvars.append(logvar.float().cpu())
@@ -472,9 +473,9 @@ class MolVAE:
         smiles = list(smiles)
         prep = self.prepare(smiles)
         mu, logvar = self.encode_dataset(prep.dataset, batch_size, on_progress)
-        return self._encoding_table(smiles, prep, mu, logvar, return_sigma)
+        return self.encoding_table(smiles, prep, mu, logvar, return_sigma)
 
-    def _encoding_table(
+    def encoding_table(
         self,
         smiles: list[str],
         prep: EncodedInput,

@@ -52,7 +52,7 @@ def refine_latents(
         index = np.arange(start, min(start + batch_size, len(dataset)))
         batch = collate(dataset, index).to(vae.device)
         if z_init is None:
-            with torch.no_grad(), vae._autocast():
+            with torch.no_grad(), vae.autocast():
                 z0 = model.encode(batch.tokens, batch.lengths)[0].float()
         else:
             z0 = z_init[index].to(vae.device, torch.float32)
@@ -63,7 +63,7 @@ def refine_latents(
         # dropout at inference, so the plain kernels give the same gradients.
         with torch.backends.cudnn.flags(enabled=False):
             for step in range(steps + 1):
-                with vae._autocast():
+                with vae.autocast():
                     ll = model.sequence_log_likelihood(z, batch.decoder_inputs, batch.targets)
                 with torch.no_grad():
                     better = ll.detach() > best_ll
@@ -127,7 +127,7 @@ def reconstruct(
     smiles = list(smiles)
     prep = vae.prepare(smiles)
     z, logvar = vae.encode_dataset(prep.dataset)
-    enc = vae._encoding_table(smiles, prep, z, logvar, return_sigma=True)
+    enc = vae.encoding_table(smiles, prep, z, logvar, return_sigma=True)
     if refine_steps > 0 and len(z):
         z = refine_latents(vae, prep.dataset, refine_steps, z_init=z)[0]
     out = enc[["smiles", "canonical", "status"]].copy()

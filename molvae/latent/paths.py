@@ -150,7 +150,7 @@ def neighbors(
     """The ``n`` most similar unique valid molecules decoded from points around ``smiles``.
 
     The centre is the query's encoding mu refined for ``refine_steps`` steps
-    (:meth:`MolVAE.refine_latents`; 0 keeps mu): the encoder's mu often decodes to another
+    (:func:`molvae.refine_latents`; 0 keeps mu): the encoder's mu often decodes to another
     molecule, and a neighbourhood should be centred where the decoder gives the query back.
     Points are ``c + r * u`` (``c``: the centre) with ``u`` uniform on the unit sphere and ``r``
     uniform in (0, ``radius``], so both the close neighbourhood and its edge are explored;

@@ -136,7 +136,7 @@ def _elite_starts(vae, accepted: list[dict], s: SearchSettings) -> torch.Tensor 
 
     Restarting the climb from the best molecules found so far (a latent-space evolution
     strategy) lets later rounds go past where one trajectory from the prior stops; refining
-    each encoding (:meth:`MolVAE.refine_latents`) makes the restart decode to that molecule.
+    each encoding (:func:`molvae.refine_latents`) makes the restart decode to that molecule.
     """
     if s.elite <= 0 or not accepted:
         return None

@@ -139,7 +139,7 @@ def reconstruction_grid(
 ) -> bytes | str:
     """Inputs beside their greedy reconstructions, two pairs per row, with match marks.
 
-    ``frame`` is :meth:`MolVAE.reconstruct` output (``canonical``, ``reconstructed``,
+    ``frame`` is :func:`molvae.reconstruct` output (``canonical``, ``reconstructed``,
     ``match``, ``mean_sigma``, ``status``; a ``row`` column is used when present). Rejected
     inputs are skipped; the first ``n`` encodable ones are drawn. Each input's legend gives its
     row and the encoder's mean sigma (how uncertain the posterior is); each reconstruction's

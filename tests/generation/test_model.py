@@ -245,7 +245,7 @@ def test_beam_pick_nearest_keeps_the_string_whose_encoding_is_nearest():
         check_form=True,
         batch_size=16,
     )
-    with vae._autocast():  # as decode runs it
+    with vae.autocast():  # as decode runs it
         ids, _ = vae.model.beam_search(z, beam_width=8)
     choices = 0
     for i in range(len(z)):
