@@ -15,6 +15,7 @@ importing torch. The first use also silences RDKit's logging, as the ``molvae`` 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from molvae._version import __version__
@@ -38,13 +39,17 @@ _EXPORTS = {
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
 _load = lazy_exports(__name__, _EXPORTS)
-_quiet: list[bool] = []
+
+
+@functools.cache
+def _quiet_rdkit() -> None:
+    """Silence RDKit once, at the first use of the Python API (the env variable can undo it)."""
+    from molvae.chem import set_rdkit_logging
+
+    set_rdkit_logging(None)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _EXPORTS and not _quiet:
-        from molvae.chem import set_rdkit_logging
-
-        set_rdkit_logging(None)  # once, at the first use of the Python API
-        _quiet.append(True)
+    if name in _EXPORTS:
+        _quiet_rdkit()
     return _load(name)

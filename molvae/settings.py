@@ -79,7 +79,7 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     """The tables of a TOML file; a missing file or a syntax error is a one-line error."""
     path = Path(path)
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise file_not_found(path) from None
     except tomllib.TOMLDecodeError as exc:

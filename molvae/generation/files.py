@@ -21,8 +21,12 @@ class EncodedFile:
     out: Path
     rows_file: Path | None  # row index and status beside a .npy output (which holds numbers only)
     n_rows: int
-    n_ok: int
     failures: pd.Series  # the status of each row that could not be encoded
+
+    @property
+    def n_ok(self) -> int:
+        """Rows encoded."""
+        return self.n_rows - len(self.failures)
 
 
 def encode_file(
@@ -47,7 +51,7 @@ def encode_file(
     out = Path(out)
     npy = out.name.lower().endswith(".npy")
     rows_file = out.with_suffix(".rows.csv") if npy else None
-    n_rows = n_ok = 0
+    n_rows = 0
     failed: list[pd.Series] = []
     with contextlib.ExitStack() as stack:
         latents = stack.enter_context(TableWriter(out))
@@ -70,9 +74,7 @@ def encode_file(
                 rows.write(frame[["row", "smiles", "canonical", "status"]])
             else:
                 latents.write(frame)
-            ok = frame["status"] == "ok"
             n_rows += len(frame)
-            n_ok += int(ok.sum())
-            failed.append(frame.loc[~ok, "status"])
+            failed.append(frame.loc[frame["status"] != "ok", "status"])
     failures = pd.concat(failed) if failed else pd.Series(dtype=object)
-    return EncodedFile(out, rows_file, n_rows, n_ok, failures)
+    return EncodedFile(out, rows_file, n_rows, failures)

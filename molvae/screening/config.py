@@ -11,16 +11,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from molvae import chem
 from molvae.chem.conditions import parse_condition
-from molvae.errors import MolvaeError, file_not_found
-from molvae.settings import from_dict
+from molvae.errors import MolvaeError
+from molvae.settings import from_dict, read_toml
 
 __all__ = [
     "AlertSettings",
@@ -207,14 +205,7 @@ class ScreenConfig:
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> ScreenConfig:
         """Read and validate a screening TOML file (see ``configs/screen.toml``)."""
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise file_not_found(path) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise MolvaeError(f"{path}: invalid TOML: {exc}") from None
-        return cls.from_dict(data, where=str(path))
+        return cls.from_dict(read_toml(path), where=str(path))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "screen config") -> ScreenConfig:

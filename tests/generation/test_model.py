@@ -309,7 +309,7 @@ def test_the_python_api_silences_rdkit_like_the_command(monkeypatch, capfd):
 
     monkeypatch.delenv(chem.RDKIT_LOG_ENV, raising=False)
     chem.set_rdkit_logging(True)
-    monkeypatch.setattr(molvae, "_quiet", [])
+    molvae._quiet_rdkit.cache_clear()
     molvae.MolVAE  # noqa: B018  (first use of the API)
     capfd.readouterr()
     assert chem.parse_smiles("C1CC") is None
