@@ -339,11 +339,10 @@ def optimize_seeds(
     See :func:`search_seeds` for the search, :func:`rescue_seeds` for the second chance given
     to seeds that found nothing, and :meth:`SeedSearch.best` for the columns.
     """
-    s = settings or OptimizeSettings()
+    settings = settings or OptimizeSettings()
     goal = as_goals(goal, vae.model.config.all_properties)[0]
-    min_similarity = s.min_similarity if min_similarity is None else min_similarity
+    min_similarity = settings.min_similarity if min_similarity is None else min_similarity
     seeds = list(seeds)
-    settings = s
     search = search_seeds(vae, seeds, goal, settings, batch_seeds, on_batch, min_similarity)
     search = rescue_seeds(vae, seeds, search, min_similarity, settings, batch_seeds)
     return search.best(min_similarity)

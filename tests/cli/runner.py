@@ -34,6 +34,8 @@ def molvae(
     env: Mapping[str, str | None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``molvae ARGS`` in this process; ``env`` overrides variables for this run only."""
+    from molvae_cli import main
+
     argv = [os.fspath(a) for a in args]
     runner = CliRunner()
     with (
@@ -42,7 +44,7 @@ def molvae(
         _fresh_cli_state(),
     ):
         try:
-            code = _entry(argv)
+            code = main.invoke(argv)
         except SystemExit as exc:  # as the interpreter would turn it into an exit status
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         except BaseException:  # escaped the entry point (``--debug``): a traceback, exit 1
@@ -69,54 +71,18 @@ def molvae_script() -> Path:
     return path
 
 
-def _entry(argv: list[str]) -> int:
-    """``molvae_cli.main.invoke``, or what ``run()`` did before ``invoke`` existed."""
-    from molvae_cli import main
-
-    if hasattr(main, "invoke"):
-        return main.invoke(argv)
-
-    import typer
-
-    from molvae.errors import MolvaeError
-
-    if hasattr(main, "build_cli"):
-        command = main.build_cli()
-    else:
-        main._register_commands()
-        command = typer.main.get_command(main.app)
-    try:
-        command.main(args=argv, prog_name="molvae")
-    except MolvaeError as exc:
-        if main._STATE["debug"]:
-            raise
-        main._print_error(str(exc))
-        return 1
-    except Exception as exc:
-        if main._STATE["debug"]:
-            raise
-        main._print_error(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)")
-        return 1
-    return 0
-
-
 @contextlib.contextmanager
 def _fresh_cli_state() -> Iterator[None]:
     """Give each run the state a new ``molvae`` process would start with, and undo it after.
 
-    - The entry point registers every command on the module-level Typer app on each call: the
-      registrations are restored, so they do not pile up run after run.
     - ``--debug`` is remembered in a module-level dict: reset to off.
     - rich picked its colour system when the CLI's consoles were created (a terminal when
       pytest runs with ``-s``); a subprocess writing to a pipe has none, so neither does this.
     """
     from molvae_cli import _common, main
 
-    app = main.app
-    commands, groups = list(app.registered_commands), list(app.registered_groups)
-    state = getattr(main, "_STATE", {})
-    debug = state.get("debug", False)
-    state["debug"] = False
+    debug = main._STATE["debug"]
+    main._STATE["debug"] = False
     consoles = [c for c in (_common.console, _common.err_console) if hasattr(c, "_color_system")]
     colours = [c._color_system for c in consoles]
     for c in consoles:
@@ -124,9 +90,6 @@ def _fresh_cli_state() -> Iterator[None]:
     try:
         yield
     finally:
-        app.registered_commands[:] = commands
-        app.registered_groups[:] = groups
-        if state:
-            state["debug"] = debug
+        main._STATE["debug"] = debug
         for c, colour in zip(consoles, colours, strict=True):
             c._color_system = colour
