@@ -83,7 +83,7 @@ def main() -> None:
     test = pd.read_csv(MOSES / "test.csv.gz")["SMILES"]
     test = test.sample(n=min(args.reconstruct, len(test)), random_state=0).tolist()
     t = time.perf_counter()
-    rec = reconstruct(vae, test)
+    rec = reconstruct(vae, test, refine_steps=0)
     ok = rec["status"] == "ok"
     report["reconstruction"] = {
         "exact_match": float(rec.loc[ok, "match"].mean()),
@@ -94,7 +94,7 @@ def main() -> None:
     if args.beam_width > 0:
         for pick in ("likeliest", "nearest"):
             report[f"reconstruction_beam_{pick}"] = _exact_match(
-                vae, test, ok, beam_width=args.beam_width, beam_pick=pick
+                vae, test, ok, beam_width=args.beam_width, beam_pick=pick, refine_steps=0
             )
     if args.refine_steps > 0:
         report["reconstruction_refined"] = _exact_match(

@@ -12,9 +12,11 @@ from molvae.data.writing import merge_with_rejects, write_table
 from ._common import (
     DATA_HELP,
     MODEL_HELP,
+    STRICT_HELP,
     check_output,
     console,
     err_console,
+    flattened_note,
     load_model,
     report_status,
     sidecar,
@@ -28,7 +30,8 @@ def embed_command(
     rejects: Path | None = typer.Option(None, "--rejects", help="Rows not embedded, with reasons (default: OUT's name + .rejects.csv, when any)."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
-    device: str = typer.Option("auto", "--device"),
+    strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
     """mu as feature columns z0..z{d-1}, with row id and canonical SMILES, for scikit-learn.
@@ -41,17 +44,17 @@ def embed_command(
     suffix = check_output(out, (".parquet", ".csv", ".tsv", ".npy", ".csv.gz"))
     vae = load_model(model, device)
     table = read_molecules(data, smiles_column=smiles_column)
-    enc = vae.encode(table.records["smiles"].tolist())
+    enc = vae.encode(table.records["smiles"].tolist(), strict=strict)
     frame = merge_with_rejects(table.records, enc, table.rejects)
     ok = (frame["status"] == "ok").to_numpy()
     z_cols = [f"z{i}" for i in range(vae.latent_dim)]
-    features = frame.loc[ok, ["row", "canonical", *z_cols]].reset_index(drop=True)
+    features = frame.loc[ok, ["row", "canonical", "encoded_as", *z_cols]].reset_index(drop=True)
     features[z_cols] = features[z_cols].astype(np.float32)
     bad = frame.loc[~ok, ["row", "smiles", "status"]].rename(columns={"status": "reason"})
     if suffix == ".npy":
         write_table(features[z_cols], out)
         index = sidecar(out, ".rows.csv")
-        write_table(features[["row", "canonical"]], index)
+        write_table(features[["row", "canonical", "encoded_as"]], index)
         err_console.print(f"row ids and SMILES of the array rows written to {index}",
                           highlight=False)
     else:
@@ -61,9 +64,10 @@ def embed_command(
         write_table(bad, rejects)
         report_status(frame, "embedded")
         err_console.print(f"rejected rows and reasons written to {rejects}", highlight=False)
+    n_flat = int((features["encoded_as"] != features["canonical"]).sum())
     console.print(
-        f"{len(features):,} of {len(frame):,} rows embedded ({vae.latent_dim} features); "
-        f"written to {out}",
+        f"{len(features):,} of {len(frame):,} rows embedded ({vae.latent_dim} features)"
+        f"{flattened_note(n_flat, 'embedded')}; written to {out}",
         highlight=False,
         soft_wrap=True,
     )

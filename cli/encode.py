@@ -8,8 +8,10 @@ import typer
 
 from ._common import (
     MODEL_HELP,
+    STRICT_HELP,
     console,
     err_console,
+    flattened_note,
     load_model,
     progress_bar,
     report_reasons,
@@ -25,7 +27,8 @@ def encode(
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
     batch_size: int = typer.Option(1024, "--batch-size", min=1, help="Molecules per encoder batch."),
     chunk_size: int = typer.Option(100_000, "--chunk-size", min=1, help="Input rows read, encoded and written at a time (bounds memory for large files)."),
-    device: str = typer.Option("auto", "--device"),
+    strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
     """Encode molecules to their latent means (mu); every input row is in the output.
@@ -39,11 +42,16 @@ def encode(
     bar, advance = progress_bar(None, "encoding")
     with bar:
         result = encode_file(vae, data, out, sigma=sigma, smiles_column=smiles_column,
-                             batch_size=batch_size, chunk_size=chunk_size, on_progress=advance)
+                             batch_size=batch_size, chunk_size=chunk_size, on_progress=advance,
+                             strict=strict)
     if result.rows_file is not None:
         err_console.print(f"row index and status written to {result.rows_file}", highlight=False)
     report_reasons(result.failures, result.n_rows)
-    console.print(f"{result.n_ok:,} molecules encoded to {out}", highlight=False)
+    console.print(
+        f"{result.n_ok:,} molecules encoded to {out}{flattened_note(result.n_flattened)}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def register(app: typer.Typer) -> None:

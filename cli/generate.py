@@ -16,6 +16,7 @@ from ._common import (
     MODEL_HELP,
     console,
     err_console,
+    flattened_note,
     load_model,
     parse_csv_list,
 )
@@ -95,20 +96,20 @@ def generate(
     start_from: Path | None = typer.Option(None, "--start-from", help="Start from these molecules."),
     similar_to: str | None = typer.Option(GENERATE.similar_to, "--similar-to", help="Seed SMILES to stay close to."),
     min_similarity: float = typer.Option(GENERATE.min_similarity, "--min-similarity", help="Tanimoto bound (Morgan r2 counts)."),
-    max_heavy_atoms: int | None = typer.Option(GENERATE.max_heavy_atoms, "--max-heavy-atoms"),
+    max_heavy_atoms: int | None = typer.Option(GENERATE.max_heavy_atoms, "--max-heavy-atoms", help="Keep molecules with at most this many heavy atoms."),
     where: list[str] | None = typer.Option(None, "--where", help='Property range, e.g. "MW<500".'),
     filters: list[str] | None = typer.Option(None, "--filters", help="Alert sets: pains,brenk,nih,zinc."),
     novel: bool = typer.Option(GENERATE.novel, "--novel", help="Only molecules absent from the training set."),
     train_file: Path | None = typer.Option(None, "--train-file", help="Training set for --novel."),
     steps: int = typer.Option(GENERATE.steps, "--steps", help="Gradient steps per trajectory."),
     starts: int = typer.Option(GENERATE.starts, "--starts", help="Trajectories per round."),
-    step_size: float = typer.Option(GENERATE.step_size, "--step-size"),
+    step_size: float = typer.Option(GENERATE.step_size, "--step-size", help="Length of each gradient step in latent space."),
     max_norm: float | None = typer.Option(GENERATE.max_norm, "--max-norm", help="Bound on ||z|| (default sqrt(d)+3)."),
     trust_radius: float | None = typer.Option(GENERATE.trust_radius, "--trust-radius", help="Max distance from the start."),
     prior_weight: float = typer.Option(GENERATE.prior_weight, "--prior-weight", help="Penalty on ||z||^2 / 2."),
     uncertainty_penalty: float = typer.Option(GENERATE.uncertainty_penalty, "--uncertainty-penalty",
                                               help="Penalty on the predictor ensemble's spread."),
-    max_rounds: int = typer.Option(GENERATE.max_rounds, "--max-rounds"),
+    max_rounds: int = typer.Option(GENERATE.max_rounds, "--max-rounds", help="Rounds at most while fewer than -n molecules pass."),
     min_rounds: int = typer.Option(GENERATE.min_rounds, "--min-rounds", help="Rounds to run even when -n are found."),
     elite: int = typer.Option(GENERATE.elite, "--elite", min=0,
                               help="Restart later rounds from the N best molecules so far."),
@@ -122,8 +123,8 @@ def generate(
         "in its training data); --any-form also keeps strings SELFIES had to repair.",
     ),
     screen: Path | None = typer.Option(None, "--screen", help="Screen the results with this screening TOML (see `molvae screen`)."),
-    seed: int | None = typer.Option(GENERATE.seed, "--seed"),
-    device: str = typer.Option("auto", "--device"),
+    seed: int | None = typer.Option(GENERATE.seed, "--seed", help="Random seed (reproducible on CPU)."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
     """Generate molecules steered toward property goals (e.g. --target logP)."""
@@ -156,6 +157,21 @@ def generate(
         starts_smiles = table.records["canonical"].tolist()
         if not starts_smiles:
             raise MolvaeError(f"{start_from}: no usable start molecules")
+        prep = vae.prepare(starts_smiles, flatten=True)
+        if len(prep.rejects):  # counted and named, not fatal: the other starts still serve
+            reasons = prep.rejects["reason"].value_counts()
+            err_console.print(
+                f"--start-from: {len(prep.rejects):,} molecule(s) skipped, the model cannot "
+                "encode them: " + ", ".join(f"{r} {k}" for r, k in reasons.items()),
+                highlight=False,
+            )
+            skipped = set(prep.rejects["row"].astype(int))
+            starts_smiles = [s for i, s in enumerate(starts_smiles) if i not in skipped]
+            if not starts_smiles:
+                raise MolvaeError(f"{start_from}: no start molecule the model can encode")
+        n_flat = len(prep.flattened)
+        if n_flat:
+            err_console.print(f"--start-from: {flattened_note(n_flat)[2:]}", highlight=False)
     is_novel = _novelty_checker(vae, train_file) if novel or train_file else None
     err_console.print("goal: " + "; ".join(g.describe() for g in goals), highlight=False)
     result = run_generate(

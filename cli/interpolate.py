@@ -9,16 +9,21 @@ import typer
 from rich.table import Table
 
 from molvae.data.writing import write_table
+from molvae.settings import FaithfulSettings
 
 from ._common import (
     MODEL_HELP,
+    STRICT_HELP,
     check_choice,
     check_output,
     console,
+    err_console,
     load_model,
     sidecar,
 )
 from ._config import config_option
+
+FAITHFUL = FaithfulSettings()
 
 
 def interpolate_command(
@@ -28,11 +33,18 @@ def interpolate_command(
     method: str = typer.Option("slerp", "--method", help="slerp (spherical, keeps a typical norm) or linear."),
     out: Path | None = typer.Option(None, "--out", "-o", help=".png/.svg grid (a .csv beside it) or .csv only."),
     property_name: str = typer.Option("QED", "--property", help="RDKit property shown per step."),
+    refine_steps: int = typer.Option(FAITHFUL.refine_steps, "--refine-steps", min=0, help="Refine each end's encoding that does not decode back to its molecule, up to N steps (molvae.refine_latents); 0: the encoder's mu."),
+    strict: bool = typer.Option(FAITHFUL.strict, "--strict", help=STRICT_HELP),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
-    device: str = typer.Option("auto", "--device"),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
-    """Decode molecules along the latent path between two encodings (greedy)."""
+    """Decode molecules along the latent path between two encodings (greedy).
+
+    The ends are encodings that decode back to A and B where one is found (mu, refined where
+    needed); the first and last rows are A and B themselves, and the column decoded says what
+    their encodings give.
+    """
     from molvae.latent.paths import INTERPOLATIONS, interpolate
 
     check_choice(method, INTERPOLATIONS, "--method")
@@ -41,7 +53,7 @@ def interpolate_command(
     suffix = check_output(out, (".png", ".svg", ".csv", ".tsv")) if out is not None else None
     vae = load_model(model, device)
     frame = interpolate(vae, smiles_a, smiles_b, steps=steps, method=method,
-                        property_name=property_name)
+                        property_name=property_name, refine_steps=refine_steps, strict=strict)
     prop = frame.columns[-1]
     table = Table(title=f"{method} path, {steps} steps")
     for name in ("step", "t", "|z|", "SMILES", "sim A", "sim B", prop):
@@ -64,12 +76,32 @@ def interpolate_command(
     if out is not None:
         write_table(frame, out)
         written.append(str(out))
+    for label, end in zip("AB", frame.attrs["ends"], strict=True):
+        _report_end(label, end, refine_steps)
     valid = int(frame["valid"].sum())
     console.print(
         f"{valid} of {steps} steps valid, {frame.loc[frame['valid'], 'smiles'].nunique()} unique"
         + (f"; written to {', '.join(written)}" if written else ""),
         highlight=False,
     )
+
+
+def _report_end(label: str, end, refine_steps: int) -> None:
+    """One stderr line for an end that was flattened or whose encoding does not decode back."""
+    flat = f"encoded in flattened form {end.encoded_as} (stereo/charges removed)"
+    if end.reproduced and end.flattened:
+        said = f"{label} {flat}, which its encoding decodes back to; the row shows {label} as given"
+    elif end.reproduced:
+        return
+    else:
+        said = (
+            f"{label} could not be reproduced: its encoding"
+            + (f" ({flat})" if end.flattened else "")
+            + f" decodes to {end.decoded or 'an invalid string'}"
+            + (f" after {refine_steps} refinement steps" if refine_steps else "")
+            + f"; the row shows {label} itself"
+        )
+    err_console.print(said, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,10 +12,12 @@ from molvae.data.writing import write_table
 from ._common import (
     DATA_HELP,
     MODEL_HELP,
+    STRICT_HELP,
     check_choice,
     check_output,
     console,
     err_console,
+    flattened_note,
     load_model,
     report_reasons,
 )
@@ -46,7 +48,8 @@ def map_command(
     rejects: Path | None = typer.Option(None, "--rejects", help="Write rows that could not be mapped, with reasons (CSV)."),
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
     seed: int = typer.Option(0, "--seed", help="Seed of subsampling and of t-SNE/UMAP."),
-    device: str = typer.Option("auto", "--device"),
+    strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
     """2-D map of the latent space (mu), coloured by a property; hover to see structures."""
@@ -62,7 +65,7 @@ def map_command(
     table = read_molecules(data, smiles_column=smiles_column)
     colour = None if color.strip().lower() in ("", "none") else color
     lmap = latent_map(vae, table.records, color=colour, method=method, max_points=max_points,
-                      seed=seed)
+                      seed=seed, strict=strict)
     all_rejects = pd.concat([table.rejects, lmap.rejects], ignore_index=True)
     all_rejects = all_rejects.sort_values("row", kind="stable").reset_index(drop=True)
     _summarize_rejects(all_rejects, table.n_rows, "mapped", rejects)
@@ -88,7 +91,8 @@ def map_command(
         out.write_text(page, encoding="utf-8")
     coloured = f", coloured by {lmap.color_name}" if lmap.color_name else ""
     console.print(
-        f"{len(lmap.smiles):,} molecules mapped ({lmap.label}){coloured}; written to {out} "
+        f"{len(lmap.smiles):,} molecules mapped ({lmap.label}){coloured}"
+        f"{flattened_note(lmap.n_flattened, 'mapped')}; written to {out} "
         f"({_size(out)})",
         highlight=False,
         soft_wrap=True,

@@ -8,9 +8,11 @@ import typer
 from rich.table import Table
 
 from molvae.data.writing import write_table
+from molvae.settings import FaithfulSettings
 
 from ._common import (
     MODEL_HELP,
+    STRICT_HELP,
     check_output,
     console,
     err_console,
@@ -18,17 +20,20 @@ from ._common import (
 )
 from ._config import config_option
 
+FAITHFUL = FaithfulSettings()
+
 
 def neighbors_command(
     smiles: str = typer.Argument(..., help="SMILES of the query molecule."),
     n: int = typer.Option(20, "-n", help="Neighbours to list (most similar first)."),
     radius: float | None = typer.Option(None, "--radius", help="Largest latent distance from the query's mu (default: the norm of its posterior sigma)."),
     points: int | None = typer.Option(None, "--points", help="Latent points decoded (default max(10 n, 100))."),
-    seed: int = typer.Option(0, "--seed"),
-    refine_steps: int = typer.Option(30, "--refine-steps", min=0, help="Centre on mu refined for this many steps so that it decodes back to the query (0: mu)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the directions and distances."),
+    refine_steps: int = typer.Option(FAITHFUL.refine_steps, "--refine-steps", min=0, help="Centre on an encoding that decodes back to the query: mu, refined where needed up to N steps (molvae.refine_latents); 0: mu."),
+    strict: bool = typer.Option(FAITHFUL.strict, "--strict", help=STRICT_HELP),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the neighbours (.csv/.tsv/.parquet)."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
-    device: str = typer.Option("auto", "--device"),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
     """Molecules decoded from points around a molecule's encoding, most similar first."""
@@ -42,7 +47,7 @@ def neighbors_command(
         check_output(out, (".csv", ".tsv", ".parquet", ".csv.gz"))
     vae = load_model(model, device)
     result = neighbors(vae, smiles, n=n, radius=radius, points=points, seed=seed,
-                       refine_steps=refine_steps)
+                       refine_steps=refine_steps, strict=strict)
     table = Table(title=f"neighbours of {result.query} within latent radius {result.radius:.3g}")
     for name in ("#", "SMILES", "similarity", "latent distance", "hits"):
         table.add_column(name, justify="left" if name == "SMILES" else "right")
@@ -59,6 +64,22 @@ def neighbors_command(
         highlight=False,
         soft_wrap=True,
     )
+    if result.flattened:
+        err_console.print(
+            f"the query was encoded in flattened form {result.encoded_as} (stereo/charges "
+            "removed); molecules decoded as that form count as the query",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if not result.reproduced:
+        err_console.print(
+            "the query could not be reproduced: the centre decodes to "
+            f"{result.centre_decodes_to or 'an invalid string'}"
+            + (f" after {result.refine_steps} refinement steps" if result.refine_steps else "")
+            + "; the neighbourhood is centred on it all the same",
+            highlight=False,
+            soft_wrap=True,
+        )
     if result.unique < n:
         err_console.print(
             f"fewer than {n} neighbours: a larger --radius reaches further (the query's "

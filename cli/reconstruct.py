@@ -1,4 +1,4 @@
-"""``molvae reconstruct``: exact-match reconstruction rate (decoding of mu, canonical SMILES compared)."""
+"""``molvae reconstruct``: whether each molecule comes back from its encoding (canonical SMILES compared)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,24 @@ from pathlib import Path
 import typer
 
 from molvae.data.writing import merge_with_rejects, write_table
-from molvae.settings import BEAM_PICKS
+from molvae.settings import BEAM_PICKS, FaithfulSettings
 
 from ._common import (
     MODEL_HELP,
+    STRICT_HELP,
     check_choice,
     check_output,
     console,
+    err_console,
+    flattened_note,
     load_model,
     report_status,
 )
 from ._config import config_option
+
+FAITHFUL = FaithfulSettings()
+# Up to this many inputs, each one's result is also printed.
+SHOW_ROWS = 20
 
 
 def reconstruct(
@@ -26,14 +33,21 @@ def reconstruct(
     out: Path | None = typer.Option(None, "--out", "-o", help="Per-molecule results CSV."),
     image: Path | None = typer.Option(None, "--image", help="Draw inputs beside their reconstructions (.png or .svg)."),
     image_rows: int = typer.Option(24, "--image-rows", help="Input/reconstruction pairs drawn in --image."),
-    refine_steps: int = typer.Option(0, "--refine-steps", min=0, help="Refine each z for N steps so it decodes back (molvae.refine_latents); 0: decode mu."),
-    beam_width: int = typer.Option(0, "--beam-width", min=0, help="Beam decoding of mu with this many strings; 0: greedy."),
-    beam_pick: str = typer.Option("nearest", "--beam-pick", help="Which string of the beam (canonical form only): nearest (its own encoding nearest to mu; amortized, one encoder pass per string) or likeliest (highest p(x|z))."),
+    refine_steps: int = typer.Option(FAITHFUL.refine_steps, "--refine-steps", min=0, help="Refine each encoding that does not decode back to its molecule, up to N steps (molvae.refine_latents); 0: decode the encoder's mu as it is (amortized reconstruction)."),
+    beam_width: int = typer.Option(0, "--beam-width", min=0, help="Beam decoding with this many strings (of every mu with --refine-steps 0, else of the encodings still not decoding back); 0: greedy only."),
+    beam_pick: str = typer.Option("nearest", "--beam-pick", help="Which string of the beam (canonical form only): nearest (its own encoding nearest to z; one encoder pass per string) or likeliest (highest p(x|z))."),
+    strict: bool = typer.Option(FAITHFUL.strict, "--strict", help=STRICT_HELP),
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
-    device: str = typer.Option("auto", "--device"),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
-    """Exact-match reconstruction rate (decoding of mu, canonical SMILES compared)."""
+    """Whether each molecule comes back from its encoding (canonical SMILES compared).
+
+    By default the encoder's mu is decoded and, where it does not give the molecule back,
+    refined up to --refine-steps steps: the rate says for how many molecules the model has an
+    encoding that decodes back. --refine-steps 0 measures the encoder alone. A molecule the
+    model cannot write as given is compared in its flattened form (column compared_with).
+    """
     from molvae.data.tables import read_molecules
 
     if image is not None:
@@ -47,23 +61,36 @@ def reconstruct(
 
     rec = reconstruct_molecules(
         vae, table.records["smiles"].tolist(), refine_steps=refine_steps, beam_width=beam_width,
-        beam_pick=beam_pick,
+        beam_pick=beam_pick, strict=strict,
     )
     frame = merge_with_rejects(table.records, rec, table.rejects)
     frame["match"] = frame["match"].fillna(False).astype(bool)
     ok = frame["status"] == "ok"
     n_ok = int(ok.sum())
+    n_match = int(frame["match"].sum())
     rate = float(frame.loc[ok, "match"].mean()) if n_ok else float("nan")
     if out is not None:
         write_table(frame, out)
+    if len(frame) <= SHOW_ROWS:
+        _print_rows(frame)
     report_status(frame)
+    how = f"mu refined where needed, up to {refine_steps} steps" if refine_steps else "mu"
+    beam = f" (beam of {beam_width}, {beam_pick})" if beam_width else ""
+    n_flat = int((frame["compared_with"] == "flattened form").sum())
     console.print(
-        f"exact-match reconstruction{f' (z refined {refine_steps} steps)' if refine_steps else ''}"
-        f"{f' (beam of {beam_width}, {beam_pick})' if beam_width else ''}"
-        f": {rate:.4f} ({int(frame['match'].sum()):,} of "
-        f"{n_ok:,} encodable molecules)",
+        f"exact-match reconstruction from {how}{beam}: {rate:.4f} ({n_match:,} of {n_ok:,} "
+        f"encodable molecules{flattened_note(n_flat, 'compared')})",
         highlight=False,
+        soft_wrap=True,
     )
+    if n_match < n_ok:
+        err_console.print(
+            f"{n_ok - n_match:,} of {n_ok:,} encodable molecules not reproduced (match False"
+            + (" in " + str(out) if out is not None else "") + ")"
+            + ("; more --refine-steps may bring some back" if refine_steps == 0 else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
     if image is not None:
         from molvae.data.tables import write_image
         from molvae.reporting.figures import reconstruction_grid
@@ -74,6 +101,25 @@ def reconstruct(
             f"{min(image_rows, n_ok):,} of {n_ok:,} input/reconstruction pairs drawn in {image}",
             highlight=False,
         )
+
+
+def _print_rows(frame) -> None:
+    """One line per input: the molecule, what came back, and whether it is the molecule."""
+    from rich.table import Table
+
+    table = Table()
+    for name in ("row", "input (canonical)", "reconstructed", "match"):
+        table.add_column(name, justify="right" if name == "row" else "left")
+    for rec in frame.to_dict("records"):
+        if rec["status"] != "ok":
+            table.add_row(str(rec["row"]), str(rec["smiles"]), f"({rec['status']})", "-")
+            continue
+        shown = rec["canonical"]
+        if rec["compared_with"] == "flattened form":
+            shown = f"{rec['canonical']} (compared flattened: {rec['encoded_as']})"
+        table.add_row(str(rec["row"]), shown, str(rec["reconstructed"]),
+                      "yes" if rec["match"] else "no (not reproduced)")
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,8 +11,10 @@ from molvae.data.writing import merge_with_rejects, write_table
 from ._common import (
     DATA_HELP,
     MODEL_HELP,
+    STRICT_HELP,
     check_output,
     console,
+    flattened_note,
     load_model,
     report_status,
 )
@@ -23,11 +25,12 @@ def score_command(
     data: Path = typer.Argument(..., help=DATA_HELP),
     out: Path = typer.Option(Path("scores.csv"), "--out", "-o", help="Per-row scores (.csv/.tsv/.parquet)."),
     samples: int = typer.Option(0, "--samples", help="Average the reconstruction term over K posterior samples (0: at z = mu)."),
-    batch_size: int = typer.Option(256, "--batch-size"),
+    batch_size: int = typer.Option(256, "--batch-size", help="Molecules scored per batch."),
     seed: int = typer.Option(0, "--seed", help="Seed of the posterior samples."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
-    device: str = typer.Option("auto", "--device"),
+    strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
     """Per-molecule ELBO terms: an out-of-distribution score (higher neg_elbo = more unusual)."""
@@ -43,7 +46,7 @@ def score_command(
     from molvae.latent import elbo
 
     scores = elbo(vae, table.records["smiles"].tolist(), samples=samples,
-                  batch_size=batch_size, seed=seed)
+                  batch_size=batch_size, seed=seed, strict=strict)
     frame = merge_with_rejects(table.records, scores, table.rejects)
     write_table(frame, out)
     report_status(frame, "scored")
@@ -54,8 +57,10 @@ def score_command(
     else:
         spread = ""
     basis = f"{samples} posterior samples" if samples else "z = mu"
+    n_flat = int((ok & (frame["encoded_as"] != frame["canonical"])).sum())
     console.print(
-        f"{int(ok.sum()):,} of {len(frame):,} rows scored ({basis}){spread}; written to {out}",
+        f"{int(ok.sum()):,} of {len(frame):,} rows scored ({basis}){spread}"
+        f"{flattened_note(n_flat, 'scored')}; written to {out}",
         highlight=False,
         soft_wrap=True,
     )

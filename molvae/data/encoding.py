@@ -26,6 +26,7 @@ __all__ = [
     "LengthBucketSampler",
     "collate",
     "compute_property_matrix",
+    "concat_datasets",
     "encode_molecules",
     "split_indices",
 ]
@@ -117,6 +118,23 @@ class EncodedDataset:
             props,
             list(self.property_names),
         )
+
+
+def concat_datasets(first: EncodedDataset, second: EncodedDataset) -> EncodedDataset:
+    """The molecules of ``first`` followed by those of ``second`` (same vocabulary)."""
+    offsets = np.concatenate([first.offsets, second.offsets[1:] + first.offsets[-1]])
+    if first.properties.size or second.properties.size:
+        properties = np.concatenate([first.properties, second.properties])
+    else:
+        properties = first.properties
+    return EncodedDataset(
+        np.concatenate([first.ids, second.ids]),
+        offsets,
+        np.concatenate([first.rows, second.rows]).astype(np.int64),
+        [*first.smiles, *second.smiles],
+        properties,
+        list(first.property_names),
+    )
 
 
 @dataclass

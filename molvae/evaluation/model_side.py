@@ -53,7 +53,7 @@ def model_metrics(vae, smiles: Sequence[str], batch_size: int = 512) -> dict:
         kls.append(kl_divergence(mu.float(), logvar.float()).cpu())
     mu = torch.cat(mus) if mus else torch.zeros(0, vae.latent_dim)
     kl = torch.cat(kls).mean(0) if kls else torch.zeros(vae.latent_dim)
-    rec = reconstruct(vae, ds.smiles)
+    rec = reconstruct(vae, ds.smiles, refine_steps=0, strict=True)  # the encoder alone
     result: dict = {
         "molecules": len(ds),
         "not_encodable": len(prep.rejects),

@@ -11,6 +11,9 @@ from molvae.runtime import lazy_exports
 _EXPORTS = {
     "FewerSamplesWarning": "molvae.generation.model",
     "encode_mean": "molvae.generation.refine",
+    "faithful_latents": "molvae.generation.refine",
+    "FaithfulLatents": "molvae.generation.refine",
+    "FaithfulSettings": "molvae.settings",
     "reconstruct": "molvae.generation.refine",
     "refine_latents": "molvae.generation.refine",
     "encode_file": "molvae.generation.files",

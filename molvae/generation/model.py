@@ -11,7 +11,7 @@ import multiprocessing as mp
 import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from molvae import chem
-from molvae.data.encoding import EncodedDataset, collate, encode_molecules
+from molvae.data.encoding import EncodedDataset, collate, concat_datasets, encode_molecules
 from molvae.errors import MolvaeError
 from molvae.generation.decoding import (
     Postprocessor,
@@ -43,10 +43,34 @@ class FewerSamplesWarning(UserWarning):
 
 @dataclass
 class EncodedInput:
-    """Molecules prepared for the encoder, plus the rows that could not be encoded."""
+    """Molecules prepared for the encoder, plus the rows that could not be encoded.
+
+    ``dataset.smiles`` holds what is encoded, ``canonical`` each input's own canonical SMILES
+    (``None`` where it does not parse): the two differ where a molecule was encoded in its
+    flattened form (:meth:`MolVAE.prepare`).
+    """
 
     dataset: EncodedDataset
     rejects: pd.DataFrame  # row (0-based position in the input), smiles, reason
+    canonical: list[str | None] = field(default_factory=list)
+
+    @property
+    def encoded_as(self) -> list[str | None]:
+        """Per input row, the SMILES actually encoded (``None`` for a rejected row)."""
+        out: list[str | None] = [None] * len(self.canonical)
+        for row, smiles in zip(self.dataset.rows.tolist(), self.dataset.smiles, strict=True):
+            out[row] = smiles
+        return out
+
+    @property
+    def flattened(self) -> np.ndarray:
+        """Input rows (0-based) encoded in their flattened form rather than as given."""
+        rows = self.dataset.rows
+        changed = [
+            self.canonical[r] != smiles
+            for r, smiles in zip(rows.tolist(), self.dataset.smiles, strict=True)
+        ]
+        return np.asarray(rows[np.asarray(changed, dtype=bool)], dtype=np.int64)
 
 
 class MolVAE:
@@ -406,10 +430,20 @@ class MolVAE:
         )
         return dataset, rejects
 
-    def prepare(self, smiles: Sequence[str]) -> EncodedInput:
-        """Canonicalize and tokenize input SMILES; invalid or unencodable ones become rejects."""
+    def prepare(self, smiles: Sequence[str], flatten: bool = False) -> EncodedInput:
+        """Canonicalize and tokenize input SMILES; invalid or unencodable ones become rejects.
+
+        With ``flatten``, a molecule the model cannot write as given (a MOSES vocabulary has
+        no tokens for stereo marks, charges or a salt's second fragment) is encoded in its
+        flattened form instead (:func:`chem.flattened_smiles`: stereo removed, the largest
+        fragment, neutralized), when that form can be written; ``EncodedInput.flattened``
+        lists those rows. A molecule that cannot be written even so is rejected with the
+        reason its flattened form failed. Without ``flatten`` (strict), it is rejected with
+        the reason it failed as given.
+        """
         smiles = list(smiles)
         canon, rows, rejects = [], [], []
+        canonical: list[str | None] = [None] * len(smiles)
         for i, s in enumerate(smiles):
             c = chem.canonical_smiles(s) if isinstance(s, str) else None
             if c is None:
@@ -419,16 +453,47 @@ class MolVAE:
             else:
                 canon.append(c)
                 rows.append(i)
-        dataset, tok_rejects = self._tokenize(
-            canon, rows, n_jobs=1 if len(canon) < 20000 else None
-        )
+                canonical[i] = c
+        n_jobs = 1 if len(canon) < 20000 else None
+        dataset, tok_rejects = self._tokenize(canon, rows, n_jobs=n_jobs)
+        if flatten and len(tok_rejects):
+            dataset, tok_rejects = self._flatten_rejects(smiles, canonical, dataset, tok_rejects)
         all_rejects = pd.concat(
             [pd.DataFrame(rejects, columns=["row", "smiles", "reason"]), tok_rejects],
             ignore_index=True,
         ).sort_values("row", kind="stable")
         # Report the user's own string, not our canonical form.
         all_rejects["smiles"] = [smiles[r] for r in all_rejects["row"]]
-        return EncodedInput(dataset, all_rejects.reset_index(drop=True))
+        return EncodedInput(dataset, all_rejects.reset_index(drop=True), canonical)
+
+    def _flatten_rejects(
+        self,
+        smiles: list,
+        canonical: list[str | None],
+        dataset: EncodedDataset,
+        rejects: pd.DataFrame,
+    ) -> tuple[EncodedDataset, pd.DataFrame]:
+        """``dataset`` with the rejected molecules whose flattened form encodes added, in row
+        order, and the rejects left (with the reason of the flattened form where it exists)."""
+        retry, forms = [], []
+        for row in rejects["row"].tolist():
+            flat = chem.flattened_smiles(smiles[row])
+            if flat is not None and flat != canonical[row]:
+                retry.append(row)
+                forms.append(flat)
+        if not retry:
+            return dataset, rejects
+        extra, still = self._tokenize(forms, retry, n_jobs=1 if len(forms) < 20000 else None)
+        reasons = dict(zip(still["row"].tolist(), still["reason"].tolist(), strict=True))
+        left = rejects[~rejects["row"].isin(extra.rows.tolist())].copy()
+        left["reason"] = [
+            f"{reasons[r]} (also in flattened form)" if r in reasons else reason
+            for r, reason in zip(left["row"].tolist(), left["reason"].tolist(), strict=True)
+        ]
+        if not len(extra):
+            return dataset, left
+        merged = concat_datasets(dataset, extra)
+        return merged.subset(np.argsort(merged.rows, kind="stable")), left
 
     @torch.no_grad()
     def encode_dataset(
@@ -464,14 +529,19 @@ class MolVAE:
         return_sigma: bool = False,
         batch_size: int = 1024,
         on_progress: Callable[[int], None] | None = None,
+        strict: bool = False,
     ) -> pd.DataFrame:
-        """One row per input: ``smiles``, ``canonical``, ``status``, mu ``z0``... (NaN if rejected).
+        """One row per input: ``smiles``, ``canonical``, ``encoded_as``, ``status``, mu ``z0``...
 
-        ``status`` is ``ok`` or the reason the molecule could not be encoded. For inputs larger
-        than memory, call this per chunk (``molvae encode`` streams files that way).
+        ``status`` is ``ok`` or the reason the molecule could not be encoded (NaN latents).
+        ``encoded_as`` is the SMILES actually encoded: ``canonical`` itself, or, for a
+        molecule the model cannot write as given (stereo marks, charges, salts for a MOSES
+        vocabulary), its flattened form (:meth:`prepare`); with ``strict`` such a molecule is
+        rejected instead. For inputs larger than memory, call this per chunk (``molvae
+        encode`` streams files that way).
         """
         smiles = list(smiles)
-        prep = self.prepare(smiles)
+        prep = self.prepare(smiles, flatten=not strict)
         mu, logvar = self.encode_dataset(prep.dataset, batch_size, on_progress)
         return self.encoding_table(smiles, prep, mu, logvar, return_sigma)
 
@@ -490,8 +560,13 @@ class MolVAE:
         mu_full[rows] = mu.numpy()
         frame = pd.DataFrame({"smiles": smiles})
         canonical = pd.Series([None] * len(smiles), dtype=object)
-        canonical[rows] = prep.dataset.smiles
+        encoded_as = pd.Series([None] * len(smiles), dtype=object)
+        encoded_as[rows] = prep.dataset.smiles
+        canonical[rows] = (
+            [prep.canonical[r] for r in rows.tolist()] if prep.canonical else prep.dataset.smiles
+        )
         frame["canonical"] = canonical
+        frame["encoded_as"] = encoded_as
         status = pd.Series(["ok"] * len(smiles), dtype=object)
         status[prep.rejects["row"].to_numpy()] = prep.rejects["reason"].to_numpy()
         frame["status"] = status
@@ -502,5 +577,3 @@ class MolVAE:
             sigma[rows] = torch.exp(0.5 * logvar).numpy()
             parts.append(pd.DataFrame(sigma, columns=[f"sigma{i}" for i in range(d)]))
         return pd.concat(parts, axis=1)
-
-

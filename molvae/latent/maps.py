@@ -140,6 +140,7 @@ class LatentMap:
         default_factory=lambda: pd.DataFrame(columns=["row", "smiles", "reason"])
     )
     note: str = ""  # e.g. "5,000 of 12,000 molecules shown (--max-points)"
+    n_flattened: int = 0  # molecules encoded in their flattened form (MolVAE.encode)
 
 
 def color_values(records: pd.DataFrame, name: str) -> tuple[str, np.ndarray]:
@@ -178,12 +179,15 @@ def latent_map(
     method: str = "pca",
     max_points: int | None = 10_000,
     seed: int = 0,
+    strict: bool = False,
 ) -> LatentMap:
     """Encode ``records`` (a ``MoleculeTable.records`` frame) and project mu to 2-D.
 
     With more than ``max_points`` records a seeded random subset is drawn (noted in ``note``).
     Molecules the model cannot encode (tokens outside its vocabulary, too long) are returned in
-    ``rejects`` with their input row and reason, never dropped silently.
+    ``rejects`` with their input row and reason, never dropped silently. A molecule the model
+    cannot write as given is mapped at the encoding of its flattened form (``n_flattened``
+    counts them), or with ``strict`` rejected.
     """
     check_projection(method)  # fail on a bad name or missing module before the slow part
     records = records.reset_index(drop=True)
@@ -193,7 +197,7 @@ def latent_map(
         keep = np.sort(np.random.default_rng(seed).choice(n_input, max_points, replace=False))
         records = records.iloc[keep].reset_index(drop=True)
         note = f"{max_points:,} of {n_input:,} molecules shown (random subset, --max-points)"
-    enc = vae.encode(records["canonical"].tolist())
+    enc = vae.encode(records["canonical"].tolist(), strict=strict)
     ok = (enc["status"] == "ok").to_numpy()
     rejects = pd.DataFrame(
         {
@@ -235,6 +239,7 @@ def latent_map(
         n_input=n_input,
         rejects=rejects,
         note=note,
+        n_flattened=int((ok & (enc["encoded_as"] != enc["canonical"]).to_numpy()).sum()),
     )
 
 

@@ -13,8 +13,11 @@ import torch
 
 from molvae import chem
 from molvae.errors import MolvaeError
-from molvae.generation.refine import encode_mean, refine_latents
+from molvae.generation.refine import encode_faithfully, faithful_latents
 from molvae.latent.maps import builtin_property
+from molvae.settings import FaithfulSettings
+
+FAITHFUL = FaithfulSettings()
 
 if TYPE_CHECKING:
     from molvae.generation.model import MolVAE
@@ -76,6 +79,22 @@ INTERPOLATIONS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndar
 }
 
 
+@dataclass
+class PathEnd:
+    """How one end of an interpolation was encoded and what its encoding decodes to."""
+
+    canonical: str  # the input's canonical SMILES: the end's row shows it
+    encoded_as: str  # the SMILES encoded (the flattened form where the model cannot write it)
+    decoded: str | None  # what the end's z decodes to (greedy)
+    reproduced: bool  # decoded == encoded_as
+    refine_steps: int  # refinement steps spent on it (0: the encoder's mu)
+
+    @property
+    def flattened(self) -> bool:
+        """Whether the input was encoded in its flattened form."""
+        return self.encoded_as != self.canonical
+
+
 def interpolate(
     vae: MolVAE,
     smiles_a: str,
@@ -83,13 +102,24 @@ def interpolate(
     steps: int = 10,
     method: str = "slerp",
     property_name: str = "QED",
+    refine_steps: int = FAITHFUL.refine_steps,
+    strict: bool = FAITHFUL.strict,
 ) -> pd.DataFrame:
-    """Greedily decode ``steps`` points on the latent path from mu(A) to mu(B).
+    """Greedily decode ``steps`` points on the latent path between encodings of A and B.
+
+    Each end is an encoding that decodes back to its molecule where one is found: mu,
+    refined where needed up to ``refine_steps`` steps
+    (:func:`~molvae.generation.refine.faithful_latents`; 0: the encoder's mu). A molecule the
+    model cannot write as given is encoded in its flattened form (stereo marks and charges
+    removed), unless ``strict``.
 
     One row per step: ``step``, ``t``, ``z_norm``, ``smiles`` (canonical when valid, else as
-    decoded), ``valid``, ``sim_a`` and ``sim_b`` (Tanimoto, Morgan radius-2 counts, to A and B)
-    and the RDKit property named ``property_name`` (column named after it, e.g. ``QED``).
-    The first and last rows show how well A and B themselves reconstruct.
+    decoded), ``decoded`` (what the point decodes to), ``valid``, ``sim_a`` and ``sim_b``
+    (Tanimoto, Morgan radius-2 counts, to A and B) and the RDKit property named
+    ``property_name`` (column named after it, e.g. ``QED``). The first and last rows are A and
+    B themselves (their canonical SMILES): ``decoded`` there says what their encodings give,
+    which differs when an end could not be reproduced or was encoded flattened.
+    ``frame.attrs["ends"]`` holds the two :class:`PathEnd` records.
     """
     if steps < 2:
         raise MolvaeError(f"--steps must be at least 2 (both ends), got {steps}")
@@ -99,29 +129,44 @@ def interpolate(
         )
     prop = builtin_property(property_name)
     canon_a, canon_b = _canonical_or_error(smiles_a, "A"), _canonical_or_error(smiles_b, "B")
-    mu = encode_mean(vae, [canon_a, canon_b]).numpy().astype(np.float64)
+    found = encode_faithfully(vae, [canon_a, canon_b], refine_steps, strict, what=("A", "B"))
+    lat = found.latents
+    ends = [
+        PathEnd(found.canonical[i], found.encoded_as[i], lat.decoded[i],
+                bool(lat.reproduced[i]), int(lat.steps[i]))
+        for i in range(2)
+    ]
+    z = lat.z.numpy().astype(np.float64)
     t = np.linspace(0.0, 1.0, steps)
-    path = INTERPOLATIONS[method](mu[0], mu[1], t)
+    path = INTERPOLATIONS[method](z[0], z[1], t)
     dec = vae.decode(path.astype(np.float32))
-    valid = dec["valid"].to_numpy(dtype=bool)
-    valid_smiles = [c if v else None for c, v in zip(dec["canonical"], valid, strict=True)]
-    smiles = [c or s for c, s in zip(valid_smiles, dec["smiles"], strict=True)]
+    decoded_valid = dec["valid"].to_numpy(dtype=bool)
+    decoded = [c if v else s for c, s, v in
+               zip(dec["canonical"], dec["smiles"], decoded_valid, strict=True)]
+    valid_smiles = [c if v else None for c, v in zip(dec["canonical"], decoded_valid, strict=True)]
+    # The ends are the molecules asked for, whatever their encodings decode to.
+    valid_smiles[0], valid_smiles[-1] = ends[0].canonical, ends[1].canonical
+    valid = np.array([s is not None for s in valid_smiles])
+    smiles = [c or s for c, s in zip(valid_smiles, decoded, strict=True)]
     values = [
         chem.compute_properties(chem.parse_smiles(s), [prop])[prop] if s else np.nan
         for s in valid_smiles
     ]
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "step": np.arange(steps),
             "t": t,
             "z_norm": np.linalg.norm(path, axis=1),
             "smiles": smiles,
+            "decoded": decoded,
             "valid": valid,
             "sim_a": chem.similarity_to(canon_a, valid_smiles),
             "sim_b": chem.similarity_to(canon_b, valid_smiles),
             prop: values,
         }
     )
+    frame.attrs["ends"] = ends
+    return frame
 
 
 @dataclass
@@ -136,6 +181,15 @@ class NeighborResult:
     valid: int  # of which decoded to a valid molecule
     decoded_to_query: int  # of which decoded back to the query itself
     unique: int  # unique valid molecules other than the query (before the top-n cut)
+    encoded_as: str = ""  # the SMILES encoded: the query, or its flattened form
+    centre_decodes_to: str | None = None  # what the centre itself decodes to (greedy)
+    reproduced: bool = True  # whether the centre decodes back to the encoded form
+    refine_steps: int = 0  # refinement steps spent on the centre (0: the encoder's mu)
+
+    @property
+    def flattened(self) -> bool:
+        """Whether the query was encoded in its flattened form."""
+        return self.encoded_as != self.query
 
 
 def neighbors(
@@ -145,13 +199,18 @@ def neighbors(
     radius: float | None = None,
     points: int | None = None,
     seed: int = 0,
-    refine_steps: int = 30,
+    refine_steps: int = FAITHFUL.refine_steps,
+    strict: bool = FAITHFUL.strict,
 ) -> NeighborResult:
     """The ``n`` most similar unique valid molecules decoded from points around ``smiles``.
 
-    The centre is the query's encoding mu refined for ``refine_steps`` steps
-    (:func:`molvae.refine_latents`; 0 keeps mu): the encoder's mu often decodes to another
-    molecule, and a neighbourhood should be centred where the decoder gives the query back.
+    The centre is an encoding that decodes back to the query where one is found: mu,
+    refined where needed up to ``refine_steps`` steps
+    (:func:`molvae.generation.refine.faithful_latents`; 0 keeps mu): the encoder's mu often
+    decodes to another molecule, and a neighbourhood should be centred where the decoder
+    gives the query back (``reproduced`` says whether it does). A query the model cannot write
+    as given is encoded in its flattened form (``encoded_as``), unless ``strict``; molecules
+    equal to that form count as the query too.
     Points are ``c + r * u`` (``c``: the centre) with ``u`` uniform on the unit sphere and ``r``
     uniform in (0, ``radius``], so both the close neighbourhood and its edge are explored;
     decoding is greedy. ``radius`` defaults to the norm of the query's posterior sigma, the
@@ -170,13 +229,14 @@ def neighbors(
     if points < 1:
         raise MolvaeError(f"--points must be at least 1, got {points}")
     query = _canonical_or_error(smiles, "the query")
-    prep = vae.prepare([query])
+    prep = vae.prepare([query], flatten=not strict)
     if len(prep.rejects):
         raise MolvaeError(f"cannot encode the query {smiles!r}: {prep.rejects['reason'][0]}")
     z, logvar = vae.encode_dataset(prep.dataset)
-    if refine_steps > 0:
-        z = refine_latents(vae, prep.dataset, steps=refine_steps, z_init=z)[0]
-    mu = z[0].numpy().astype(np.float64)
+    found = faithful_latents(vae, prep.dataset, max_steps=refine_steps,
+                             check_every=FAITHFUL.refine_every, mu=z)
+    encoded_as = prep.dataset.smiles[0]
+    mu = found.z[0].numpy().astype(np.float64)
     scale = float(np.linalg.norm(torch.exp(0.5 * logvar[0]).numpy().astype(np.float64)))
     radius = scale if radius is None else float(radius)
     rng = np.random.default_rng(seed)
@@ -188,8 +248,9 @@ def neighbors(
     frame = pd.DataFrame({"smiles": dec["canonical"], "distance": np.linalg.norm(z - mu, axis=1)})
     frame = frame[dec["valid"].to_numpy(dtype=bool)]
     n_valid = len(frame)
-    to_query = int((frame["smiles"] == query).sum())
-    frame = frame[frame["smiles"] != query]
+    is_query = frame["smiles"].isin({query, encoded_as})
+    to_query = int(is_query.sum())
+    frame = frame[~is_query]
     grouped = (
         frame.groupby("smiles", sort=False)["distance"].agg(["min", "size"]).reset_index()
         if len(frame)
@@ -213,6 +274,10 @@ def neighbors(
         valid=n_valid,
         decoded_to_query=to_query,
         unique=len(table),
+        encoded_as=encoded_as,
+        centre_decodes_to=found.decoded[0],
+        reproduced=bool(found.reproduced[0]),
+        refine_steps=int(found.steps[0]),
     )
 
 

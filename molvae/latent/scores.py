@@ -28,10 +28,13 @@ def elbo(
     samples: int = 0,
     batch_size: int = 256,
     seed: int = 0,
+    strict: bool = False,
 ) -> pd.DataFrame:
     """Per-molecule ELBO terms; one row per input, in order, rejected inputs included.
 
-    Columns: ``smiles``, ``canonical``, ``status`` (``ok`` or why the molecule cannot be
+    Columns: ``smiles``, ``canonical``, ``encoded_as`` (the SMILES scored: the flattened form of
+    a molecule the model cannot write as given, see :meth:`MolVAE.prepare`; with ``strict``
+    such molecules are rejected instead), ``status`` (``ok`` or why the molecule cannot be
     scored: invalid SMILES, tokens outside the vocabulary, too long), ``tokens`` (sequence
     length with the end token), ``recon_ll_mu`` (teacher-forced log p(x | z = mu), summed over
     tokens), ``recon_ll`` (the ELBO's reconstruction term: ``recon_ll_mu`` when ``samples`` is
@@ -52,7 +55,7 @@ def elbo(
     gen = torch.Generator(device=vae.device)
     gen.manual_seed(seed)
     parts = [
-        _elbo_chunk(vae, smiles[start : start + ELBO_CHUNK], samples, batch_size, gen)
+        _elbo_chunk(vae, smiles[start : start + ELBO_CHUNK], samples, batch_size, gen, strict)
         for start in range(0, len(smiles), ELBO_CHUNK)
     ]
     if not parts:
@@ -64,9 +67,14 @@ _ELBO_VALUES = ["tokens", "recon_ll_mu", "recon_ll", "kl"]
 
 
 def _elbo_chunk(
-    vae: MolVAE, smiles: list[str], samples: int, batch_size: int, gen: torch.Generator
+    vae: MolVAE,
+    smiles: list[str],
+    samples: int,
+    batch_size: int,
+    gen: torch.Generator,
+    strict: bool = False,
 ) -> pd.DataFrame:
-    prep = vae.prepare(smiles)
+    prep = vae.prepare(smiles, flatten=not strict)
     ds = prep.dataset
     values = np.full((len(ds), len(_ELBO_VALUES)), np.nan)
     order = np.argsort(ds.lengths, kind="stable")
@@ -101,11 +109,15 @@ def _elbo_frame(
     rows = np.asarray(rows, dtype=np.int64)
     full[rows] = values
     canonical = pd.Series([None] * n, dtype=object)
+    encoded_as = pd.Series([None] * n, dtype=object)
     status = pd.Series(["ok"] * n, dtype=object)
     if prep is not None:
-        canonical[rows] = prep.dataset.smiles
+        canonical[rows] = [prep.canonical[r] for r in rows.tolist()]
+        encoded_as[rows] = prep.dataset.smiles
         status[prep.rejects["row"].to_numpy()] = prep.rejects["reason"].to_numpy()
-    frame = pd.DataFrame({"smiles": smiles, "canonical": canonical, "status": status})
+    frame = pd.DataFrame(
+        {"smiles": smiles, "canonical": canonical, "encoded_as": encoded_as, "status": status}
+    )
     for j, name in enumerate(_ELBO_VALUES):
         frame[name] = full[:, j]
     frame["tokens"] = frame["tokens"].astype("Int64")

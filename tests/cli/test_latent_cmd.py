@@ -56,9 +56,14 @@ def test_interpolate_writes_grid_and_csv(tiny_run, tmp_path):
     assert res.returncode == 0, res.stderr
     assert out.read_bytes().startswith(b"\x89PNG")
     frame = pd.read_csv(tmp_path / "path.csv")
-    assert list(frame.columns) == ["step", "t", "z_norm", "smiles", "valid", "sim_a", "sim_b",
-                                   "logP"]
+    assert list(frame.columns) == ["step", "t", "z_norm", "smiles", "decoded", "valid", "sim_a",
+                                   "sim_b", "logP"]
     assert frame["t"].tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    # The path starts and ends at the molecules asked for.
+    assert frame["smiles"].iloc[[0, -1]].tolist() == ["CCOc1ccccc1", "CC(=O)Nc1ccc(O)cc1"]
+    for label, decoded in zip("AB", frame["decoded"].iloc[[0, -1]], strict=True):
+        if decoded != frame["smiles"].iloc[0 if label == "A" else -1]:
+            assert f"{label} could not be reproduced" in res.stderr
     res = molvae("interpolate", "CCO", "C1CC", "--model", str(tiny_run))
     assert res.returncode == 1 and "B is not a valid SMILES" in one_line_error(res)
     res = molvae("interpolate", "CCO", "CCN", "--method", "cubic")
@@ -106,7 +111,12 @@ def test_embed_features_and_rejects(tiny_run, tmp_path):
     res = molvae("embed", str(BAD), "--model", str(tiny_run), "--out", str(out))
     assert res.returncode == 0, res.stderr
     features = pd.read_parquet(out)
-    assert list(features.columns) == ["row", "canonical"] + [f"z{i}" for i in range(8)]
+    assert list(features.columns) == ["row", "canonical", "encoded_as"] + [
+        f"z{i}" for i in range(8)
+    ]
+    # The salts of rows 6 and 12 are embedded in their flattened form, and counted.
+    salts = features.set_index("row").loc[[6, 12], "encoded_as"].tolist()
+    assert salts == ["CC(=O)O", "CN"] and "2 embedded in flattened form" in res.stdout
     assert np.isfinite(features.filter(like="z").to_numpy()).all()
     rejects = pd.read_csv(tmp_path / "features.rejects.csv")
     assert sorted(features["row"].tolist() + rejects["row"].tolist()) == ALL_ROWS

@@ -91,10 +91,11 @@ def test_train_sample_encode_decode_reconstruct(tmp_path):
     assert len(pd.read_csv(decoded)) == n_rows
     out = molvae("reconstruct", str(SAMPLE), "--model", str(run))
     assert out.returncode == 0 and "exact-match reconstruction" in out.stdout
-    out = molvae("reconstruct", str(SAMPLE), "--model", str(run), "--beam-width", "3")
+    out = molvae("reconstruct", str(SAMPLE), "--model", str(run), "--beam-width", "3",
+                 "--refine-steps", "0")
     assert out.returncode == 0 and "(beam of 3, nearest)" in out.stdout
     out = molvae("reconstruct", str(SAMPLE), "--model", str(run), "--beam-width", "3",
-                 "--beam-pick", "likeliest")
+                 "--beam-pick", "likeliest", "--refine-steps", "0")
     assert out.returncode == 0 and "(beam of 3, likeliest)" in out.stdout
     out = molvae("reconstruct", str(SAMPLE), "--model", str(run), "--beam-pick", "best")
     assert out.returncode == 2 and "one of likeliest, nearest" in out.stderr

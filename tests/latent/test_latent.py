@@ -96,15 +96,27 @@ def test_umap_missing_is_a_one_line_error(monkeypatch):
 def test_interpolate_rows(tiny_vae):
     a, b = "CCOc1ccccc1", "CC(=O)Nc1ccc(O)cc1"
     frame = interpolate(tiny_vae, a, b, steps=4, method="slerp", property_name="qed")
-    assert list(frame.columns) == ["step", "t", "z_norm", "smiles", "valid", "sim_a", "sim_b",
-                                   "QED"]
+    assert list(frame.columns) == ["step", "t", "z_norm", "smiles", "decoded", "valid", "sim_a",
+                                   "sim_b", "QED"]
     assert frame["step"].tolist() == [0, 1, 2, 3] and frame["t"].tolist()[::3] == [0.0, 1.0]
-    mu = encode_mean(tiny_vae, [a, b]).numpy()
-    np.testing.assert_allclose(frame["z_norm"].iloc[[0, -1]], np.linalg.norm(mu, axis=1),
+    z = encode_mean(tiny_vae, [a, b]).numpy()  # the same faithful encodings as the path's ends
+    np.testing.assert_allclose(frame["z_norm"].iloc[[0, -1]], np.linalg.norm(z, axis=1),
                                rtol=1e-5)
-    # The ends are the greedy reconstructions of A and B.
-    ends = tiny_vae.decode(mu)
-    assert frame["smiles"].iloc[0] == (ends["canonical"][0] or ends["smiles"][0])
+    # The end rows are A and B themselves; "decoded" says what their encodings give.
+    assert frame["smiles"].iloc[[0, -1]].tolist() == [chem.canonical_smiles(a),
+                                                      chem.canonical_smiles(b)]
+    ends = tiny_vae.decode(z)
+    pairs = zip(ends["canonical"], ends["smiles"], strict=True)
+    assert frame["decoded"].iloc[[0, -1]].tolist() == [c or s for c, s in pairs]
+    reported = frame.attrs["ends"]
+    assert [e.reproduced for e in reported] == [
+        d == e.encoded_as for d, e in zip(frame["decoded"].iloc[[0, -1]], reported, strict=True)
+    ]
+    # Without refinement the ends are the encoder's mu.
+    raw = interpolate(tiny_vae, a, b, steps=4, refine_steps=0)
+    mu = tiny_vae.encode([a, b]).filter(regex=r"^z\d+$").to_numpy()
+    np.testing.assert_allclose(raw["z_norm"].iloc[[0, -1]], np.linalg.norm(mu, axis=1),
+                               rtol=1e-5)
     for rec in frame[frame["valid"]].to_dict("records"):
         assert rec["sim_a"] == pytest.approx(chem.similarity_to(a, [rec["smiles"]])[0])
         assert rec["QED"] == pytest.approx(chem.qed(chem.parse_smiles(rec["smiles"])))
@@ -184,9 +196,15 @@ def test_elbo_accounts_for_every_input(tiny_vae):
     status = frame["status"].tolist()
     assert status[0] == "ok" and status[5] == "ok"
     assert status[1] == "invalid SMILES" and status[2] == "empty"
-    assert status[3].startswith("too long") and "not in vocabulary" in status[4]
-    assert frame.loc[[0, 5], "neg_elbo"].notna().all()
-    assert frame.loc[[1, 2, 3, 4], "neg_elbo"].isna().all()
+    assert status[3].startswith("too long")
+    # The salt cannot be written as given: it is scored in its flattened form (the largest
+    # fragment, neutral), and said so; --strict rejects it with the reason.
+    assert status[4] == "ok" and frame["encoded_as"][4] == "Cl"
+    assert frame["encoded_as"][0] == frame["canonical"][0] == "CCO"
+    assert frame.loc[[0, 4, 5], "neg_elbo"].notna().all()
+    assert frame.loc[[1, 2, 3], "neg_elbo"].isna().all()
+    strict = elbo(tiny_vae, smiles, strict=True)
+    assert "not in vocabulary" in strict["status"][4] and np.isnan(strict["neg_elbo"][4])
     assert elbo(tiny_vae, []).empty
     with pytest.raises(MolvaeError, match="samples"):
         elbo(tiny_vae, ["CCO"], samples=-1)
@@ -226,7 +244,12 @@ def test_latent_map_needs_encodable_molecules(tiny_vae):
     records = pd.DataFrame({"row": [1, 2], "smiles": ["CCO", "[Na+].[Cl-]"],
                             "canonical": ["CCO", "[Cl-].[Na+]"]})
     with pytest.raises(MolvaeError, match="only 1 of 2 molecules could be encoded.*vocabulary"):
-        latent_map(tiny_vae, records, color=None)
+        latent_map(tiny_vae, records, color=None, strict=True)
+    # By default the salt is mapped at the encoding of its flattened form (Cl), and counted.
+    three = pd.concat([records, pd.DataFrame({"row": [3], "smiles": ["CCN"],
+                                              "canonical": ["CCN"]})], ignore_index=True)
+    lmap = latent_map(tiny_vae, three, color=None)
+    assert len(lmap.smiles) == 3 and lmap.n_flattened == 1 and lmap.rejects.empty
 
 
 def test_latent_map_subsamples(tiny_vae):
@@ -247,9 +270,10 @@ def test_neighbors_centre_on_the_refined_encoding(tiny_vae):
         res = neighbors(tiny_vae, query, n=3, radius=1e-4, points=10, seed=0, refine_steps=steps)
         found = set(res.table["smiles"]) | ({res.query} if res.decoded_to_query else set())
         assert found == {decoded[steps]}
+        assert res.reproduced == (decoded[steps] == query) and res.encoded_as == query
     # Refinement raised the decoder's likelihood of the query, so the centres differ.
     prep = tiny_vae.prepare([query]).dataset
-    mu = encode_mean(tiny_vae, [query])
+    mu = encode_mean(tiny_vae, [query], refine_steps=0)
     _, ll_mu = refine_latents(tiny_vae, prep, steps=0, z_init=mu)
     _, ll_refined = refine_latents(tiny_vae, prep, steps=30, z_init=mu)
     assert float(ll_refined[0]) > float(ll_mu[0])
