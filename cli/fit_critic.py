@@ -29,7 +29,7 @@ def fit_critic(
         help="Quantile of the critic's logits on model samples used as the acceptance "
         "threshold: higher corrects more and keeps fewer draws.",
     ),
-    epochs: int = typer.Option(15, "--epochs", min=1),
+    epochs: int = typer.Option(15, "--epochs", min=1, help="Training epochs of the critic."),
     hidden: int = typer.Option(
         16, "--hidden", min=1,
         help="Hidden units of the critic: fewer give a smoother density ratio that favours "
@@ -37,8 +37,8 @@ def fit_critic(
         "(benchmarks/critic_capacity.py).",
     ),
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
-    seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("auto", "--device"),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the sampling and training."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
     """Fit a realism critic: a classifier of training molecules against the model's samples,
@@ -48,6 +48,7 @@ def fit_critic(
     from molvae.models.store import copy_model_dir
     from molvae.runtime import file_sha256
     from molvae.training.heads import fit_critic as run_fit
+    from molvae.training.verdicts import critic_verdict, model_verdict
 
     vae = load_model(model, device)
     source = vae.path  # the resolved model directory
@@ -75,6 +76,9 @@ def fit_critic(
         f"reference molecules; written to {out}",
         highlight=False,
     )
+    for verdict in (model_verdict(vae.bundle.metrics), critic_verdict(m["auc"])):
+        if not verdict.usable:
+            err_console.print(verdict.line(), highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -20,16 +20,17 @@ def fit_property(
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     name: str | None = typer.Option(None, "--name", help="Property name (default: the column)."),
     test_fraction: float = typer.Option(0.2, "--test-fraction", help="Held-out share."),
-    epochs: int = typer.Option(400, "--epochs"),
+    epochs: int = typer.Option(400, "--epochs", help="Training epochs of the predictor."),
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
-    seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("auto", "--device"),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the held-out split and training."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
     """Fit a latent predictor for a new property on a frozen model (VAE weights unchanged)."""
     from molvae.data.tables import read_molecules
     from molvae.models.store import save_model_dir
     from molvae.training.heads import fit_property as run_fit
+    from molvae.training.verdicts import model_verdict, property_verdict
 
     vae = load_model(model, device)
     table = read_molecules(data, smiles_column=smiles_column)
@@ -63,6 +64,9 @@ def fit_property(
         f"({result.n_train} train / {result.n_test} test molecules); model written to {out}",
         highlight=False,
     )
+    for verdict in (model_verdict(vae.bundle.metrics), property_verdict(name or column, m["r2"])):
+        if not verdict.usable:
+            err_console.print(verdict.line(), highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -18,8 +18,8 @@ def report(
     map_points: int = typer.Option(1000, "--map-points", help="Molecules in the latent map (validation set, else reference)."),
     properties: list[str] | None = typer.Option(None, "--properties", "-p", help="Histogram properties (default logP,QED,SA,MW,TPSA)."),
     max_structures: int = typer.Option(2000, "--max-structures", help="Structure drawings embedded in the map at most."),
-    seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("auto", "--device"),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the samples and the map."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
     """HTML report: training curves, metrics, samples, property histograms and latent map."""
@@ -46,6 +46,9 @@ def report(
     out.write_text(result.html, encoding="utf-8")
     for note in result.missing:
         err_console.print(f"not in the report: {note}", highlight=False, soft_wrap=True)
+    for verdict in result.verdicts:
+        if not verdict.usable:
+            err_console.print(verdict.line(), highlight=False, soft_wrap=True)
     size = out.stat().st_size / 1e6
     console.print(
         f"report written to {out} ({size:.1f} MB): {', '.join(result.sections) or 'no sections'}",

@@ -50,8 +50,8 @@ def sample(
         "canonical-form draw with the critic's acceptance probability (default).",
     ),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (reproducible on CPU)."),
-    batch_size: int = typer.Option(SAMPLE.batch_size, "--batch-size"),
-    device: str = typer.Option("auto", "--device"),
+    batch_size: int = typer.Option(SAMPLE.batch_size, "--batch-size", help="Draws decoded per batch."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
     """Sample molecules from the prior and check each with RDKit."""
@@ -100,6 +100,18 @@ def sample(
     if len(frame) < n:
         what = "unique molecules" if unique else "molecules in canonical form"
         err_console.print(f"warning: only {len(frame):,} {what} found of {n:,} requested")
+    _print_verdict(vae, frame, canonical_only)
+
+
+def _print_verdict(vae, frame, canonical_only: bool) -> None:
+    """Say when the samples and the model's validation metrics show it is not usable yet."""
+    from molvae.training.verdicts import model_verdict, sample_stats
+
+    # Kept/drawn is the canonical-form share only when nothing else turned draws down.
+    drawn = frame.attrs.get("drawn") if canonical_only and not frame.attrs.get("critic") else None
+    verdict = model_verdict(vae.bundle.metrics, sample_stats(frame, drawn=drawn))
+    if not verdict.usable:
+        err_console.print(verdict.line(), highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

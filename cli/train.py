@@ -53,13 +53,13 @@ def train(
     epochs: int | None = typer.Option(
         None, "--epochs", help="Epochs; with --resume, changes the run's length (and LR schedule)."
     ),
-    batch_size: int | None = typer.Option(None, "--batch-size"),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Molecules per step (the global batch with several processes)."),
     learning_rate: float | None = typer.Option(None, "--lr", help="Peak learning rate."),
     beta: float | None = typer.Option(None, "--beta", help="Final KL weight (beta-VAE)."),
     kl_schedule: str | None = typer.Option(
         None, "--kl-schedule", help="constant, linear, sigmoid or cyclical."
     ),
-    kl_warmup_steps: int | None = typer.Option(None, "--kl-warmup-steps"),
+    kl_warmup_steps: int | None = typer.Option(None, "--kl-warmup-steps", help="Steps over which the KL weight rises to --beta."),
     free_bits: float | None = typer.Option(
         None, "--free-bits", help="Nats per latent unit not penalized."
     ),
@@ -71,7 +71,7 @@ def train(
     ),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N."),
     precision: str | None = typer.Option(None, "--precision", help="auto, fp32, bf16 or fp16."),
-    seed: int | None = typer.Option(None, "--seed"),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed (split, initialization, batches)."),
     patience: int | None = typer.Option(
         None, "--patience", help="Early-stopping patience in epochs."
     ),
@@ -79,14 +79,14 @@ def train(
         None, "--checkpoint-every", help="Checkpoint every N steps."
     ),
     metrics_format: str | None = typer.Option(None, "--metrics-format", help="jsonl or csv."),
-    embedding_dim: int | None = typer.Option(None, "--embedding-dim"),
-    encoder_hidden: int | None = typer.Option(None, "--encoder-hidden"),
-    encoder_layers: int | None = typer.Option(None, "--encoder-layers"),
-    bidirectional: bool | None = typer.Option(None, "--bidirectional/--unidirectional"),
-    latent_dim: int | None = typer.Option(None, "--latent-dim"),
-    decoder_hidden: int | None = typer.Option(None, "--decoder-hidden"),
-    decoder_layers: int | None = typer.Option(None, "--decoder-layers"),
-    dropout: float | None = typer.Option(None, "--dropout"),
+    embedding_dim: int | None = typer.Option(None, "--embedding-dim", help="Token embedding size."),
+    encoder_hidden: int | None = typer.Option(None, "--encoder-hidden", help="Hidden size of the encoder GRU."),
+    encoder_layers: int | None = typer.Option(None, "--encoder-layers", help="Layers of the encoder GRU."),
+    bidirectional: bool | None = typer.Option(None, "--bidirectional/--unidirectional", help="Encoder GRU reading both directions (the default) or one."),
+    latent_dim: int | None = typer.Option(None, "--latent-dim", help="Size of the latent vector z."),
+    decoder_hidden: int | None = typer.Option(None, "--decoder-hidden", help="Hidden size of the decoder GRU."),
+    decoder_layers: int | None = typer.Option(None, "--decoder-layers", help="Layers of the decoder GRU."),
+    dropout: float | None = typer.Option(None, "--dropout", help="Dropout rate on embeddings, GRU outputs and between decoder layers."),
     devices: int | None = typer.Option(
         None,
         "--devices",
@@ -167,6 +167,22 @@ def train(
         f"{result.best_val_loss:.3f}, stopped by {result.stopped}; model in {result.model_dir}",
         highlight=False,
     )
+    _print_verdicts(result.model_dir)
+
+
+def _print_verdicts(model_dir: Path) -> None:
+    """Say when the trained model or one of its property predictors is not usable yet."""
+    from molvae.generation.model import MolVAE
+    from molvae.training import distributed
+    from molvae.training.verdicts import check_model, property_verdicts
+
+    env = distributed.environment()
+    if env is not None and env.rank != 0:  # under torchrun, rank 0 speaks for the job
+        return
+    vae = MolVAE.load(model_dir, device="cpu")
+    for verdict in [check_model(vae), *property_verdicts(vae.bundle.property_metrics)]:
+        if not verdict.usable:
+            err_console.print(verdict.line(), highlight=False, soft_wrap=True)
 
 
 def _status(message: str) -> None:

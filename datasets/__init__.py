@@ -18,7 +18,10 @@ __all__ = ["SAMPLES", "available", "sample_path"]
 SAMPLES: dict[str, str] = {
     "moses_sample.csv": "2,000 molecules sampled from the MOSES training split (column SMILES)",
     "moses_test_sample.csv": "1,000 molecules sampled from the MOSES test split (column SMILES)",
+    "moses_train_30k.csv.gz": "30,000 molecules sampled from the MOSES training split, for the "
+    "training quick start (column SMILES)",
     "bad_rows.csv": "13 messy rows: blanks, invalid SMILES, salts, a long chain (smiles,pIC50)",
+    "common_drugs.csv": "33 common drugs by name, isomeric SMILES (name,smiles)",
 }
 
 
@@ -28,11 +31,13 @@ def available() -> list[str]:
 
 
 def sample_path(name: str) -> Path:
-    """Path of a shipped data file; ``name`` may omit the ``.csv`` extension.
+    """Path of a shipped data file; ``name`` may omit the ``.csv`` (or ``.csv.gz``) extension.
 
     Anything else is a ``MolvaeError`` listing the available names.
     """
-    filename = name if name in SAMPLES else f"{name}.csv"
+    filename = next(
+        (f for f in (name, f"{name}.csv", f"{name}.csv.gz") if f in SAMPLES), f"{name}.csv"
+    )
     if filename not in SAMPLES:
         raise MolvaeError(f"no shipped data file {name!r}; available: {', '.join(SAMPLES)}")
     # The package is installed as plain files (never zipped), so the resource is a real path.

@@ -11,8 +11,11 @@ from tests.conftest import REPO
 @pytest.mark.slow
 def test_examples_run(tmp_path):
     run = tmp_path / "example"
+    # The training example with a small subset and one epoch: seconds instead of minutes.
+    small = {"train_small_model.py": ["--max-molecules", "2000", "--epochs", "1"]}
     for script in ("train_small_model.py", "sample_and_validate.py", "encode_and_decode.py"):
-        out = subprocess.run([sys.executable, str(REPO / "examples" / script), str(run)],
+        out = subprocess.run([sys.executable, str(REPO / "examples" / script), str(run),
+                              *small.get(script, [])],
                              capture_output=True, text=True, timeout=900)
         assert out.returncode == 0, f"{script}: {out.stderr[-2000:]}"
     assert (run / "model" / "model.safetensors").is_file()

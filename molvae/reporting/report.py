@@ -48,6 +48,13 @@ from molvae.latent.maps import LatentMap, latent_map
 from molvae.models.store import resolve_model_path
 from molvae.reporting import figures
 from molvae.settings import DecodeSettings
+from molvae.training.verdicts import (
+    Verdict,
+    critic_verdict,
+    model_verdict,
+    property_verdicts,
+    sample_stats,
+)
 
 __all__ = [
     "DEFAULT_MAX_STRUCTURES",
@@ -320,6 +327,7 @@ class RunReport:
     html: str
     missing: list[str] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
 
 
 def _metrics_table(items: Sequence[tuple[str, object]]) -> str:
@@ -399,6 +407,9 @@ class RunData:
     latent_map: LatentMap | None
 
     missing: dict[str, str] = field(default_factory=dict)
+    # Whether the model and each of its heads is usable yet (molvae.training.verdicts): the
+    # model's first, judged from its validation metrics and the samples above.
+    verdicts: list[Verdict] = field(default_factory=list)
 
 
 def collect_run(
@@ -495,6 +506,13 @@ def collect_run(
     if index is not None and unique:
         novel = ~index.contains(unique)
         stats.append(("novel among unique", f"{novel.mean():.1%}"))
+    verdicts = [
+        model_verdict(bundle.metrics, sample_stats(samples)),
+        *property_verdicts(bundle.property_metrics),
+    ]
+    critic_auc = (vae.critic.info or {}).get("held_out_auc") if vae.critic is not None else None
+    if isinstance(critic_auc, int | float):
+        verdicts.append(critic_verdict(float(critic_auc)))
     # Molecules in canonical form first: those are what `molvae sample` returns.
     grid_smiles = list(dict.fromkeys(in_form + unique))[:20]
     if not grid_smiles:
@@ -565,6 +583,7 @@ def collect_run(
         map_source=map_source,
         latent_map=lmap,
         missing=missing,
+        verdicts=verdicts,
     )
 
 
@@ -576,7 +595,15 @@ def render_run(data: RunData, max_structures: int = DEFAULT_MAX_STRUCTURES) -> R
     """
 
     sections: list[str] = []
-    parts: list[str] = [f"<h1>{_e(data.title)}</h1>", _metrics_table(data.info)]
+    parts: list[str] = [f"<h1>{_e(data.title)}</h1>"]
+    if data.verdicts:
+        # Not usable yet: the amber note box; usable: the grey sub-heading style.
+        parts.append('<div class="verdicts">' + "".join(
+            f'<p class="{"sub" if v.usable else "missing"} verdict" '
+            f'data-usable="{"true" if v.usable else "false"}">{_e(v.line())}</p>'
+            for v in data.verdicts
+        ) + "</div>")
+    parts.append(_metrics_table(data.info))
 
     def note(section: str) -> None:
         if section in data.missing:
@@ -654,6 +681,7 @@ def render_run(data: RunData, max_structures: int = DEFAULT_MAX_STRUCTURES) -> R
         html=_page(data.title, "\n".join(parts)),
         missing=list(data.missing.values()),
         sections=sections,
+        verdicts=list(data.verdicts),
     )
 
 
