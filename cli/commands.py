@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "reconstruct",
     "generate",
     "optimize",
+    "design",
     "fit_property",
     "fit_critic",
     "models",

@@ -1,0 +1,534 @@
+"""Design under an oracle budget (:func:`design`): latent-space optimization with the oracle in
+the loop.
+
+The oracle is any function of a list of canonical SMILES returning one score per molecule (a
+docking script, a QSAR model, an assay); each call is costly, so the budget counts calls as
+PMO does (Gao et al., NeurIPS 2022): one call per unique canonical SMILES, repeats answered
+from the record for free, invalid molecules never sent, the budget never exceeded.
+
+Each round (one oracle batch):
+
+1. the VAE proposes latent points: Gaussian trust regions around the encodings of the best
+   molecules scored so far, plus a share of prior draws (all prior draws before any score);
+2. the points are decoded greedily; molecules the model wrote in canonical form, valid for
+   RDKit, passing the constraints and never scored form the candidate pool;
+3. a Tanimoto-kernel GP on Morgan fingerprints, fitted to the scores so far, picks the batch by
+   Thompson sampling (:mod:`molvae.optimize.surrogate`);
+4. the oracle scores the batch; the calls are appended to the record and flushed.
+
+The trust-region radius grows after rounds that improve the best score and shrinks after
+rounds that do not (TuRBO, as LOLBO uses it in a VAE's latent space). What a round depends on
+(radius, centres, random streams) is derived from the record and the seed, so a run resumed
+from its record continues as the uninterrupted run would have (unless rounds without any new
+candidate, which leave no trace in the record, came before the interruption).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import numbers
+import os
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import torch
+
+from molvae import chem
+from molvae.errors import MolvaeError
+from molvae.optimize.oracles import Oracle, OracleError, call_oracle
+from molvae.optimize.scoring import score_molecules
+from molvae.optimize.search import _check_constraints
+from molvae.optimize.surrogate import TanimotoGP, fingerprints
+from molvae.settings import DesignSettings
+
+if TYPE_CHECKING:
+    from molvae.generation.model import MolVAE
+
+CALL_COLUMNS = ["call", "smiles", "score", "status", "reason", "round", "source"]
+# Where a scored molecule came from (column ``source`` of the calls).
+SOURCE_START = "start"
+SOURCE_PRIOR = "vae-prior"
+SOURCE_TRUST = "vae-trust-region"
+VAE_SOURCES = (SOURCE_PRIOR, SOURCE_TRUST)
+# Molecules in a row (batches of one) for which the oracle raised before the run stops.
+MAX_RAISED_IN_A_ROW = 5
+# Candidates the GP's joint posterior is drawn over, at most (its covariance is pool x pool).
+MAX_THOMPSON_POOL = 3000
+# Rounds in a row without a single new candidate before the run stops early.
+MAX_EMPTY_ROUNDS = 5
+
+
+@dataclass
+class DesignProgress:
+    """State after each oracle batch, for progress displays."""
+
+    calls: int
+    budget: int
+    round: int
+    best: float
+    top10: float
+    failed: int
+
+
+@dataclass
+class DesignResult:
+    """The calls made (``calls``, one row per oracle call, in order) and how the run went.
+
+    ``calls`` columns: ``call`` (1-based), ``smiles`` (canonical), ``score`` (NaN when the
+    call failed), ``status`` (``ok``/``failed``), ``reason`` (why it failed), ``round`` and
+    ``source`` (``start``, ``vae-prior`` or ``vae-trust-region``). ``prior`` holds the
+    molecules with known scores given to the run (never sent to the oracle); ``skipped``
+    counts input molecules that could not be used, by reason; ``rejected`` counts proposed
+    molecules the constraints turned down, by reason; ``resumed`` is the number of calls read
+    from the record; ``stopped`` says why a run ended before its budget ("" when it spent it).
+    """
+
+    calls: pd.DataFrame
+    budget: int
+    prior: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["smiles", "score"]))
+    skipped: dict[str, int] = field(default_factory=dict)
+    resumed: int = 0
+    stopped: str = ""
+    rejected: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_calls(self) -> int:
+        """Oracle calls made (failed ones included): what the budget counts."""
+        return len(self.calls)
+
+    def best(self, k: int = 10) -> pd.DataFrame:
+        """The ``k`` best-scored calls, best first (the earlier call first on a tie)."""
+        ok = self.calls[self.calls["status"] == "ok"]
+        return ok.sort_values(["score", "call"], ascending=[False, True]).head(k).reset_index(
+            drop=True
+        )
+
+    def top_mean(self, k: int = 10) -> float:
+        """Mean score of the ``k`` best calls (NaN before any successful call)."""
+        best = self.best(k)
+        return float(best["score"].mean()) if len(best) else math.nan
+
+
+# ------------------------------------------------------------------------------ the record
+def recorded_calls(path: str | os.PathLike) -> int:
+    """Number of complete call lines in a record file (0 when it does not exist)."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    with path.open("rb") as handle:
+        lines = handle.read().count(b"\n")
+    return max(lines - 1, 0)
+
+
+class CallRecord:
+    """The calls of a run, in memory and (with a path) in a CSV file appended batch by batch."""
+
+    def __init__(self, path: str | os.PathLike | None, resume: bool):
+        self.path = Path(path) if path is not None else None
+        self.rows: list[dict] = []
+        if self.path is None:
+            return
+        if recorded_calls(self.path) > 0:
+            if not resume:
+                raise MolvaeError(
+                    f"{self.path}: a record of calls already exists; pass --resume "
+                    "(resume=True) to continue it, or choose another file"
+                )
+            self.rows = self._read(self.path)
+        else:  # no file, or a header without calls: start a new record
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("w", newline="", encoding="utf-8") as handle:
+                csv.writer(handle).writerow(CALL_COLUMNS)
+
+    @staticmethod
+    def _read(path: Path) -> list[dict]:
+        raw = path.read_bytes()
+        if not raw.endswith(b"\n"):  # a run killed while writing a line: that line is lost
+            cut = raw.rfind(b"\n") + 1
+            with path.open("r+b") as handle:
+                handle.truncate(cut)
+        try:
+            frame = pd.read_csv(path, dtype={"smiles": str, "reason": str, "source": str,
+                                             "status": str}, keep_default_na=False,
+                                na_values={"score": ["", "nan", "NaN"]})
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+            raise MolvaeError(f"{path}: cannot read the record of calls: {exc}") from None
+        missing = [c for c in CALL_COLUMNS if c not in frame.columns]
+        if missing:
+            raise MolvaeError(
+                f"{path}: not a record of calls from molvae design (missing column(s) "
+                f"{', '.join(missing)})"
+            )
+        if len(frame) and frame["call"].tolist() != list(range(1, len(frame) + 1)):
+            raise MolvaeError(f"{path}: the calls are not numbered 1, 2, ... in order")
+        frame["score"] = pd.to_numeric(frame["score"], errors="coerce")
+        return frame[CALL_COLUMNS].to_dict("records")
+
+    def append(self, rows: list[dict]) -> None:
+        """Add a batch of calls; with a file, written and flushed to disk before returning."""
+        self.rows.extend(rows)
+        if self.path is None:
+            return
+        with self.path.open("a", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            for row in rows:
+                score = row["score"]
+                writer.writerow([row["call"], row["smiles"], "" if math.isnan(score) else
+                                 repr(float(score)), row["status"], row["reason"], row["round"],
+                                 row["source"]])
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.rows, columns=CALL_COLUMNS)
+        return frame.astype({"call": int, "score": float, "round": int})
+
+
+# ------------------------------------------------------------------------------ inputs
+def _canonical_list(smiles: Sequence[str], skipped: dict[str, int], what: str) -> list[str]:
+    out = []
+    for s in smiles:
+        can = chem.canonical_smiles(s) if isinstance(s, str) and s.strip() else None
+        if can is None:
+            key = f"{what}: invalid SMILES"
+            skipped[key] = skipped.get(key, 0) + 1
+        else:
+            out.append(can)
+    return list(dict.fromkeys(out))
+
+
+def _prior_scores(scores: pd.DataFrame | None, skipped: dict[str, int]) -> dict[str, float]:
+    """Canonical SMILES -> score of the molecules known for free (the last row wins a repeat)."""
+    if scores is None:
+        return {}
+    missing = [c for c in ("smiles", "score") if c not in scores.columns]
+    if missing:
+        raise MolvaeError(
+            f"scores: missing column(s) {', '.join(missing)} (columns: "
+            f"{', '.join(map(str, scores.columns))})"
+        )
+    out: dict[str, float] = {}
+    values = pd.to_numeric(scores["score"], errors="coerce").to_numpy(dtype=np.float64)
+    for s, value in zip(scores["smiles"].tolist(), values, strict=True):
+        can = chem.canonical_smiles(s) if isinstance(s, str) and s.strip() else None
+        if can is None:
+            skipped["scores: invalid SMILES"] = skipped.get("scores: invalid SMILES", 0) + 1
+        elif not np.isfinite(value):
+            skipped["scores: no numeric score"] = skipped.get("scores: no numeric score", 0) + 1
+        else:
+            out[can] = float(value)
+    return out
+
+
+def _load_vae(model) -> MolVAE:
+    from molvae.generation.model import MolVAE
+
+    if isinstance(model, MolVAE):
+        return model
+    return MolVAE.load(model if model is not None else "default")
+
+
+# ------------------------------------------------------------------------------ the search state
+@dataclass
+class _Region:
+    """The trust-region radius and its success/failure streaks, replayed from the record."""
+
+    radius: float
+    successes: int = 0
+    failures: int = 0
+    best: float = -math.inf
+
+    def update(self, batch_best: float, s: DesignSettings) -> None:
+        if batch_best > self.best + 1e-3 * max(1.0, abs(self.best)):
+            self.successes += 1
+            self.failures = 0
+        elif math.isfinite(self.best):
+            self.failures += 1
+            self.successes = 0
+        if np.isfinite(batch_best):
+            self.best = max(self.best, batch_best)
+        if self.successes >= s.success_rounds:
+            self.radius = min(self.radius * 2, s.max_radius)
+            self.successes = 0
+        elif self.failures >= s.failure_rounds:
+            self.radius /= 2
+            self.failures = 0
+            if self.radius < s.min_radius:  # collapsed: restart wide (TuRBO's restart)
+                self.radius = s.radius
+
+
+def _replay_region(calls: list[dict], prior: dict[str, float], s: DesignSettings) -> _Region:
+    region = _Region(s.radius)
+    if prior:
+        region.best = max(prior.values())
+    by_round: dict[int, list[float]] = {}
+    for row in calls:
+        if row["status"] == "ok" and row["source"] != SOURCE_START:
+            by_round.setdefault(int(row["round"]), []).append(float(row["score"]))
+        elif row["status"] == "ok":
+            region.best = max(region.best, float(row["score"]))
+    for round_ in sorted(by_round):
+        region.update(max(by_round[round_]), s)
+    return region
+
+
+class _Latents:
+    """Encodings (mu) of scored molecules, computed once each; None for those that cannot be."""
+
+    def __init__(self, vae: MolVAE):
+        self.vae = vae
+        self.cache: dict[str, np.ndarray | None] = {}
+
+    def get(self, smiles: Sequence[str]) -> dict[str, np.ndarray]:
+        todo = [s for s in smiles if s not in self.cache]
+        if todo:
+            prep = self.vae.prepare(todo, flatten=True)
+            mu = self.vae.encode_dataset(prep.dataset)[0].numpy() if len(prep.dataset) else []
+            found = dict(zip(prep.dataset.rows.tolist(), mu, strict=True))
+            for i, s in enumerate(todo):
+                self.cache[s] = found.get(i)
+        return {s: self.cache[s] for s in smiles if self.cache.get(s) is not None}
+
+
+def _round_seed(seed: int, round_: int) -> int:
+    return int(np.random.SeedSequence([seed, round_]).generate_state(1)[0])
+
+
+def _constraint_view(s: DesignSettings):
+    """The constraint fields of ``s`` as :func:`_check_constraints` reads them."""
+    return types.SimpleNamespace(
+        similar_to=s.similar_to, min_similarity=s.min_similarity,
+        max_heavy_atoms=s.max_heavy_atoms, conditions=s.conditions, filters=s.filters,
+        novel=False,
+    )
+
+
+def _has_constraints(s: DesignSettings) -> bool:
+    return bool(
+        (s.similar_to and s.min_similarity > 0) or s.max_heavy_atoms is not None
+        or s.conditions or s.filters
+    )
+
+
+def _apply_constraints(
+    smiles: list[str], s: DesignSettings, rejected: dict[str, int]
+) -> np.ndarray:
+    """Boolean mask of the molecules that pass the constraints; rejections counted by reason."""
+    if not smiles or not _has_constraints(s):
+        return np.ones(len(smiles), dtype=bool)
+    props = list(dict.fromkeys(c.name for c in s.conditions))
+    refs = [s.similar_to] * len(smiles) if s.similar_to else None
+    scored = score_molecules(smiles, props, refs, s.filters)
+    reasons = _check_constraints(scored, _constraint_view(s), None)
+    kinds = reasons[reasons != ""].str.split(":").str[0]
+    for reason, count in kinds.value_counts().items():
+        rejected[reason] = rejected.get(reason, 0) + int(count)
+    return (reasons == "").to_numpy()
+
+
+# ------------------------------------------------------------------------------ proposals
+def _propose(
+    vae: MolVAE,
+    s: DesignSettings,
+    data: dict[str, float],
+    known: set[str],
+    latents: _Latents,
+    region: _Region,
+    anchors: list[str],
+    seed: int,
+    rejected: dict[str, int],
+) -> pd.DataFrame:
+    """Candidates of one round: ``smiles`` (canonical, unscored, passing) and ``source``."""
+    gen = torch.Generator().manual_seed(seed % 2**63)
+    d = vae.latent_dim
+    ranked = sorted(data, key=lambda m: data[m], reverse=True)
+    centre_smiles = list(dict.fromkeys(anchors + ranked[: s.centers]))
+    centres = latents.get(centre_smiles) if data or anchors else {}
+    n_prior = s.pool_size if not centres else int(round(s.pool_size * s.prior_share))
+    n_trust = s.pool_size - n_prior
+    parts, sources = [], []
+    if n_trust > 0:
+        mus = np.stack(list(centres.values()))
+        # More points around the better centres: weights 1/sqrt(rank).
+        weights = 1.0 / np.sqrt(np.arange(1, len(mus) + 1))
+        counts = np.floor(weights / weights.sum() * n_trust).astype(int)
+        counts[0] += n_trust - counts.sum()
+        base = torch.from_numpy(np.repeat(mus, counts, axis=0)).float()
+        # Radii spread log-uniformly over [r/2, 2r]: some points stay near, some reach out.
+        scale = region.radius * torch.exp(
+            (torch.rand(len(base), 1, generator=gen) * 2 - 1) * math.log(2.0)
+        )
+        parts.append(base + scale * torch.randn(len(base), d, generator=gen))
+        sources += [SOURCE_TRUST] * len(base)
+    if n_prior > 0:
+        parts.append(torch.randn(n_prior, d, generator=gen))
+        sources += [SOURCE_PRIOR] * n_prior
+    z = torch.cat(parts)
+    decoded = vae.decode(z, check_form=True, seed=seed % 2**63)
+    keep = decoded["valid"].to_numpy() & decoded["canonical_form"].to_numpy()
+    frame = pd.DataFrame({"smiles": decoded["canonical"], "source": sources})[keep]
+    frame = frame.drop_duplicates("smiles")
+    frame = frame[~frame["smiles"].isin(known)].reset_index(drop=True)
+    mask = _apply_constraints(frame["smiles"].tolist(), s, rejected)
+    return frame[mask].reset_index(drop=True)
+
+
+def _choose(
+    pool: pd.DataFrame, k: int, data: dict[str, float], s: DesignSettings, rng: np.random.Generator
+) -> list[int]:
+    """Rows of ``pool`` to score: Thompson sampling from the GP, or a random pick."""
+    if k >= len(pool):
+        return list(range(len(pool)))
+    if s.surrogate == "none" or len(data) < 2:
+        return sorted(rng.choice(len(pool), size=k, replace=False).tolist())
+    smiles = list(data)
+    y = np.asarray([data[m] for m in smiles])
+    if len(smiles) > s.max_train:
+        # The best half, and a random half of the others: the GP must know the top well and
+        # still see the landscape.
+        order = np.argsort(-y, kind="stable")
+        top = order[: s.max_train // 2]
+        rest = rng.choice(order[s.max_train // 2 :], size=s.max_train - len(top), replace=False)
+        chosen = np.concatenate([top, rest])
+        smiles, y = [smiles[i] for i in chosen], y[chosen]
+    gp = TanimotoGP(fingerprints(smiles), y)
+    rows = np.arange(len(pool))
+    if len(pool) > MAX_THOMPSON_POOL:  # joint draws cost O(pool^3): a random subset
+        rows = np.sort(rng.choice(len(pool), size=MAX_THOMPSON_POOL, replace=False))
+    picks = gp.thompson_batch(fingerprints(pool["smiles"].iloc[rows].tolist()), k, rng)
+    return [int(rows[i]) for i in picks]
+
+
+# ------------------------------------------------------------------------------ the run
+def design(
+    oracle: Oracle,
+    budget: int = 1000,
+    *,
+    model: str | os.PathLike | MolVAE | None = None,
+    settings: DesignSettings | None = None,
+    seed: int = 0,
+    record: str | os.PathLike | None = None,
+    resume: bool = False,
+    start_from: Sequence[str] | None = None,
+    scores: pd.DataFrame | None = None,
+    on_progress: Callable[[DesignProgress], None] | None = None,
+) -> DesignResult:
+    """Spend at most ``budget`` oracle calls looking for the molecules ``oracle`` scores highest.
+
+    ``oracle`` takes a list of canonical SMILES and returns one score per molecule (higher is
+    better; None or NaN: that molecule failed). ``model`` is a bundled model name, a model or
+    run directory, or a loaded :class:`MolVAE` (None: the bundled default). ``record`` is the
+    CSV file of calls, appended and flushed after every batch; with ``resume`` a run continues
+    from it without calling the oracle again for anything in it. ``start_from`` molecules are
+    scored first (they count against the budget, as in PMO); ``scores``, a DataFrame with
+    columns ``smiles`` and ``score``, is prior knowledge known for free (never sent to the
+    oracle, not counted). Proposed molecules must pass the constraints of ``settings``; the
+    ``start_from`` molecules are scored as given.
+
+    A molecule the oracle fails for (None, NaN, a non-number, or an exception when it is sent
+    alone) is recorded as ``failed`` with the reason and counts as a call; the run goes on. A
+    batch that fails as a whole, or an answer of the wrong length, raises
+    :class:`~molvae.optimize.oracles.OracleError`; the calls made so far stay in the record.
+    """
+    s = settings or DesignSettings()
+    if isinstance(budget, bool) or not isinstance(budget, numbers.Integral) or budget < 1:
+        raise MolvaeError(f"the budget must be a positive number of calls, got {budget!r}")
+    budget = int(budget)
+    if s.similar_to is not None and chem.parse_smiles(s.similar_to) is None:
+        raise MolvaeError(f"--similar-to: {s.similar_to!r} is not a valid SMILES")
+    skipped: dict[str, int] = {}
+    prior = _prior_scores(scores, skipped)
+    starts = _canonical_list(start_from or [], skipped, "start-from")
+    log = CallRecord(record, resume)
+    resumed = len(log.rows)
+    if resumed > budget:
+        raise MolvaeError(
+            f"{log.path}: the record holds {resumed} calls, more than the budget of {budget}"
+        )
+    vae = _load_vae(model)
+    scored: dict[str, float] = {}  # every molecule called: score (NaN when failed)
+    for row in log.rows:
+        scored[row["smiles"]] = float(row["score"])
+    rejected: dict[str, int] = {}
+    raised_in_a_row = 0
+    stopped = ""
+
+    def progress(round_: int) -> None:
+        if on_progress is None:
+            return
+        ok = sorted((v for v in scored.values() if not math.isnan(v)), reverse=True)
+        on_progress(DesignProgress(
+            calls=len(log.rows), budget=budget, round=round_,
+            best=ok[0] if ok else math.nan,
+            top10=float(np.mean(ok[:10])) if ok else math.nan,
+            failed=sum(1 for r in log.rows if r["status"] != "ok"),
+        ))
+
+    def score_batch(smiles: list[str], sources: list[str], round_: int) -> None:
+        nonlocal raised_in_a_row
+        values, reasons = call_oracle(oracle, smiles)
+        rows = []
+        for m, value, reason, source in zip(smiles, values, reasons, sources, strict=True):
+            rows.append({
+                "call": len(log.rows) + len(rows) + 1, "smiles": m, "score": value,
+                "status": "failed" if reason else "ok", "reason": reason, "round": round_,
+                "source": source,
+            })
+            scored[m] = value
+            raised_in_a_row = raised_in_a_row + 1 if reason.startswith("oracle raised") else 0
+        log.append(rows)
+        progress(round_)
+        if raised_in_a_row >= MAX_RAISED_IN_A_ROW:
+            raise OracleError(
+                f"the oracle raised for {raised_in_a_row} molecules in a row; last: "
+                f"{reasons[-1].removeprefix('oracle raised ')}"
+            )
+
+    round_ = max((int(r["round"]) for r in log.rows), default=0)
+    progress(round_)
+    # The start molecules first (those already called or known are free).
+    todo = [m for m in starts if m not in scored and m not in prior]
+    while todo and len(log.rows) < budget:
+        round_ += 1
+        batch = todo[: min(s.batch_size, budget - len(log.rows))]
+        todo = todo[len(batch):]
+        score_batch(batch, [SOURCE_START] * len(batch), round_)
+
+    latents = _Latents(vae)
+    region = _replay_region(log.rows, prior, s)
+    anchors = [s.similar_to] if s.similar_to else []
+    anchors = [chem.canonical_smiles(a) for a in anchors]
+    empty_rounds = 0
+    while len(log.rows) < budget:
+        round_ += 1
+        round_seed = _round_seed(seed, round_)
+        rng = np.random.default_rng(round_seed)
+        data = {m: v for m, v in prior.items()}
+        data.update({m: v for m, v in scored.items() if not math.isnan(v)})
+        known = set(scored) | set(prior)
+        pool = _propose(vae, s, data, known, latents, region, anchors, round_seed, rejected)
+        if pool.empty:
+            empty_rounds += 1
+            if empty_rounds >= MAX_EMPTY_ROUNDS:
+                stopped = (
+                    f"no new molecule passed the constraints in {MAX_EMPTY_ROUNDS} rounds in a row"
+                )
+                break
+            region.radius = min(region.radius * 2, s.max_radius)
+            continue
+        empty_rounds = 0
+        k = min(s.batch_size, budget - len(log.rows))
+        picks = _choose(pool, k, data, s, rng)
+        batch = pool.iloc[picks]
+        score_batch(batch["smiles"].tolist(), batch["source"].tolist(), round_)
+        new = [scored[m] for m in batch["smiles"]]
+        finite = [v for v in new if not math.isnan(v)]
+        region.update(max(finite) if finite else -math.inf, s)
+    prior_frame = pd.DataFrame({"smiles": list(prior), "score": list(prior.values())})
+    return DesignResult(log.frame(), budget, prior_frame, skipped, resumed, stopped, rejected)
