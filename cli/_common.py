@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
 
-from molvae.data.writing import PARQUET_HINT
+from molvae.data.writing import OUTPUT_LOG, PARQUET_HINT, replaced_message
 from molvae.errors import MolvaeError
 
 __all__ = [
@@ -17,11 +19,14 @@ __all__ = [
     "MODEL_HELP",
     "check_output",
     "console",
+    "declare_output",
     "err_console",
+    "flattened_note",
     "load_model",
     "parse_csv_list",
     "progress_bar",
     "report_reasons",
+    "report_replaced_outputs",
     "report_status",
     "sidecar",
 ]
@@ -32,6 +37,15 @@ console = Console(markup=False)
 err_console = Console(stderr=True, markup=False)
 
 MODEL_HELP = "Model directory, training run directory, or bundled model name (default: 'default')."
+STRICT_HELP = (
+    "Reject molecules the model cannot write as given (stereo marks, charges, salts) instead of "
+    "encoding their flattened form (column encoded_as)."
+)
+
+
+def flattened_note(n: int, what: str = "encoded") -> str:
+    """``"; 3 encoded in flattened form (stereo/charges removed)"`` for a summary line, or ""."""
+    return f"; {n:,} {what} in flattened form (stereo/charges removed)" if n else ""
 
 
 def load_model(model: str | None, device: str = "auto"):
@@ -66,10 +80,12 @@ def check_output(path: Path, suffixes: tuple[str, ...], option: str = "--out") -
     """Fail fast, before any slow work, on an output name we cannot write; returns its suffix.
 
     An unknown extension is a usage error (exit 2); ``.parquet`` without pyarrow is a one-line
-    error suggesting the extra or a CSV.
+    error suggesting the extra or a CSV. The path is also declared as an output
+    (:func:`declare_output`), so replacing an existing file is reported.
     """
     import typer
 
+    declare_output(path)
     name = path.name.lower()
     suffix = next((s for s in suffixes if name.endswith(s)), None)
     if suffix is None:
@@ -121,6 +137,67 @@ def progress_bar(total: int | None = None, description: str = ""):
 
 
 DATA_HELP = "Molecule file (CSV/TSV/SMI/SDF, optionally .gz)."
+
+
+# Outputs that replace an existing file are reported on stderr, one line each, once per command:
+# tables written through molvae.data.writing announce themselves on the ``molvae.outputs`` logger
+# as they are moved into place; any other output declared with ``declare_output`` (HTML pages,
+# images, JSON reports) is compared with what was there before when the command ends. Replacing
+# is the expected behaviour of a rerun, so it is said rather than refused.
+_declared: dict[str, tuple[Path, tuple[int, int, int]]] = {}
+_announced: set[str] = set()
+
+
+def _key(path: str | os.PathLike) -> str:
+    return os.path.abspath(path)
+
+
+def _stat(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _announce(path: str | os.PathLike) -> None:
+    key = _key(path)
+    if key not in _announced:
+        _announced.add(key)
+        err_console.print(replaced_message(path), highlight=False, soft_wrap=True)
+
+
+class _ReplacedNotice(logging.Handler):
+    """Prints the library's "replaced X (it existed)" records, once per file and command."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _announce(getattr(record, "molvae_path", record.getMessage()))
+
+
+def declare_output(path: Path) -> None:
+    """Remember whether ``path`` exists now, so that :func:`report_replaced_outputs` can say
+    that the command replaced it."""
+    before = _stat(Path(path))
+    if before is not None:
+        _declared.setdefault(_key(path), (Path(path), before))
+
+
+def report_replaced_outputs() -> None:
+    """At the end of a command: name each declared output that replaced an existing file (and
+    was not named yet), then forget this command's outputs."""
+    try:
+        for path, before in _declared.values():
+            after = _stat(path)
+            if after is not None and after != before:
+                _announce(path)
+    finally:
+        _declared.clear()
+        _announced.clear()
+
+
+if not any(isinstance(h, _ReplacedNotice) for h in OUTPUT_LOG.handlers):
+    OUTPUT_LOG.addHandler(_ReplacedNotice())
+    OUTPUT_LOG.setLevel(logging.INFO)
 
 
 def sidecar(out: Path, suffix: str) -> Path:

@@ -26,7 +26,7 @@ def decode(
     latents: Path = typer.Argument(
         ..., help="Latents file from `molvae encode` (.csv/.tsv/.parquet/.npy)."
     ),
-    out: Path = typer.Option(Path("decoded.csv"), "--out", "-o"),
+    out: Path = typer.Option(Path("decoded.csv"), "--out", "-o", help="Decoded molecules, one row per latent point (.csv, .tsv or .parquet)."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     strategy: str = typer.Option(
         "greedy", "--strategy",
@@ -34,10 +34,10 @@ def decode(
     ),
     beam_width: int = typer.Option(8, "--beam-width", min=1, help="Strings kept by --strategy beam."),
     beam_pick: str = typer.Option("likeliest", "--beam-pick", help="Which string of the beam: likeliest (highest p(x|z)) or nearest (its own encoding nearest to z; one encoder pass per string)."),
-    temperature: float = typer.Option(1.0, "--temperature", "-t"),
-    seed: int | None = typer.Option(None, "--seed"),
+    temperature: float = typer.Option(1.0, "--temperature", "-t", help="Softmax temperature of --strategy sample."),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed of --strategy sample (reproducible on CPU)."),
     batch_size: int = typer.Option(1024, "--batch-size", min=1, help="Latent points per decoder batch."),
-    device: str = typer.Option("auto", "--device"),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
     """Decode latent points to molecules; rows with missing latents are reported, not dropped."""

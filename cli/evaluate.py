@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ._common import MODEL_HELP, console, err_console, load_model
+from ._common import MODEL_HELP, console, declare_output, err_console, load_model
 from ._config import config_option
 
 
@@ -21,7 +21,7 @@ def evaluate(
     out: Path | None = typer.Option(None, "--out", "-o", help="JSON report."),
     model_metrics_n: int = typer.Option(2000, "--model-metrics", help="Reference molecules for model-side metrics (0: skip)."),
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
-    temperature: float = typer.Option(1.0, "--temperature", "-t"),
+    temperature: float = typer.Option(1.0, "--temperature", "-t", help="Softmax temperature of the sampler."),
     canonical_only: bool = typer.Option(
         True, "--canonical-only/--any-form",
         help="Sample only strings in their molecule's canonical form (see `molvae sample`).",
@@ -30,14 +30,16 @@ def evaluate(
         True, "--critic/--no-critic",
         help="Use the model's realism critic, if it has one (see `molvae sample`).",
     ),
-    seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("auto", "--device"),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the sampling."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
     """Score generated molecules with the MOSES metrics (and a model's own metrics)."""
     from molvae.evaluation import metrics_table
     from molvae.evaluation.model_side import evaluate_model
 
+    if out is not None:
+        declare_output(out)
     vae = load_model(model, device) if samples is None else None
     report = evaluate_model(
         reference, vae=vae, samples=samples, n=n, train=train,

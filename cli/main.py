@@ -13,7 +13,7 @@ import typer
 from molvae._version import __version__
 from molvae.errors import MolvaeError
 
-from ._common import err_console
+from ._common import err_console, report_replaced_outputs
 
 app = typer.Typer(
     name="molvae",
@@ -82,6 +82,8 @@ def invoke(args: list[str]) -> int:
             raise
         _print_error(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)")
         return 1
+    finally:
+        report_replaced_outputs()  # "replaced X (it existed)" for outputs not named yet
     return 0
 
 

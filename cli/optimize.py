@@ -25,7 +25,7 @@ def optimize(
     target: str = typer.Option("plogP", "--target", help="NAME or NAME:min (an RDKit property)."),
     min_similarity: float = typer.Option(OPTIMIZE.min_similarity, "--min-similarity", help="Tanimoto bound."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
-    out: Path = typer.Option(Path("optimized.csv"), "--out", "-o"),
+    out: Path = typer.Option(Path("optimized.csv"), "--out", "-o", help="Output CSV/TSV/parquet: one row per seed, in input order."),
     steps: int = typer.Option(OPTIMIZE.steps, "--steps", help="Gradient steps per trajectory."),
     starts: int = typer.Option(OPTIMIZE.starts, "--starts", help="Trajectories per seed."),
     step_size: float = typer.Option(OPTIMIZE.step_size, "--step-size", help="Gradient step size."),
@@ -52,8 +52,8 @@ def optimize(
         "(for models that write neutral molecules only).",
     ),
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
-    seed: int = typer.Option(OPTIMIZE.seed, "--seed"),
-    device: str = typer.Option("auto", "--device"),
+    seed: int = typer.Option(OPTIMIZE.seed, "--seed", help="Random seed (reproducible on CPU)."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
     """Improve each seed molecule's property under a similarity constraint (one row per seed)."""

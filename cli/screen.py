@@ -8,7 +8,7 @@ import typer
 
 from molvae.data.writing import write_table
 
-from ._common import console, err_console, parse_csv_list, sidecar
+from ._common import console, declare_output, err_console, parse_csv_list, sidecar
 
 
 def screen(
@@ -36,6 +36,9 @@ def screen(
     if grid is not None and grid.suffix.lower() not in (".png", ".svg"):
         raise typer.BadParameter("must end in .png or .svg", param_hint="--grid")
     rejects = rejects or sidecar(out, ".rejects.csv")
+    for path in (out, rejects, sdf, grid):
+        if path is not None:
+            declare_output(path)
     cfg = ScreenConfig.from_toml(config) if config else ScreenConfig()
     cfg = cfg.override(
         where=parse_csv_list(where),
@@ -64,6 +67,9 @@ def screen(
     if grid is not None and result.n_shortlisted:
         write_grid(result.shortlist, grid, n=grid_size)
         written.append(str(grid))
+    elif grid is not None and grid.exists():  # an earlier run's grid must not pass for this one's
+        grid.unlink()
+        err_console.print(f"removed {grid} (it existed; nothing shortlisted to draw)", highlight=False)
     written.append(str(rejects))
     console.print(result.summary_table())
     console.print(f"written: {', '.join(written)}", highlight=False)

@@ -1,14 +1,20 @@
-"""Sample molecules from a trained model and look at validity, uniqueness and properties.
+"""Sample molecules from a model and look at validity, uniqueness and properties.
 
-    python examples/sample_and_validate.py runs/example
+    python examples/sample_and_validate.py                 # the bundled model
+    python examples/sample_and_validate.py runs/example    # a model you trained
 """
 
 import sys
 
 from molvae import MolVAE, chem
+from molvae.errors import MolvaeError
 
-chem.set_rdkit_logging(False)
-vae = MolVAE.load(sys.argv[1] if len(sys.argv) > 1 else "runs/example")
+model = sys.argv[1] if len(sys.argv) > 1 else None  # None: the bundled model
+try:
+    vae = MolVAE.load(model)
+except MolvaeError as exc:  # e.g. no model there yet: examples/train_small_model.py trains one
+    sys.exit(f"error: {exc}")
+
 # By default only draws written in their molecule's canonical form are kept (the training
 # language); attrs["drawn"] says how many draws that took. canonical_only=False keeps them all.
 samples = vae.sample(500, temperature=1.0, seed=0)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from molvae.errors import MolvaeError
+from molvae.errors import MolvaeError, cannot_read, file_not_found
 
 if TYPE_CHECKING:
     import torch
@@ -156,8 +156,10 @@ def file_sha256(path: str | os.PathLike[str], block: int = 1 << 20) -> str:
         with open(path, "rb") as handle:
             for chunk in iter(lambda: handle.read(block), b""):
                 digest.update(chunk)
+    except FileNotFoundError:
+        raise file_not_found(path) from None
     except OSError as exc:
-        raise MolvaeError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise cannot_read(path, exc.strerror or exc) from None
     return digest.hexdigest()
 
 

@@ -42,7 +42,7 @@ from rich.progress import (
 )
 
 from molvae._version import __version__
-from molvae.errors import MolvaeError
+from molvae.errors import MolvaeError, cannot_read
 from molvae.runtime import atomic_write, file_sha256
 
 __all__ = [
@@ -271,9 +271,7 @@ def recorded_checksums(cache_dir: Path | None = None) -> dict[str, str]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise MolvaeError(
-            f"cannot read recorded checksums {path}: {exc}; fix or delete it"
-        ) from exc
+        raise cannot_read(path, f"{exc}; fix or delete this record of checksums") from exc
     if not isinstance(data, dict):
         raise MolvaeError(f"recorded checksums {path} is not a JSON object; fix or delete it")
     return {str(k): str(v) for k, v in data.items()}

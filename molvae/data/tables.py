@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from molvae import chem
-from molvae.errors import MolvaeError, file_not_found
+from molvae.errors import MolvaeError, cannot_read, file_not_found, no_column
 from molvae.runtime import map_chunks
 
 if TYPE_CHECKING:
@@ -403,19 +403,21 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     )
 
 
-def find_smiles_column(columns: Sequence[object], smiles_column: str | None = None) -> str:
+def find_smiles_column(
+    columns: Sequence[object], smiles_column: str | None = None, source: object | None = None
+) -> str:
     """Name of the SMILES column: ``smiles_column`` if given, else auto-detected.
 
     Detection prefers a column named ``smiles`` (any case), then ``canonical_smiles``, then the
     only column whose name contains "smiles". Anything else is a ``MolvaeError`` listing the
     columns present, because guessing wrong would silently train on the wrong strings.
+    ``source`` (the file) starts the message when given.
     """
     names = [str(c) for c in columns]
-    present = ", ".join(repr(n) for n in names) or "(none)"
     if smiles_column is not None:
         if smiles_column in names:
             return smiles_column
-        raise MolvaeError(f"SMILES column {smiles_column!r} not found; columns present: {present}")
+        raise no_column(smiles_column, names, source, "check --smiles-column")
     for wanted in ("smiles", "canonical_smiles"):
         for name in names:
             if name.lower() == wanted:
@@ -428,9 +430,9 @@ def find_smiles_column(columns: Sequence[object], smiles_column: str | None = No
             f"several columns could hold SMILES ({', '.join(map(repr, candidates))}); "
             "name the SMILES column with --smiles-column (smiles_column= in Python)"
         )
-    raise MolvaeError(
-        f"no SMILES column found (expected a column named like 'smiles'); columns present: "
-        f"{present}; name the SMILES column with --smiles-column (smiles_column= in Python)"
+    raise no_column(
+        "smiles", names, source,
+        "name the SMILES column with --smiles-column (smiles_column= in Python)",
     )
 
 
@@ -449,7 +451,7 @@ def _delimited_chunks(
         header = pd.read_csv(path, sep=sep, nrows=0)
     except pd.errors.EmptyDataError:
         raise MolvaeError(f"{path} is empty: expected a header line naming the columns") from None
-    column = find_smiles_column(list(header.columns), smiles_column)
+    column = find_smiles_column(list(header.columns), smiles_column, path)
     others = [c for c in header.columns if c != column]
     reader = pd.read_csv(
         path,
@@ -550,7 +552,7 @@ def iter_molecule_chunks(
             yield table
     except (pd.errors.ParserError, UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
         message = " ".join(str(exc).split())
-        raise MolvaeError(f"cannot read {path} near data row {next_row}: {message}") from exc
+        raise cannot_read(path, f"near data row {next_row}: {message}") from exc
 
 
 def read_molecules(
@@ -614,7 +616,8 @@ def read_latents(path: Path, dim: int) -> np.ndarray:
         cols = [f"z{i}" for i in range(dim)]
         missing = [c for c in cols if c not in frame.columns]
         if missing:
-            raise MolvaeError(f"{path}: missing latent columns ({', '.join(missing[:3])}...)")
+            raise no_column(missing[0], frame.columns, path,
+                            f"a latents file from `molvae encode` has columns z0..z{dim - 1}")
         arr = frame[cols].to_numpy(dtype=np.float32)
     if arr.ndim != 2 or arr.shape[1] < dim:
         raise MolvaeError(f"{path}: expected an array of shape (n, {dim}), got {arr.shape}")
@@ -629,7 +632,7 @@ def read_generated(path: Path, smiles_column: str | None) -> list[str]:
     if fmt in ("csv", "tsv"):
         frame = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", dtype=str,
                             keep_default_na=False, skip_blank_lines=False)
-        column = find_smiles_column(frame.columns, smiles_column)
+        column = find_smiles_column(frame.columns, smiles_column, path)
         return frame[column].fillna("").tolist()
     if fmt == "smi":
         table = read_molecules(path, canonicalize=False)

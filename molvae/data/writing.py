@@ -1,10 +1,15 @@
 """Writing result tables: by extension (.csv, .tsv, optionally .gz, .parquet, .npy), atomically
 (a temporary name renamed on success, so a failed run leaves no half-written file), chunk by
 chunk with bounded memory, and with every input row accounted for beside the file's rejects.
+
+Replacing an existing file is never silent: :func:`note_replaced` logs one INFO record on the
+``molvae.outputs`` logger (``replaced generated.csv (it existed)``), which the command line
+prints, so a user never mistakes an earlier run's file for this run's or loses one unawares.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +18,18 @@ import pandas as pd
 from molvae.errors import MolvaeError
 
 PARQUET_HINT = "writing .parquet needs pyarrow: pip install 'molvae[parquet]', or write a .csv"
+
+OUTPUT_LOG = logging.getLogger("molvae.outputs")
+
+
+def replaced_message(path: str | Path) -> str:
+    """The one wording of an output that replaced an existing file."""
+    return f"replaced {path} (it existed)"
+
+
+def note_replaced(path: str | Path) -> None:
+    """Record that ``path`` was just written over an existing file (see the module docstring)."""
+    OUTPUT_LOG.info(replaced_message(path), extra={"molvae_path": str(path)})
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -113,7 +130,10 @@ class TableWriter:
             self._parquet.close()
         elif self.rows == 0 and not self.tmp.exists():
             pd.DataFrame().to_csv(self.tmp, index=False)
+        existed = self.path.exists()
         self.tmp.replace(self.path)
+        if existed:
+            note_replaced(self.path)
         return self.path
 
     def _finish_npy(self) -> None:

@@ -52,6 +52,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from rich.table import Table
 from scipy.stats import wasserstein_distance
 
@@ -205,6 +206,29 @@ class Evaluation:
     timings: dict[str, float] = field(default_factory=dict)
     feature_seconds: dict[str, float] = field(default_factory=dict)
 
+    def to_frame(self) -> pd.DataFrame:
+        """The metrics as a DataFrame (``metric``, ``value``, ``higher_is_better``), in order."""
+        rows = []
+        for key, value in self.metrics.items():
+            info = _metric_info(key)
+            rows.append(
+                {"metric": key, "value": value,
+                 "higher_is_better": None if info is None else info.higher_is_better}
+            )
+        return pd.DataFrame(rows, columns=["metric", "value", "higher_is_better"])
+
+
+def _generated_strings(generated: Sequence[str] | pd.DataFrame) -> list[str]:
+    """The SMILES to score: a list as given, or a DataFrame's ``smiles`` column (as written)."""
+    if not isinstance(generated, pd.DataFrame):
+        return list(generated)
+    for name in ("smiles", "SMILES"):
+        if name in generated.columns:
+            return generated[name].tolist()
+    raise MolvaeError(
+        f"no 'smiles' column among {list(generated.columns)}: pass the column, e.g. frame['col']"
+    )
+
 
 def _resolve_reference(
     reference: ReferenceLike,
@@ -262,7 +286,7 @@ def _reference_metrics(
 
 
 def evaluate(
-    generated: Sequence[str],
+    generated: Sequence[str] | pd.DataFrame,
     reference: ReferenceLike,
     train: TrainLike | None = None,
     *,
@@ -274,6 +298,8 @@ def evaluate(
 ) -> Evaluation:
     """Score generated SMILES with the MOSES metrics; see the module docstring for definitions.
 
+    ``generated`` is a list of SMILES or a DataFrame with a ``smiles`` column (e.g. the output
+    of ``MolVAE.sample``); ``Evaluation.to_frame()`` gives the metrics as a DataFrame.
     ``reference`` (MOSES's test set) and ``scaffold_reference`` (its scaffold test set, giving
     the ``.../TestSF`` metrics) are :class:`ReferenceStats`, a path to a molecule file (statistics
     cached by the file's SHA-256 in ``cache`` or ``$MOLVAE_CACHE_DIR``) or a list of SMILES
@@ -281,7 +307,7 @@ def evaluate(
     without it there is no ``Novelty``. RDKit work runs in ``n_jobs`` worker processes (default:
     every CPU available) for inputs of 2,000 molecules or more. ``log`` receives progress lines.
     """
-    generated = list(generated)
+    generated = _generated_strings(generated)
     if not generated:
         raise MolvaeError("no generated SMILES to evaluate")
     timings: dict[str, float] = {}
@@ -338,7 +364,7 @@ def evaluate(
 
 
 def evaluate_smiles(
-    generated: Sequence[str],
+    generated: Sequence[str] | pd.DataFrame,
     reference: ReferenceLike,
     train: TrainLike | None = None,
     *,

@@ -61,7 +61,7 @@ from molvae.screening.config import (
 )
 from molvae.screening.novelty import ReferenceFingerprints, SparseFingerprints, nearest_tanimoto
 from molvae.screening.output import write_grid, write_sdf
-from molvae.screening.pipeline import screen_file, screen_frame
+from molvae.screening.pipeline import screen, screen_file, screen_frame
 from molvae.screening.result import OUTCOMES, SHORTLIST, STEPS, ScreenResult
 from molvae.screening.steps import (
     LIPINSKI_LIMITS,
@@ -95,6 +95,7 @@ __all__ = [
     "lipinski_violations",
     "nearest_tanimoto",
     "profile_steps",
+    "screen",
     "screen_file",
     "screen_frame",
     "veber_violations",

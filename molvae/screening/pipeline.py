@@ -34,7 +34,7 @@ from molvae.screening.novelty import SparseFingerprints, load_references
 from molvae.screening.result import SHORTLIST, STEPS, RejectSink, ScreenResult
 from molvae.screening.steps import Prep, evaluate_batch, make_plan, prepare_batch, warm_up
 
-__all__ = ["screen_file", "screen_frame"]
+__all__ = ["screen", "screen_file", "screen_frame"]
 
 REASON_NOT_DIVERSE = "not selected (diversity)"
 # Worker processes pay off above this many molecules per call (a pool costs ~0.1 s to start).
@@ -577,6 +577,32 @@ def screen_frame(
         total=len(frame),
         log=log,
     )
+
+
+def screen(
+    molecules: str | os.PathLike[str] | pd.DataFrame | Sequence[str],
+    config: ScreenConfig | None = None,
+    *,
+    smiles_column: str | None = None,
+    progress: bool = False,
+    log: Log | None = None,
+) -> ScreenResult:
+    """``molvae screen`` from Python: a file path, a DataFrame or a list of SMILES in.
+
+    A path is streamed as :func:`screen_file` does; a DataFrame or a list of SMILES is screened
+    in memory as :func:`screen_frame` does. The result holds the ranked ``shortlist`` and the
+    ``rejects`` (one row per rejected input row, with its step and reason) as DataFrames.
+    """
+    if isinstance(molecules, (str, os.PathLike)):
+        if smiles_column is not None:
+            config = dataclasses.replace(config or ScreenConfig(), smiles_column=smiles_column)
+        return screen_file(molecules, config, progress=progress, log=log)
+    if isinstance(molecules, pd.DataFrame):
+        frame = molecules
+    else:
+        frame = pd.DataFrame({"smiles": list(molecules)})
+        smiles_column = "smiles"
+    return screen_frame(frame, config, smiles_column=smiles_column, progress=progress, log=log)
 
 
 def _split(table: MoleculeTable, size: int) -> Iterator[MoleculeTable]:
