@@ -89,18 +89,25 @@ def main() -> None:
                         help="run directory to create (must not exist)")
     parser.add_argument("-n", type=int, default=1000, help="molecules to sample")
     parser.add_argument("--note", default="", help="load conditions, printed with the table")
+    parser.add_argument("--trained", action="store_true",
+                        help="--out is a finished run of this recipe: skip training, measure the "
+                             "rest (the training row then reports the run's own wall time)")
     args = parser.parse_args()
     out = Path(args.out)
-    if (REPO / out).exists():
-        raise SystemExit(f"{out} exists; choose a new --out")
+    if (REPO / out).exists() != args.trained:
+        raise SystemExit(f"{out} exists; choose a new --out" if not args.trained
+                         else f"{out} does not exist")
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as tmp:
         # An empty dataset cache: the first run of a new user tokenizes the file.
         env = {**os.environ, "MOLVAE_CACHE_DIR": cache, "COLUMNS": "200"}
         rows = []
-        wall, cpu, text = run_step(
-            ["train", args.data, "--config", args.config, "--out", str(out), "--quiet"], env
-        )
+        if args.trained:
+            wall, cpu, text = _trained_run(REPO / out)
+        else:
+            wall, cpu, text = run_step(
+                ["train", args.data, "--config", args.config, "--out", str(out), "--quiet"], env
+            )
         epochs = re.findall(r"epoch (\d+): .*?token acc ([\d.]+) exact ([\d.]+)", text)
         last_epoch = epochs[-1] if epochs else ("?", "n/a", "n/a")
         verdicts = [line for line in text.splitlines() if "not usable yet" in line]
@@ -138,6 +145,21 @@ def main() -> None:
     total_wall, total_cpu = sum(r[1] for r in rows), sum(r[2] for r in rows)
     print(f"| total | {total_wall:.0f} s | {total_cpu:.0f} s | |")
     print("\nVerdicts printed: " + ("; ".join(verdicts) if verdicts else "none (model usable)"))
+
+
+def _trained_run(run: Path) -> tuple[float, float, str]:
+    """(training-loop wall s, NaN CPU s, per-epoch lines) of a finished run, from its files."""
+    import json
+
+    config = json.loads((run / "model" / "config.json").read_text())
+    lines = []
+    for line in (run / "metrics.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row.get("split") == "validation":
+            lines.append(f"epoch {row['epoch']}: token acc {row['val_token_accuracy']:.3f} "
+                         f"exact {row['val_exact_reconstruction']:.3f}")
+    wall = config.get("training", {}).get("wall_seconds", float("nan"))
+    return float(wall), float("nan"), "\n".join(lines)
 
 
 def _torch_version() -> str:
