@@ -12,6 +12,7 @@ from molvae.data.tables import read_latents
 from molvae.data.writing import write_table
 from molvae.settings import BEAM_PICKS, DecodeSettings
 
+from ._bounds import MAX_BEAM, MAX_DECODE_BATCH, SEED, TEMPERATURE, whole
 from ._common import (
     MODEL_HELP,
     check_choice,
@@ -32,11 +33,11 @@ def decode(
         "greedy", "--strategy",
         help="greedy, sample, or beam (a string in canonical form from a beam search, see --beam-pick).",
     ),
-    beam_width: int = typer.Option(8, "--beam-width", min=1, help="Strings kept by --strategy beam."),
+    beam_width: int = typer.Option(8, "--beam-width", **whole(1, MAX_BEAM), help="Strings kept by --strategy beam."),
     beam_pick: str = typer.Option("likeliest", "--beam-pick", help="Which string of the beam: likeliest (highest p(x|z)) or nearest (its own encoding nearest to z; one encoder pass per string)."),
-    temperature: float = typer.Option(1.0, "--temperature", "-t", help="Softmax temperature of --strategy sample."),
-    seed: int | None = typer.Option(None, "--seed", help="Random seed of --strategy sample (reproducible on CPU)."),
-    batch_size: int = typer.Option(1024, "--batch-size", min=1, help="Latent points per decoder batch."),
+    temperature: float = typer.Option(1.0, "--temperature", "-t", **TEMPERATURE, help="Softmax temperature of --strategy sample."),
+    seed: int | None = typer.Option(None, "--seed", **SEED, help="Random seed of --strategy sample (reproducible on CPU)."),
+    batch_size: int = typer.Option(1024, "--batch-size", **whole(1, MAX_DECODE_BATCH), help="Latent points per decoder batch."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:

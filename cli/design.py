@@ -12,6 +12,7 @@ from rich.table import Table
 from molvae.errors import MolvaeError, no_column
 from molvae.settings import DESIGN_SURROGATES, DesignSettings
 
+from ._bounds import SEED, SHARE, real, whole
 from ._common import MODEL_HELP, check_choice, console, err_console, load_model, parse_csv_list
 from ._config import config_option
 
@@ -22,8 +23,7 @@ def _read_start(path: Path) -> list[str]:
     from molvae.data.tables import read_molecules
 
     table = read_molecules(path)
-    if len(table.rejects):
-        err_console.print(f"--start-from: {table.describe()}", highlight=False)
+    err_console.print(f"--start-from: {table.describe()}", highlight=False)
     return table.records["canonical"].tolist()
 
 
@@ -89,27 +89,27 @@ def design(
         None, "--oracle-cmd", help="A command reading SMILES (one per line) on stdin and writing "
         "one score per line on stdout, run once per batch.",
     ),
-    budget: int = typer.Option(1000, "--budget", min=1, help="Oracle calls at most (one per unique molecule)."),
+    budget: int = typer.Option(1000, "--budget", **whole(1, 1_000_000), help="Oracle calls at most (one per unique molecule)."),
     out: Path = typer.Option(Path("calls.csv"), "--out", "-o", help="Record of calls (CSV), written as the run goes."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run recorded in --out, calling nothing it holds again."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
-    batch_size: int = typer.Option(DESIGN.batch_size, "--batch-size", min=1, help="Molecules sent to the oracle at once."),
+    batch_size: int = typer.Option(DESIGN.batch_size, "--batch-size", **whole(1, 10_000), help="Molecules sent to the oracle at once."),
     start_from: Path | None = typer.Option(None, "--start-from", help="Molecules scored first (they count against the budget)."),
     scores: Path | None = typer.Option(None, "--scores", help="Molecules already scored (free prior knowledge; never sent)."),
     score_column: str = typer.Option("score", "--score-column", help="Score column of the --scores file."),
     similar_to: str | None = typer.Option(DESIGN.similar_to, "--similar-to", help="SMILES the proposals must stay close to."),
-    min_similarity: float = typer.Option(DESIGN.min_similarity, "--min-similarity", help="Tanimoto bound to --similar-to (Morgan r2 counts)."),
-    max_heavy_atoms: int | None = typer.Option(DESIGN.max_heavy_atoms, "--max-heavy-atoms", help="Propose molecules with at most this many heavy atoms."),
+    min_similarity: float = typer.Option(DESIGN.min_similarity, "--min-similarity", **SHARE, help="Tanimoto bound to --similar-to (Morgan r2 counts)."),
+    max_heavy_atoms: int | None = typer.Option(DESIGN.max_heavy_atoms, "--max-heavy-atoms", **whole(1, 1000), help="Propose molecules with at most this many heavy atoms."),
     where: list[str] | None = typer.Option(None, "--where", help='Property range, e.g. "MW<500".'),
     filters: list[str] | None = typer.Option(None, "--filters", help="Alert sets: pains,brenk,nih,zinc."),
-    pool_size: int = typer.Option(DESIGN.pool_size, "--pool-size", min=1, help="Latent points decoded per round."),
-    centers: int = typer.Option(DESIGN.centers, "--centers", min=1, help="Best molecules the trust regions are centred on."),
-    radius: float = typer.Option(DESIGN.radius, "--radius", help="Initial trust-region radius (std per latent dimension)."),
-    prior_share: float = typer.Option(DESIGN.prior_share, "--prior-share", help="Share of each round's points drawn from the prior."),
+    pool_size: int = typer.Option(DESIGN.pool_size, "--pool-size", **whole(1, 100_000), help="Latent points decoded per round."),
+    centers: int = typer.Option(DESIGN.centers, "--centers", **whole(1, 1000), help="Best molecules the trust regions are centred on."),
+    radius: float = typer.Option(DESIGN.radius, "--radius", **real(0.001, 10), help="Initial trust-region radius (std per latent dimension)."),
+    prior_share: float = typer.Option(DESIGN.prior_share, "--prior-share", **SHARE, help="Share of each round's points drawn from the prior."),
     surrogate: str = typer.Option(DESIGN.surrogate, "--surrogate", help="gp (Tanimoto GP, Thompson sampling) or none (random pick)."),
-    max_train: int = typer.Option(DESIGN.max_train, "--max-train", min=2, help="Scored molecules the GP is fitted to, at most."),
-    top: int = typer.Option(10, "--top", min=0, help="Best molecules shown at the end."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (reproducible on CPU)."),
+    max_train: int = typer.Option(DESIGN.max_train, "--max-train", **whole(2, 5000), help="Scored molecules the GP is fitted to, at most."),
+    top: int = typer.Option(10, "--top", **whole(0, 10_000), help="Best molecules shown at the end."),
+    seed: int = typer.Option(0, "--seed", **SEED, help="Random seed (reproducible on CPU)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from ._bounds import MAX_ENCODE_BATCH, whole
 from ._common import (
     MODEL_HELP,
     STRICT_HELP,
@@ -25,8 +26,8 @@ def encode(
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     sigma: bool = typer.Option(False, "--sigma", help="Also write the posterior sigma."),
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
-    batch_size: int = typer.Option(1024, "--batch-size", min=1, help="Molecules per encoder batch."),
-    chunk_size: int = typer.Option(100_000, "--chunk-size", min=1, help="Input rows read, encoded and written at a time (bounds memory for large files)."),
+    batch_size: int = typer.Option(1024, "--batch-size", **whole(1, MAX_ENCODE_BATCH), help="Molecules per encoder batch."),
+    chunk_size: int = typer.Option(100_000, "--chunk-size", **whole(1, 1_000_000), help="Input rows read, encoded and written at a time (bounds memory for large files)."),
     strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from ._bounds import SEED, TEMPERATURE, whole
 from ._common import MODEL_HELP, console, declare_output, err_console, load_model
 from ._config import config_option
 
@@ -15,13 +16,13 @@ def evaluate(
     reference: Path = typer.Option(..., "--reference", help="Reference (test) molecules, e.g. MOSES test.csv."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     samples: Path | None = typer.Option(None, "--samples", help="Score this file instead of sampling a model."),
-    n: int = typer.Option(30000, "-n", help="Molecules to sample from the model."),
+    n: int = typer.Option(30000, "-n", **whole(1, 100_000), help="Molecules to sample from the model."),
     train: Path | None = typer.Option(None, "--train", help="Training molecules (for Novelty)."),
     scaffold_reference: Path | None = typer.Option(None, "--scaffold-reference", help="MOSES test_scaffolds file (TestSF metrics)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="JSON report."),
-    model_metrics_n: int = typer.Option(2000, "--model-metrics", help="Reference molecules for model-side metrics (0: skip)."),
+    model_metrics_n: int = typer.Option(2000, "--model-metrics", **whole(0, 100_000), help="Reference molecules for model-side metrics (0: skip)."),
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
-    temperature: float = typer.Option(1.0, "--temperature", "-t", help="Softmax temperature of the sampler."),
+    temperature: float = typer.Option(1.0, "--temperature", "-t", **TEMPERATURE, help="Softmax temperature of the sampler."),
     canonical_only: bool = typer.Option(
         True, "--canonical-only/--any-form",
         help="Sample only strings in their molecule's canonical form (see `molvae sample`).",
@@ -30,7 +31,7 @@ def evaluate(
         True, "--critic/--no-critic",
         help="Use the model's realism critic, if it has one (see `molvae sample`).",
     ),
-    seed: int = typer.Option(0, "--seed", help="Random seed of the sampling."),
+    seed: int = typer.Option(0, "--seed", **SEED, help="Random seed of the sampling."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:

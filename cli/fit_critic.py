@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from ._bounds import SEED, real, whole
 from ._common import MODEL_HELP, console, err_console, load_model
 from ._config import config_option
 
@@ -21,23 +22,23 @@ def fit_critic(
     ),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     samples: int = typer.Option(
-        60_000, "--samples", min=20,
+        60_000, "--samples", **whole(20, 100_000),
         help="Model samples to fit on (and as many reference molecules, drawn at random).",
     ),
     quantile: float = typer.Option(
-        0.9, "--quantile", min=0.01, max=1.0,
+        0.9, "--quantile", **real(0.01, 1.0),
         help="Quantile of the critic's logits on model samples used as the acceptance "
         "threshold: higher corrects more and keeps fewer draws.",
     ),
-    epochs: int = typer.Option(15, "--epochs", min=1, help="Training epochs of the critic."),
+    epochs: int = typer.Option(15, "--epochs", **whole(1, 1000), help="Training epochs of the critic."),
     hidden: int = typer.Option(
-        16, "--hidden", min=1,
+        16, "--hidden", **whole(1, 4096),
         help="Hidden units of the critic: fewer give a smoother density ratio that favours "
         "training molecules less, keeping more novelty at equal FCD "
         "(benchmarks/critic_capacity.py).",
     ),
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
-    seed: int = typer.Option(0, "--seed", help="Random seed of the sampling and training."),
+    seed: int = typer.Option(0, "--seed", **SEED, help="Random seed of the sampling and training."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:

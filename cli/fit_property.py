@@ -9,6 +9,7 @@ import typer
 
 from molvae.errors import MolvaeError
 
+from ._bounds import SEED, real, whole
 from ._common import MODEL_HELP, console, err_console, load_model
 from ._config import config_option
 
@@ -19,10 +20,10 @@ def fit_property(
     out: Path = typer.Option(..., "--out", "-o", help="Directory for the extended model."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     name: str | None = typer.Option(None, "--name", help="Property name (default: the column)."),
-    test_fraction: float = typer.Option(0.2, "--test-fraction", help="Held-out share."),
-    epochs: int = typer.Option(400, "--epochs", help="Training epochs of the predictor."),
+    test_fraction: float = typer.Option(0.2, "--test-fraction", **real(0.01, 0.9), help="Held-out share."),
+    epochs: int = typer.Option(400, "--epochs", **whole(1, 100_000), help="Training epochs of the predictor."),
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
-    seed: int = typer.Option(0, "--seed", help="Random seed of the held-out split and training."),
+    seed: int = typer.Option(0, "--seed", **SEED, help="Random seed of the held-out split and training."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:

@@ -12,6 +12,7 @@ from molvae.data.writing import write_table
 from molvae.errors import MolvaeError
 from molvae.settings import GenerateSettings
 
+from ._bounds import REFINE_STEPS, SEED, SHARE, real, whole
 from ._common import (
     MODEL_HELP,
     console,
@@ -89,32 +90,32 @@ def _print_top(table: pd.DataFrame, goals, similar: bool, k: int = 10) -> None:
 
 def generate(
     target: list[str] = typer.Option(["logP"], "--target", help=TARGET_HELP),
-    weight: list[float] | None = typer.Option(None, "--weight", help="Weight of each --target."),
-    n: int = typer.Option(20, "-n", help="Number of unique valid molecules wanted."),
+    weight: list[float] | None = typer.Option(None, "--weight", **real(0, 1000), help="Weight of each --target."),
+    n: int = typer.Option(20, "-n", **whole(1, 100_000), help="Number of unique valid molecules wanted."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     out: Path = typer.Option(Path("generated.csv"), "--out", "-o", help="Output CSV."),
     start_from: Path | None = typer.Option(None, "--start-from", help="Start from these molecules."),
     similar_to: str | None = typer.Option(GENERATE.similar_to, "--similar-to", help="Seed SMILES to stay close to."),
-    min_similarity: float = typer.Option(GENERATE.min_similarity, "--min-similarity", help="Tanimoto bound (Morgan r2 counts)."),
-    max_heavy_atoms: int | None = typer.Option(GENERATE.max_heavy_atoms, "--max-heavy-atoms", help="Keep molecules with at most this many heavy atoms."),
+    min_similarity: float = typer.Option(GENERATE.min_similarity, "--min-similarity", **SHARE, help="Tanimoto bound (Morgan r2 counts)."),
+    max_heavy_atoms: int | None = typer.Option(GENERATE.max_heavy_atoms, "--max-heavy-atoms", **whole(1, 1000), help="Keep molecules with at most this many heavy atoms."),
     where: list[str] | None = typer.Option(None, "--where", help='Property range, e.g. "MW<500".'),
     filters: list[str] | None = typer.Option(None, "--filters", help="Alert sets: pains,brenk,nih,zinc."),
     novel: bool = typer.Option(GENERATE.novel, "--novel", help="Only molecules absent from the training set."),
     train_file: Path | None = typer.Option(None, "--train-file", help="Training set for --novel."),
-    steps: int = typer.Option(GENERATE.steps, "--steps", help="Gradient steps per trajectory."),
-    starts: int = typer.Option(GENERATE.starts, "--starts", help="Trajectories per round."),
-    step_size: float = typer.Option(GENERATE.step_size, "--step-size", help="Length of each gradient step in latent space."),
-    max_norm: float | None = typer.Option(GENERATE.max_norm, "--max-norm", help="Bound on ||z|| (default sqrt(d)+3)."),
-    trust_radius: float | None = typer.Option(GENERATE.trust_radius, "--trust-radius", help="Max distance from the start."),
-    prior_weight: float = typer.Option(GENERATE.prior_weight, "--prior-weight", help="Penalty on ||z||^2 / 2."),
-    uncertainty_penalty: float = typer.Option(GENERATE.uncertainty_penalty, "--uncertainty-penalty",
+    steps: int = typer.Option(GENERATE.steps, "--steps", **whole(1, 1000), help="Gradient steps per trajectory."),
+    starts: int = typer.Option(GENERATE.starts, "--starts", **whole(1, 10_000), help="Trajectories per round."),
+    step_size: float = typer.Option(GENERATE.step_size, "--step-size", **real(0.0001, 10), help="Length of each gradient step in latent space."),
+    max_norm: float | None = typer.Option(GENERATE.max_norm, "--max-norm", **real(0.01, 1000), help="Bound on ||z|| (default sqrt(d)+3)."),
+    trust_radius: float | None = typer.Option(GENERATE.trust_radius, "--trust-radius", **real(0.01, 1000), help="Max distance from the start."),
+    prior_weight: float = typer.Option(GENERATE.prior_weight, "--prior-weight", **real(0, 1000), help="Penalty on ||z||^2 / 2."),
+    uncertainty_penalty: float = typer.Option(GENERATE.uncertainty_penalty, "--uncertainty-penalty", **real(0, 1000),
                                               help="Penalty on the predictor ensemble's spread."),
-    max_rounds: int = typer.Option(GENERATE.max_rounds, "--max-rounds", help="Rounds at most while fewer than -n molecules pass."),
-    min_rounds: int = typer.Option(GENERATE.min_rounds, "--min-rounds", help="Rounds to run even when -n are found."),
-    elite: int = typer.Option(GENERATE.elite, "--elite", min=0,
+    max_rounds: int = typer.Option(GENERATE.max_rounds, "--max-rounds", **whole(1, 1000), help="Rounds at most while fewer than -n molecules pass."),
+    min_rounds: int = typer.Option(GENERATE.min_rounds, "--min-rounds", **whole(1, 1000), help="Rounds to run even when -n are found."),
+    elite: int = typer.Option(GENERATE.elite, "--elite", **whole(0, 10_000),
                               help="Restart later rounds from the N best molecules so far."),
     refine_steps: int = typer.Option(
-        GENERATE.refine_steps, "--refine-steps", min=0,
+        GENERATE.refine_steps, "--refine-steps", **REFINE_STEPS,
         help="Refine the encodings of --start-from/--similar-to molecules (0: use mu).",
     ),
     canonical_only: bool = typer.Option(
@@ -123,7 +124,7 @@ def generate(
         "in its training data); --any-form also keeps strings SELFIES had to repair.",
     ),
     screen: Path | None = typer.Option(None, "--screen", help="Screen the results with this screening TOML (see `molvae screen`)."),
-    seed: int | None = typer.Option(GENERATE.seed, "--seed", help="Random seed (reproducible on CPU)."),
+    seed: int | None = typer.Option(GENERATE.seed, "--seed", **SEED, help="Random seed (reproducible on CPU)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
@@ -152,8 +153,7 @@ def generate(
         from molvae.data.tables import read_molecules
 
         table = read_molecules(start_from)
-        if len(table.rejects):
-            err_console.print(f"--start-from: {table.describe()}", highlight=False)
+        err_console.print(f"--start-from: {table.describe()}", highlight=False)
         starts_smiles = table.records["canonical"].tolist()
         if not starts_smiles:
             raise MolvaeError(f"{start_from}: no usable start molecules")

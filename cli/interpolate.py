@@ -11,6 +11,7 @@ from rich.table import Table
 from molvae.data.writing import write_table
 from molvae.settings import FaithfulSettings
 
+from ._bounds import REFINE_STEPS, whole
 from ._common import (
     MODEL_HELP,
     STRICT_HELP,
@@ -29,11 +30,11 @@ FAITHFUL = FaithfulSettings()
 def interpolate_command(
     smiles_a: str = typer.Argument(..., help="SMILES of the start molecule (A)."),
     smiles_b: str = typer.Argument(..., help="SMILES of the end molecule (B)."),
-    steps: int = typer.Option(10, "--steps", help="Points on the path, both ends included."),
+    steps: int = typer.Option(10, "--steps", **whole(2, 1000), help="Points on the path, both ends included."),
     method: str = typer.Option("slerp", "--method", help="slerp (spherical, keeps a typical norm) or linear."),
     out: Path | None = typer.Option(None, "--out", "-o", help=".png/.svg grid (a .csv beside it) or .csv only."),
     property_name: str = typer.Option("QED", "--property", help="RDKit property shown per step."),
-    refine_steps: int = typer.Option(FAITHFUL.refine_steps, "--refine-steps", min=0, help="Refine each end's encoding that does not decode back to its molecule, up to N steps (molvae.refine_latents); 0: the encoder's mu."),
+    refine_steps: int = typer.Option(FAITHFUL.refine_steps, "--refine-steps", **REFINE_STEPS, help="Refine each end's encoding that does not decode back to its molecule, up to N steps (molvae.refine_latents); 0: the encoder's mu."),
     strict: bool = typer.Option(FAITHFUL.strict, "--strict", help=STRICT_HELP),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
@@ -48,8 +49,6 @@ def interpolate_command(
     from molvae.latent.paths import INTERPOLATIONS, interpolate
 
     check_choice(method, INTERPOLATIONS, "--method")
-    if steps < 2:
-        raise typer.BadParameter("must be at least 2", param_hint="--steps")
     suffix = check_output(out, (".png", ".svg", ".csv", ".tsv")) if out is not None else None
     vae = load_model(model, device)
     frame = interpolate(vae, smiles_a, smiles_b, steps=steps, method=method,

@@ -9,6 +9,7 @@ import typer
 
 from molvae.data.writing import write_table
 
+from ._bounds import SEED, whole
 from ._common import (
     DATA_HELP,
     MODEL_HELP,
@@ -43,11 +44,11 @@ def map_command(
     color: str = typer.Option("logP", "--color", "-c", help="RDKit property (logP, QED, SA, MW, TPSA, ...) or a numeric column of DATA; 'none' for no colour."),
     method: str = typer.Option("pca", "--method", help="Projection: pca, tsne or umap (umap needs the umap-learn package)."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
-    max_points: int = typer.Option(10_000, "--max-points", help="Plot a random subset of this many molecules at most."),
-    max_structures: int = typer.Option(2000, "--max-structures", help="Embed structure drawings for at most this many points (HTML)."),
+    max_points: int = typer.Option(10_000, "--max-points", **whole(2, 100_000), help="Plot a random subset of this many molecules at most."),
+    max_structures: int = typer.Option(2000, "--max-structures", **whole(0, 20_000), help="Embed structure drawings for at most this many points (HTML)."),
     rejects: Path | None = typer.Option(None, "--rejects", help="Write rows that could not be mapped, with reasons (CSV)."),
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
-    seed: int = typer.Option(0, "--seed", help="Seed of subsampling and of t-SNE/UMAP."),
+    seed: int = typer.Option(0, "--seed", **SEED, help="Seed of subsampling and of t-SNE/UMAP."),
     strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
@@ -58,8 +59,6 @@ def map_command(
 
     suffix = check_output(out, (".html", ".htm", ".png"))
     check_choice(method.lower(), PROJECTIONS, "--method")
-    if max_points < 2:
-        raise typer.BadParameter("must be at least 2", param_hint="--max-points")
     check_projection(method)  # e.g. umap not installed: one line, before the slow part
     vae = load_model(model, device)
     table = read_molecules(data, smiles_column=smiles_column)

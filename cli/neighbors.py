@@ -10,6 +10,7 @@ from rich.table import Table
 from molvae.data.writing import write_table
 from molvae.settings import FaithfulSettings
 
+from ._bounds import REFINE_STEPS, SEED, real, whole
 from ._common import (
     MODEL_HELP,
     STRICT_HELP,
@@ -25,11 +26,11 @@ FAITHFUL = FaithfulSettings()
 
 def neighbors_command(
     smiles: str = typer.Argument(..., help="SMILES of the query molecule."),
-    n: int = typer.Option(20, "-n", help="Neighbours to list (most similar first)."),
-    radius: float | None = typer.Option(None, "--radius", help="Largest latent distance from the query's mu (default: the norm of its posterior sigma)."),
-    points: int | None = typer.Option(None, "--points", help="Latent points decoded (default max(10 n, 100))."),
-    seed: int = typer.Option(0, "--seed", help="Random seed of the directions and distances."),
-    refine_steps: int = typer.Option(FAITHFUL.refine_steps, "--refine-steps", min=0, help="Centre on an encoding that decodes back to the query: mu, refined where needed up to N steps (molvae.refine_latents); 0: mu."),
+    n: int = typer.Option(20, "-n", **whole(1, 10_000), help="Neighbours to list (most similar first)."),
+    radius: float | None = typer.Option(None, "--radius", **real(0.001, 1000), help="Largest latent distance from the query's mu (default: the norm of its posterior sigma)."),
+    points: int | None = typer.Option(None, "--points", **whole(1, 100_000), help="Latent points decoded (default max(10 n, 100))."),
+    seed: int = typer.Option(0, "--seed", **SEED, help="Random seed of the directions and distances."),
+    refine_steps: int = typer.Option(FAITHFUL.refine_steps, "--refine-steps", **REFINE_STEPS, help="Centre on an encoding that decodes back to the query: mu, refined where needed up to N steps (molvae.refine_latents); 0: mu."),
     strict: bool = typer.Option(FAITHFUL.strict, "--strict", help=STRICT_HELP),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the neighbours (.csv/.tsv/.parquet)."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
@@ -39,10 +40,6 @@ def neighbors_command(
     """Molecules decoded from points around a molecule's encoding, most similar first."""
     from molvae.latent.paths import neighbors
 
-    if n < 1:
-        raise typer.BadParameter("must be at least 1", param_hint="-n")
-    if radius is not None and not radius > 0:
-        raise typer.BadParameter("must be positive", param_hint="--radius")
     if out is not None:
         check_output(out, (".csv", ".tsv", ".parquet", ".csv.gz"))
     vae = load_model(model, device)

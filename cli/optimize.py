@@ -10,6 +10,7 @@ import typer
 from molvae.data.writing import write_table
 from molvae.settings import OptimizeSettings
 
+from ._bounds import REFINE_STEPS, SEED, SHARE, real, whole
 from ._common import (
     MODEL_HELP,
     console,
@@ -23,26 +24,26 @@ OPTIMIZE = OptimizeSettings()
 def optimize(
     seeds: Path = typer.Argument(..., help="Molecules to improve (CSV/TSV/SMI/SDF)."),
     target: str = typer.Option("plogP", "--target", help="NAME or NAME:min (an RDKit property)."),
-    min_similarity: float = typer.Option(OPTIMIZE.min_similarity, "--min-similarity", help="Tanimoto bound."),
+    min_similarity: float = typer.Option(OPTIMIZE.min_similarity, "--min-similarity", **SHARE, help="Tanimoto bound."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     out: Path = typer.Option(Path("optimized.csv"), "--out", "-o", help="Output CSV/TSV/parquet: one row per seed, in input order."),
-    steps: int = typer.Option(OPTIMIZE.steps, "--steps", help="Gradient steps per trajectory."),
-    starts: int = typer.Option(OPTIMIZE.starts, "--starts", help="Trajectories per seed."),
-    step_size: float = typer.Option(OPTIMIZE.step_size, "--step-size", help="Gradient step size."),
-    decode_every: int = typer.Option(OPTIMIZE.decode_every, "--decode-every", help="Decode every N steps."),
+    steps: int = typer.Option(OPTIMIZE.steps, "--steps", **whole(1, 1000), help="Gradient steps per trajectory."),
+    starts: int = typer.Option(OPTIMIZE.starts, "--starts", **whole(1, 1000), help="Trajectories per seed."),
+    step_size: float = typer.Option(OPTIMIZE.step_size, "--step-size", **real(0.0001, 10), help="Gradient step size."),
+    decode_every: int = typer.Option(OPTIMIZE.decode_every, "--decode-every", **whole(1, 1000), help="Decode every N steps."),
     extra_samples: int = typer.Option(
-        OPTIMIZE.extra_samples, "--extra-samples", help="Stochastic decodes per point."
+        OPTIMIZE.extra_samples, "--extra-samples", **whole(0, 100), help="Stochastic decodes per point."
     ),
     refine_steps: int = typer.Option(
-        OPTIMIZE.refine_steps, "--refine-steps", min=0,
+        OPTIMIZE.refine_steps, "--refine-steps", **REFINE_STEPS,
         help="Steps refining each seed's z so it decodes back to the seed (0: use mu).",
     ),
     rescue_rounds: int = typer.Option(
-        OPTIMIZE.rescue_rounds, "--rescue-rounds", min=0,
+        OPTIMIZE.rescue_rounds, "--rescue-rounds", **whole(0, 100),
         help="Wider searches around seeds that found nothing (0: none).",
     ),
     rescue_waves: int = typer.Option(
-        OPTIMIZE.rescue_waves, "--rescue-waves", min=1,
+        OPTIMIZE.rescue_waves, "--rescue-waves", **whole(1, 100),
         help="A rescue's starts go in this many waves; a seed stops at its first success "
         "(1: all at once, slower, slightly better rescued seeds).",
     ),
@@ -52,7 +53,7 @@ def optimize(
         "(for models that write neutral molecules only).",
     ),
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
-    seed: int = typer.Option(OPTIMIZE.seed, "--seed", help="Random seed (reproducible on CPU)."),
+    seed: int = typer.Option(OPTIMIZE.seed, "--seed", **SEED, help="Random seed (reproducible on CPU)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:

@@ -9,6 +9,7 @@ import typer
 from molvae.data.writing import merge_with_rejects, write_table
 from molvae.settings import BEAM_PICKS, FaithfulSettings
 
+from ._bounds import MAX_BEAM, REFINE_STEPS, whole
 from ._common import (
     MODEL_HELP,
     STRICT_HELP,
@@ -32,9 +33,9 @@ def reconstruct(
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     out: Path | None = typer.Option(None, "--out", "-o", help="Per-molecule results CSV."),
     image: Path | None = typer.Option(None, "--image", help="Draw inputs beside their reconstructions (.png or .svg)."),
-    image_rows: int = typer.Option(24, "--image-rows", help="Input/reconstruction pairs drawn in --image."),
-    refine_steps: int = typer.Option(FAITHFUL.refine_steps, "--refine-steps", min=0, help="Refine each encoding that does not decode back to its molecule, up to N steps (molvae.refine_latents); 0: decode the encoder's mu as it is (amortized reconstruction)."),
-    beam_width: int = typer.Option(0, "--beam-width", min=0, help="Beam decoding with this many strings (of every mu with --refine-steps 0, else of the encodings still not decoding back); 0: greedy only."),
+    image_rows: int = typer.Option(24, "--image-rows", **whole(1, 1000), help="Input/reconstruction pairs drawn in --image."),
+    refine_steps: int = typer.Option(FAITHFUL.refine_steps, "--refine-steps", **REFINE_STEPS, help="Refine each encoding that does not decode back to its molecule, up to N steps (molvae.refine_latents); 0: decode the encoder's mu as it is (amortized reconstruction)."),
+    beam_width: int = typer.Option(0, "--beam-width", **whole(0, MAX_BEAM), help="Beam decoding with this many strings (of every mu with --refine-steps 0, else of the encodings still not decoding back); 0: greedy only."),
     beam_pick: str = typer.Option("nearest", "--beam-pick", help="Which string of the beam (canonical form only): nearest (its own encoding nearest to z; one encoder pass per string) or likeliest (highest p(x|z))."),
     strict: bool = typer.Option(FAITHFUL.strict, "--strict", help=STRICT_HELP),
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
@@ -52,8 +53,6 @@ def reconstruct(
 
     if image is not None:
         check_output(image, (".png", ".svg"), "--image")
-        if image_rows < 1:
-            raise typer.BadParameter("must be at least 1", param_hint="--image-rows")
     check_choice(beam_pick, BEAM_PICKS, "--beam-pick")
     vae = load_model(model, device)
     table = read_molecules(data, smiles_column=smiles_column)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from ._bounds import SEED, whole
 from ._common import check_output, console, err_console, parse_csv_list
 from ._config import config_option
 
@@ -14,11 +15,11 @@ def report(
     run: str = typer.Argument(..., help="Training run directory (from `molvae train --out`), model directory or bundled model name."),
     out: Path = typer.Option(Path("report.html"), "--out", "-o", help="HTML file to write."),
     reference: Path | None = typer.Option(None, "--reference", help="Molecules to compare samples with (default: the run's training set)."),
-    samples: int = typer.Option(1000, "--samples", help="Molecules sampled from the prior for the grid and histograms."),
-    map_points: int = typer.Option(1000, "--map-points", help="Molecules in the latent map (validation set, else reference)."),
+    samples: int = typer.Option(1000, "--samples", **whole(1, 100_000), help="Molecules sampled from the prior for the grid and histograms."),
+    map_points: int = typer.Option(1000, "--map-points", **whole(2, 100_000), help="Molecules in the latent map (validation set, else reference)."),
     properties: list[str] | None = typer.Option(None, "--properties", "-p", help="Histogram properties (default logP,QED,SA,MW,TPSA)."),
-    max_structures: int = typer.Option(2000, "--max-structures", help="Structure drawings embedded in the map at most."),
-    seed: int = typer.Option(0, "--seed", help="Random seed of the samples and the map."),
+    max_structures: int = typer.Option(2000, "--max-structures", **whole(0, 20_000), help="Structure drawings embedded in the map at most."),
+    seed: int = typer.Option(0, "--seed", **SEED, help="Random seed of the samples and the map."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
@@ -26,10 +27,6 @@ def report(
     from molvae.reporting.report import REPORT_PROPERTIES, build_run_report
 
     check_output(out, (".html", ".htm"))
-    if samples < 1:
-        raise typer.BadParameter("must be at least 1", param_hint="--samples")
-    if map_points < 2:
-        raise typer.BadParameter("must be at least 2", param_hint="--map-points")
     names = parse_csv_list(properties) or list(REPORT_PROPERTIES)
     result = build_run_report(
         run,

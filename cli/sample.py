@@ -10,6 +10,7 @@ import typer
 from molvae.data.writing import write_table
 from molvae.settings import SampleSettings
 
+from ._bounds import MAX_DECODE_BATCH, MAX_SAMPLES, MAX_VOCABULARY, SEED, TEMPERATURE, whole
 from ._common import (
     MODEL_HELP,
     check_choice,
@@ -25,14 +26,14 @@ SAMPLE = SampleSettings()
 
 def sample(
     n: int = typer.Option(
-        1000, "-n", help="Number of molecules to decode (or unique ones with --unique)."
+        1000, "-n", **whole(1, MAX_SAMPLES), help="Number of molecules to decode (or unique ones with --unique)."
     ),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     out: Path = typer.Option(Path("samples.csv"), "--out", "-o", help="Output CSV/TSV/parquet."),
-    temperature: float = typer.Option(SAMPLE.temperature, "--temperature", "-t", help="Softmax temperature."),
+    temperature: float = typer.Option(SAMPLE.temperature, "--temperature", "-t", **TEMPERATURE, help="Softmax temperature."),
     strategy: str = typer.Option(SAMPLE.strategy, "--strategy", help="sample (multinomial) or greedy."),
     top_k: int | None = typer.Option(
-        SAMPLE.top_k, "--top-k", help="Sample only among the k most likely tokens."
+        SAMPLE.top_k, "--top-k", **whole(1, MAX_VOCABULARY), help="Sample only among the k most likely tokens."
     ),
     unique: bool = typer.Option(
         SAMPLE.unique, "--unique", help="Keep sampling until n unique valid molecules."
@@ -49,16 +50,14 @@ def sample(
         help="With a model that has a realism critic (molvae fit-critic), also keep each "
         "canonical-form draw with the critic's acceptance probability (default).",
     ),
-    seed: int | None = typer.Option(None, "--seed", help="Random seed (reproducible on CPU)."),
-    batch_size: int = typer.Option(SAMPLE.batch_size, "--batch-size", help="Draws decoded per batch."),
+    seed: int | None = typer.Option(None, "--seed", **SEED, help="Random seed (reproducible on CPU)."),
+    batch_size: int = typer.Option(SAMPLE.batch_size, "--batch-size", **whole(1, MAX_DECODE_BATCH), help="Draws decoded per batch."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
     """Sample molecules from the prior and check each with RDKit."""
     from molvae.generation.model import FewerSamplesWarning
 
-    if n <= 0:
-        raise typer.BadParameter("must be positive", param_hint="-n")
     check_choice(strategy, ("sample", "greedy"), "--strategy")
     vae = load_model(model, device)
     bar, advance = progress_bar(n, "sampling")

@@ -8,6 +8,7 @@ import typer
 
 from molvae.data.writing import merge_with_rejects, write_table
 
+from ._bounds import MAX_ENCODE_BATCH, SEED, whole
 from ._common import (
     DATA_HELP,
     MODEL_HELP,
@@ -24,9 +25,9 @@ from ._config import config_option
 def score_command(
     data: Path = typer.Argument(..., help=DATA_HELP),
     out: Path = typer.Option(Path("scores.csv"), "--out", "-o", help="Per-row scores (.csv/.tsv/.parquet)."),
-    samples: int = typer.Option(0, "--samples", help="Average the reconstruction term over K posterior samples (0: at z = mu)."),
-    batch_size: int = typer.Option(256, "--batch-size", help="Molecules scored per batch."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the posterior samples."),
+    samples: int = typer.Option(0, "--samples", **whole(0, 1000), help="Average the reconstruction term over K posterior samples (0: at z = mu)."),
+    batch_size: int = typer.Option(256, "--batch-size", **whole(1, MAX_ENCODE_BATCH), help="Molecules scored per batch."),
+    seed: int = typer.Option(0, "--seed", **SEED, help="Seed of the posterior samples."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
     strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
@@ -36,10 +37,6 @@ def score_command(
     """Per-molecule ELBO terms: an out-of-distribution score (higher neg_elbo = more unusual)."""
     from molvae.data.tables import read_molecules
 
-    if samples < 0:
-        raise typer.BadParameter("must be 0 or more", param_hint="--samples")
-    if batch_size < 1:
-        raise typer.BadParameter("must be at least 1", param_hint="--batch-size")
     check_output(out, (".csv", ".tsv", ".parquet", ".csv.gz"))
     vae = load_model(model, device)
     table = read_molecules(data, smiles_column=smiles_column)

@@ -8,7 +8,12 @@ import typer
 
 from molvae.data.writing import write_table
 
+from ._bounds import real, whole
 from ._common import console, declare_output, err_console, parse_csv_list, sidecar
+
+# Worker processes: each is a forked Python holding RDKit; beyond the machine's CPUs they only
+# add memory.
+MAX_JOBS = 256
 
 
 def screen(
@@ -18,16 +23,16 @@ def screen(
     where: list[str] | None = typer.Option(None, "--where", "-w", help="Property condition, e.g. 'SA<4.5'; repeatable."),
     filters: list[str] | None = typer.Option(None, "--filters", help="Alert sets, e.g. pains,brenk (or 'none'); replaces the config's."),
     reference: list[Path] | None = typer.Option(None, "--reference", "-r", help="Reference set for novelty (e.g. the training set); repeatable."),
-    max_similarity: float | None = typer.Option(None, "--max-similarity", help="Reject candidates more similar than this to a reference molecule."),
-    top: int | None = typer.Option(None, "--top", help="Keep the N best-scored molecules."),
-    diverse: int | None = typer.Option(None, "--diverse", help="Pick N diverse molecules among the best-scored."),
+    max_similarity: float | None = typer.Option(None, "--max-similarity", **real(0.01, 1.0), help="Reject candidates more similar than this to a reference molecule."),
+    top: int | None = typer.Option(None, "--top", **whole(0, 1_000_000_000), help="Keep the N best-scored molecules (0: all)."),
+    diverse: int | None = typer.Option(None, "--diverse", **whole(0, 10_000), help="Pick N diverse molecules among the best-scored (0: no diversity pick)."),
     sdf: Path | None = typer.Option(None, "--sdf", help="Also write the shortlist as SDF (properties as SD tags)."),
     grid: Path | None = typer.Option(None, "--grid", help="Image grid of the top molecules (.png or .svg)."),
-    grid_size: int = typer.Option(24, "--grid-size", help="Molecules in the image grid."),
+    grid_size: int = typer.Option(24, "--grid-size", **whole(1, 1000), help="Molecules in the image grid."),
     rejects: Path | None = typer.Option(None, "--rejects", help="CSV of rejected rows: row, smiles, step, reason (default: beside --out, as OUT.rejects.csv); every input row ends in the shortlist or here."),
     smiles_column: str | None = typer.Option(None, "--smiles-column", help="SMILES column of a CSV/TSV (default: the column named like 'smiles')."),
-    jobs: int | None = typer.Option(None, "--jobs", "-j", help="Worker processes (default: all CPUs)."),
-    max_rows: int | None = typer.Option(None, "--max-rows", help="Screen only the first N rows."),
+    jobs: int | None = typer.Option(None, "--jobs", "-j", **whole(0, MAX_JOBS), help="Worker processes (default, or 0: all CPUs)."),
+    max_rows: int | None = typer.Option(None, "--max-rows", **whole(1, 1_000_000_000), help="Screen only the first N rows."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Standardize, deduplicate, filter, score and rank molecules; every row is accounted for."""

@@ -6,9 +6,28 @@ from pathlib import Path
 
 import typer
 
+from molvae.models.config import SIZE_LIMITS
 from molvae.settings import from_dict
 
+from ._bounds import SEED, real, whole
 from ._common import err_console, parse_csv_list
+
+# Upper bounds of the size flags: far above the bundled model (hidden sizes up to 512, latent
+# 64) and low enough that one flag alone cannot ask for a model of gigabytes (a 2,048-wide
+# bidirectional encoder GRU holds 26 million weights, and Adam keeps three more numbers per
+# weight). A [model] table of a --config file is checked by the model store's own limits.
+MAX_WIDTH = 2048
+MAX_LATENT = 1024
+MAX_LAYERS = min(SIZE_LIMITS["encoder_layers"], SIZE_LIMITS["decoder_layers"])
+# Molecules per step: activations grow as batch x length x hidden.
+MAX_TRAIN_BATCH = 4096
+# Training processes started on this machine (one per GPU, or CPU processes).
+MAX_DEVICES = 64
+# Weights of a model trained from the command line: 50 million take about 0.8 GB with their
+# gradients and Adam's two moments, 30 times the bundled model's 1.6 million. Each size flag is
+# bounded on its own, but layers and widths multiply (16 decoder layers of 2,048 would hold 394
+# million), so the whole model is counted too.
+MAX_WEIGHTS = 50_000_000
 
 
 def train(
@@ -33,10 +52,10 @@ def train(
         None, "--standardize/--no-standardize", help="Largest fragment + neutralize."
     ),
     max_length: int | None = typer.Option(
-        None, "--max-length", help="Reject molecules with more tokens."
+        None, "--max-length", **whole(1, 5000), help="Reject molecules with more tokens."
     ),
     max_molecules: int | None = typer.Option(
-        None, "--max-molecules", help="Train on a seeded random subset."
+        None, "--max-molecules", **whole(1, 1_000_000_000), help="Train on a seeded random subset."
     ),
     properties: list[str] | None = typer.Option(
         None,
@@ -48,49 +67,49 @@ def train(
         None, "--property-column", help="Numeric data column(s) to predict."
     ),
     property_weight: float | None = typer.Option(
-        None, "--property-weight", help="Weight of the property loss."
+        None, "--property-weight", **real(0, 1000), help="Weight of the property loss."
     ),
     epochs: int | None = typer.Option(
-        None, "--epochs", help="Epochs; with --resume, changes the run's length (and LR schedule)."
+        None, "--epochs", **whole(1, 10_000), help="Epochs; with --resume, changes the run's length (and LR schedule)."
     ),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Molecules per step (the global batch with several processes)."),
-    learning_rate: float | None = typer.Option(None, "--lr", help="Peak learning rate."),
-    beta: float | None = typer.Option(None, "--beta", help="Final KL weight (beta-VAE)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", **whole(1, MAX_TRAIN_BATCH), help="Molecules per step (the global batch with several processes)."),
+    learning_rate: float | None = typer.Option(None, "--lr", **real(1e-8, 1.0), help="Peak learning rate."),
+    beta: float | None = typer.Option(None, "--beta", **real(0, 100), help="Final KL weight (beta-VAE)."),
     kl_schedule: str | None = typer.Option(
         None, "--kl-schedule", help="constant, linear, sigmoid or cyclical."
     ),
-    kl_warmup_steps: int | None = typer.Option(None, "--kl-warmup-steps", help="Steps over which the KL weight rises to --beta."),
+    kl_warmup_steps: int | None = typer.Option(None, "--kl-warmup-steps", **whole(0, 100_000_000), help="Steps over which the KL weight rises to --beta."),
     free_bits: float | None = typer.Option(
-        None, "--free-bits", help="Nats per latent unit not penalized."
+        None, "--free-bits", **real(0, 100), help="Nats per latent unit not penalized."
     ),
     word_dropout: float | None = typer.Option(
-        None, "--word-dropout", help="Decoder input dropout rate."
+        None, "--word-dropout", **real(0, 0.99), help="Decoder input dropout rate."
     ),
     max_minutes: float | None = typer.Option(
-        None, "--max-minutes", help="Stop (with a checkpoint) after this long."
+        None, "--max-minutes", **real(0.01, 1_000_000), help="Stop (with a checkpoint) after this long."
     ),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N."),
     precision: str | None = typer.Option(None, "--precision", help="auto, fp32, bf16 or fp16."),
-    seed: int | None = typer.Option(None, "--seed", help="Random seed (split, initialization, batches)."),
+    seed: int | None = typer.Option(None, "--seed", **SEED, help="Random seed (split, initialization, batches)."),
     patience: int | None = typer.Option(
-        None, "--patience", help="Early-stopping patience in epochs."
+        None, "--patience", **whole(1, 10_000), help="Early-stopping patience in epochs."
     ),
     checkpoint_every: int | None = typer.Option(
-        None, "--checkpoint-every", help="Checkpoint every N steps."
+        None, "--checkpoint-every", **whole(1, 100_000_000), help="Checkpoint every N steps."
     ),
     metrics_format: str | None = typer.Option(None, "--metrics-format", help="jsonl or csv."),
-    embedding_dim: int | None = typer.Option(None, "--embedding-dim", help="Token embedding size."),
-    encoder_hidden: int | None = typer.Option(None, "--encoder-hidden", help="Hidden size of the encoder GRU."),
-    encoder_layers: int | None = typer.Option(None, "--encoder-layers", help="Layers of the encoder GRU."),
+    embedding_dim: int | None = typer.Option(None, "--embedding-dim", **whole(1, MAX_WIDTH), help="Token embedding size."),
+    encoder_hidden: int | None = typer.Option(None, "--encoder-hidden", **whole(1, MAX_WIDTH), help="Hidden size of the encoder GRU."),
+    encoder_layers: int | None = typer.Option(None, "--encoder-layers", **whole(1, MAX_LAYERS), help="Layers of the encoder GRU."),
     bidirectional: bool | None = typer.Option(None, "--bidirectional/--unidirectional", help="Encoder GRU reading both directions (the default) or one."),
-    latent_dim: int | None = typer.Option(None, "--latent-dim", help="Size of the latent vector z."),
-    decoder_hidden: int | None = typer.Option(None, "--decoder-hidden", help="Hidden size of the decoder GRU."),
-    decoder_layers: int | None = typer.Option(None, "--decoder-layers", help="Layers of the decoder GRU."),
-    dropout: float | None = typer.Option(None, "--dropout", help="Dropout rate on embeddings, GRU outputs and between decoder layers."),
+    latent_dim: int | None = typer.Option(None, "--latent-dim", **whole(1, MAX_LATENT), help="Size of the latent vector z."),
+    decoder_hidden: int | None = typer.Option(None, "--decoder-hidden", **whole(1, MAX_WIDTH), help="Hidden size of the decoder GRU."),
+    decoder_layers: int | None = typer.Option(None, "--decoder-layers", **whole(1, MAX_LAYERS), help="Layers of the decoder GRU."),
+    dropout: float | None = typer.Option(None, "--dropout", **real(0, 0.99), help="Dropout rate on embeddings, GRU outputs and between decoder layers."),
     devices: int | None = typer.Option(
         None,
         "--devices",
-        min=1,
+        **whole(1, MAX_DEVICES),
         help="Train with N processes on this machine (DDP: one per GPU, or N CPU gloo processes); batch size stays global. Under torchrun, torchrun decides.",
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
@@ -152,6 +171,8 @@ def train(
             raw_train["property_columns"] = parse_csv_list(property_columns)
         train_cfg = from_dict(TrainConfig, raw_train, where="train options")
         model_cfg = from_dict(ModelConfig, raw_model, where="model options")
+        if init_from is None:
+            _check_model_size(model_cfg)
         result = run_training(
             data,
             out,
@@ -168,6 +189,29 @@ def train(
         highlight=False,
     )
     _print_verdicts(result.model_dir)
+
+
+def _check_model_size(model_cfg) -> None:
+    """Refuse, before any tensor is allocated, sizes that together make a model too large to
+    train: the model is built on torch's meta device (shapes without storage) and counted."""
+    import dataclasses
+
+    import torch
+
+    from molvae.errors import MolvaeError
+    from molvae.models.vae import GRUVAE
+
+    # The vocabulary is read from the data later; 100 tokens stand in for it (a SMILES or
+    # SELFIES vocabulary has a few dozen).
+    cfg = dataclasses.replace(model_cfg, vocab_size=model_cfg.vocab_size or 100)
+    with torch.device("meta"):
+        weights = sum(p.numel() for p in GRUVAE(cfg).parameters())
+    if weights > MAX_WEIGHTS:
+        raise MolvaeError(
+            f"the model asked for has {weights:,} weights, above the limit of {MAX_WEIGHTS:,} "
+            f"for training (about {weights * 16 / 1e9:.1f} GB with gradients and Adam's "
+            "moments); lower the hidden sizes, the layers or --embedding-dim"
+        )
 
 
 def _print_verdicts(model_dir: Path) -> None:

@@ -63,6 +63,9 @@ def main() -> None:
             default = option.default
             shown = "" if default is None else _toml(default)
             help_text = " ".join((option.help or "").split()).replace("|", "\\|")
+            low, high = getattr(option, "min", None), getattr(option, "max", None)
+            if low is not None and high is not None:  # checked for config values too
+                help_text += f" Range: {low}<=x<={high}."
             lines.append(f"| `{option.name}` | `{shown}` | {help_text} |")
             if help_text:
                 toml.append(f"# {help_text}")
