@@ -155,10 +155,15 @@ class Vocabulary:
     index: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if not self.tokens:
+            raise ValueError("vocabulary is empty")
         if tuple(self.tokens[:4]) != SPECIAL_TOKENS:
             raise ValueError(f"vocabulary must start with {SPECIAL_TOKENS}")
         if len(set(self.tokens)) != len(self.tokens):
-            raise ValueError("vocabulary has duplicate tokens")
+            repeated = next(t for t, n in Counter(self.tokens).items() if n > 1)
+            raise ValueError(f"vocabulary has duplicate tokens ({repeated!r} repeats)")
+        if "" in self.tokens:
+            raise ValueError("vocabulary has an empty token")
         self.index = {t: i for i, t in enumerate(self.tokens)}
 
     pad_id: ClassVar[int] = 0
@@ -217,7 +222,7 @@ class Vocabulary:
 
     @classmethod
     def from_dict(cls, data: dict) -> Vocabulary:
-        tokens = data.get("tokens")
+        tokens = data.get("tokens") if isinstance(data, Mapping) else None
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise ValueError("vocabulary JSON needs a 'tokens' list of strings")
         return cls(tokens)

@@ -7,6 +7,24 @@ from dataclasses import dataclass, field
 
 from molvae.errors import MolvaeError
 
+# Upper bounds on the integer sizes of a model. They sit far above any model molvae trains (the
+# bundled one: 29 tokens, hidden sizes up to 512, latent 64) and low enough that a config file
+# cannot ask for an absurd allocation (a latent of 10^9) before its weights are even read.
+SIZE_LIMITS: dict[str, int] = {
+    "vocab_size": 100_000,
+    "embedding_dim": 8192,
+    "encoder_hidden": 8192,
+    "encoder_layers": 16,
+    "latent_dim": 8192,
+    "decoder_hidden": 8192,
+    "decoder_layers": 16,
+    "max_length": 10_000,
+    "predictor_hidden": 8192,
+    "predictor_ensemble": 256,
+}
+# Jointly trained and separately fitted property heads, each.
+MAX_PROPERTIES = 1000
+
 
 @dataclass
 class ModelConfig:
@@ -34,24 +52,36 @@ class ModelConfig:
         """Every predicted property: jointly trained ones, then separately fitted ones."""
         return [*self.properties, *self.fitted_properties]
 
-    def validate(self) -> None:
-        """Raise ``MolvaeError`` for values that cannot build a model."""
-        positive = [
-            "vocab_size",
-            "embedding_dim",
-            "encoder_hidden",
-            "encoder_layers",
-            "latent_dim",
-            "decoder_hidden",
-            "decoder_layers",
-            "max_length",
-            "predictor_hidden",
-            "predictor_ensemble",
-        ]
-        for name in positive:
-            if getattr(self, name) <= 0:
+    def validate(self, where: str = "model config") -> None:
+        """Raise a one-line ``MolvaeError`` (starting with ``where``) for values that cannot
+        build a model, or that would make building it allocate far more than any real model.
+
+        Checked before any tensor exists, so a config file asking for a latent of 10^9 is
+        refused at once instead of exhausting memory.
+        """
+        for name, limit in SIZE_LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise MolvaeError(f"{where}: {name} must be an integer, got {value!r}")
+            if value <= 0:
+                raise MolvaeError(f"{where}: {name} must be positive, got {value}")
+            if value > limit:
+                raise MolvaeError(f"{where}: {name} is {value}, above the limit of {limit}")
+        if not isinstance(self.bidirectional, bool):
+            raise MolvaeError(f"{where}: bidirectional must be true or false")
+        dropout = self.dropout
+        if isinstance(dropout, bool) or not isinstance(dropout, int | float):
+            raise MolvaeError(f"{where}: dropout must be a number, got {dropout!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise MolvaeError(f"{where}: dropout must be in [0, 1), got {dropout}")
+        for name in ("properties", "fitted_properties"):
+            names = getattr(self, name)
+            if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+                raise MolvaeError(f"{where}: {name} must be a list of non-empty names")
+            if len(names) > MAX_PROPERTIES:
                 raise MolvaeError(
-                    f"model config: {name} must be positive, got {getattr(self, name)}"
+                    f"{where}: {name} lists {len(names)} names, above the limit of {MAX_PROPERTIES}"
                 )
-        if not 0.0 <= self.dropout < 1.0:
-            raise MolvaeError(f"model config: dropout must be in [0, 1), got {self.dropout}")
+        repeated = sorted({n for n in self.all_properties if self.all_properties.count(n) > 1})
+        if repeated:
+            raise MolvaeError(f"{where}: property {repeated[0]!r} is listed more than once")

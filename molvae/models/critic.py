@@ -42,6 +42,7 @@ from molvae.models.store import (
     _read_json,
     _read_tensors,
     atomic_write_bytes,
+    read_safetensors_header,
 )
 from molvae.runtime import file_sha256, map_chunks
 
@@ -193,10 +194,25 @@ def load_critic(model_dir: str | Path) -> Critic | None:
             "(molvae fit-critic) or delete critic.json and critic.safetensors"
         )
     try:
-        critic = Critic(int(record["n_bits"]), int(record["hidden"]))
+        n_bits, hidden = int(record["n_bits"]), int(record["hidden"])
+        # The sizes critic.json asks for must be those critic.safetensors declares, before
+        # anything is allocated for them.
+        n_in = n_bits + len(DESCRIPTORS)
+        implied = {
+            "mean": (n_in,),
+            "scale": (n_in,),
+            "net.1.weight": (hidden, n_in),
+            "net.1.bias": (hidden,),
+            "net.4.weight": (1, hidden),
+            "net.4.bias": (1,),
+        }
+        declared = read_safetensors_header(model_dir / CRITIC_WEIGHTS)
+        if {k: v.shape for k, v in declared.items()} != implied:
+            raise ValueError(f"n_bits and hidden do not match the tensors of {CRITIC_WEIGHTS}")
+        critic = Critic(n_bits, hidden)
         critic.load_state_dict(_read_tensors(model_dir / CRITIC_WEIGHTS))
         critic.log_m = float(record["log_m"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError, RuntimeError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise MolvaeError(f"{path}: critic does not load ({msg})") from None
     critic.info = {k: v for k, v in record.items() if k not in ("format", "features")}
