@@ -20,6 +20,9 @@ import dataclasses
 import gzip
 import io
 import os
+import re
+import warnings
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_CHUNKSIZE",
     "FORMATS",
+    "MAX_SMILES_CHARS",
     "PARALLEL_MIN_ROWS",
     "REASON_EMPTY",
     "REASON_INVALID_RECORD",
@@ -61,6 +65,14 @@ REASON_EMPTY = "empty"
 REASON_INVALID_SMILES = "invalid SMILES"
 REASON_INVALID_RECORD = "invalid SDF record"
 REASON_STANDARDIZATION = "standardization failed"
+REASON_NOT_ASCII = "invalid SMILES (a character that is not ASCII)"
+REASON_BLANK = "invalid SMILES (text after a blank)"
+_BLANK = re.compile(r"\s+")
+
+# Longer SMILES are rejected unread: RDKit's canonical ranking grows with the square of the atom
+# count (a 2,000-atom chain takes seconds, a 10,000-atom one minutes), so a megabyte-long cell
+# would stall a whole file; no model or filter of molvae handles molecules that size anyway.
+MAX_SMILES_CHARS = 2_000
 
 # Extension (after an optional ".gz") -> format name.
 FORMATS: dict[str, str] = {
@@ -264,6 +276,16 @@ def _check_smiles(
     """``(output SMILES, None)`` for an accepted string, ``(None, reason)`` for a rejected one."""
     if not smiles:
         return None, REASON_EMPTY
+    if len(smiles) > MAX_SMILES_CHARS:
+        return None, f"too long ({len(smiles):,} characters > {MAX_SMILES_CHARS:,})"
+    # RDKit stops reading at a blank or at some non-ASCII bytes and returns the molecule read so
+    # far ("C C" and "CCé" both give ethane), so such cells are rejected here, not misread. A
+    # blank followed by "|" starts a CXSMILES extension, which RDKit reads.
+    if not smiles.isascii():
+        return None, REASON_NOT_ASCII
+    blank = _BLANK.search(smiles)
+    if blank is not None and not smiles[blank.end():].startswith("|"):
+        return None, REASON_BLANK
     mol = chem.parse_smiles(smiles)
     if mol is None:
         return None, REASON_INVALID_SMILES
@@ -462,15 +484,25 @@ def _delimited_chunks(
         na_values={c: _NA_VALUES for c in others},
         # A blank line is a data row too: it is reported as "empty", and row numbers stay true.
         skip_blank_lines=False,
+        # Never take the first column for an index (pandas does when the first data row has one
+        # field more than the header, shifting every column by one).
+        index_col=False,
     )
     with reader:
-        for frame in reader:
+        while True:
+            # With index_col=False, pandas drops the extra fields of such rows with only a
+            # warning: made an error here, as a row is never read with fields lost.
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = next(reader, None)
+            if frame is None:
+                return
             smiles = [_as_smiles_text(v) for v in frame[column].tolist()]
             yield smiles, frame.drop(columns=[column]), None
 
 
 def _smi_chunks(path: Path, chunksize: int) -> Iterator[_RawChunk]:
-    with io.TextIOWrapper(_open_binary(path), encoding="utf-8") as handle:
+    with io.TextIOWrapper(_open_binary(path), encoding="utf-8-sig") as handle:
         smiles: list[str] = []
         names: list[str | None] = []
         for line in handle:
@@ -484,12 +516,32 @@ def _smi_chunks(path: Path, chunksize: int) -> Iterator[_RawChunk]:
             yield smiles, pd.DataFrame({"name": names}, dtype=object), None
 
 
+def _sdf_records(handle: IO[bytes]) -> Iterator[tuple[str | None, dict[str, object]]]:
+    """RDKit's SD records of ``handle``, with a read error of the stream raised as itself.
+
+    RDKit reads the stream from C++; an error there (a truncated gzip stream) comes back as a
+    ``SystemError`` wrapping the original exception, which is unwrapped here.
+    """
+    records = chem.iter_sdf_records(handle)
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            return
+        except SystemError as exc:
+            inner = exc.__cause__ or exc.__context__
+            if isinstance(inner, (OSError, EOFError, zlib.error)):
+                raise inner from None
+            raise
+        yield record
+
+
 def _sdf_chunks(path: Path, chunksize: int) -> Iterator[_RawChunk]:
     with _open_binary(path) as handle:
         smiles: list[str] = []
         props: list[dict[str, object]] = []
         reasons: list[str | None] = []
-        for record_smiles, record_props in chem.iter_sdf_records(handle):
+        for record_smiles, record_props in _sdf_records(handle):
             smiles.append(record_smiles or "")
             props.append(record_props)
             reasons.append(REASON_INVALID_RECORD if record_smiles is None else None)
@@ -550,9 +602,31 @@ def iter_molecule_chunks(
             table = _build_table(smiles, extras, next_row, checker, path, preset)
             next_row += len(smiles)
             yield table
-    except (pd.errors.ParserError, UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
-        message = " ".join(str(exc).split())
-        raise cannot_read(path, f"near data row {next_row}: {message}") from exc
+    except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError, OSError,
+            EOFError, zlib.error) as exc:
+        raise cannot_read(path, _read_error(exc, next_row)) from None
+
+
+_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def _read_error(exc: BaseException, next_row: int) -> str:
+    """What went wrong reading a file, in one short line (the reason of ``cannot_read``)."""
+    text = " ".join(str(exc).split())
+    fields = _FIELDS.search(text)
+    if fields:
+        expected, line, seen = fields.groups()
+        return (f"line {line} has {seen} fields, the header {expected} (quote a field that "
+                "holds the delimiter)")
+    if isinstance(exc, pd.errors.ParserWarning):
+        return ("a data row has more fields than the header (quote a field that holds the "
+                "delimiter)")
+    if isinstance(exc, UnicodeDecodeError):
+        return (f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} near data row {next_row}); "
+                "save the file as UTF-8")
+    if isinstance(exc, EOFError | zlib.error | gzip.BadGzipFile):
+        return f"the gzip stream is truncated or corrupt near data row {next_row} ({text[:200]})"
+    return f"near data row {next_row}: {text[:300]}"
 
 
 def read_molecules(
@@ -624,18 +698,17 @@ def read_latents(path: Path, dim: int) -> np.ndarray:
     return arr[:, :dim].astype(np.float32)
 
 def read_generated(path: Path, smiles_column: str | None) -> list[str]:
-    """Every row's string as generated, invalid and empty ones included (they count against
-    validity), from a CSV/TSV/SMI file."""
+    """Every row's string as generated, in file order, invalid and empty ones included (they
+    count against validity), from any molecule file :func:`read_molecules` reads.
+
+    A string longer than ``MAX_SMILES_CHARS`` is returned empty (invalid): parsing it could
+    take RDKit minutes.
+    """
     if not path.exists():
         raise file_not_found(path)
-    fmt = detect_format(path)
-    if fmt in ("csv", "tsv"):
-        frame = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", dtype=str,
-                            keep_default_na=False, skip_blank_lines=False)
-        column = find_smiles_column(frame.columns, smiles_column, path)
-        return frame[column].fillna("").tolist()
-    if fmt == "smi":
-        table = read_molecules(path, canonicalize=False)
-        rows = pd.concat([table.records[["row", "smiles"]], table.rejects[["row", "smiles"]]])
-        return rows.sort_values("row")["smiles"].fillna("").astype(str).tolist()
-    raise MolvaeError(f"{path}: use a CSV/TSV/SMI file of generated SMILES")
+    table = read_molecules(path, smiles_column=smiles_column, canonicalize=False)
+    rejects = table.rejects.loc[:, ["row", "smiles"]].copy()
+    too_long = table.rejects["reason"].astype(str).str.startswith("too long").to_numpy()
+    rejects.loc[too_long, "smiles"] = ""
+    rows = pd.concat([table.records[["row", "smiles"]], rejects], ignore_index=True)
+    return rows.sort_values("row", kind="stable")["smiles"].fillna("").astype(str).tolist()

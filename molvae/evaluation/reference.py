@@ -156,6 +156,7 @@ class ReferenceStats:
             table = read_molecules(
                 path, smiles_column=smiles_column, canonicalize=False, workers=n_jobs
             )
+            emit(log, f"reference: {table.describe()}")
             stats = cls.compute(
                 table.records["smiles"].tolist(),
                 n_jobs=n_jobs,

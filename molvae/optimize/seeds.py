@@ -237,6 +237,8 @@ def search_seeds(
                 )
             )
             pairs = _with_seed_sites(pairs, sites, canon, encoded)
+            if not pairs:  # nothing decoded that differs from its seed: no candidate this wave
+                continue
             scored = score_molecules([c for _, c in pairs], [goal.name],
                                      [canon[j] for j, _ in pairs], min_similarity=min_similarity)
             owners = np.array([j for j, _ in pairs], dtype=int)
