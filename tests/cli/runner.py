@@ -78,18 +78,20 @@ def _fresh_cli_state() -> Iterator[None]:
     - ``--debug`` is remembered in a module-level dict: reset to off.
     - rich picked its colour system when the CLI's consoles were created (a terminal when
       pytest runs with ``-s``); a subprocess writing to a pipe has none, so neither does this.
+    - rich also fixed the consoles' width from ``COLUMNS`` as it was then (whichever test
+      imported the CLI first): cleared, so the width follows this run's ``COLUMNS``.
     """
     from molvae_cli import _common, main
 
     debug = main._STATE["debug"]
     main._STATE["debug"] = False
     consoles = [c for c in (_common.console, _common.err_console) if hasattr(c, "_color_system")]
-    colours = [c._color_system for c in consoles]
+    saved = [(c._color_system, c._width, c._height) for c in consoles]
     for c in consoles:
-        c._color_system = None
+        c._color_system, c._width, c._height = None, None, None
     try:
         yield
     finally:
         main._STATE["debug"] = debug
-        for c, colour in zip(consoles, colours, strict=True):
-            c._color_system = colour
+        for c, (colour, width, height) in zip(consoles, saved, strict=True):
+            c._color_system, c._width, c._height = colour, width, height
