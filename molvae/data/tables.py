@@ -67,6 +67,7 @@ REASON_INVALID_RECORD = "invalid SDF record"
 REASON_STANDARDIZATION = "standardization failed"
 REASON_NOT_ASCII = "invalid SMILES (a character that is not ASCII)"
 REASON_BLANK = "invalid SMILES (text after a blank)"
+REASON_TOO_LONG = "too long"  # the kind; the reason adds the length and the limit
 _BLANK = re.compile(r"\s+")
 
 # Longer SMILES are rejected unread: RDKit's canonical ranking grows with the square of the atom
@@ -277,7 +278,7 @@ def _check_smiles(
     if not smiles:
         return None, REASON_EMPTY
     if len(smiles) > MAX_SMILES_CHARS:
-        return None, f"too long ({len(smiles):,} characters > {MAX_SMILES_CHARS:,})"
+        return None, f"{REASON_TOO_LONG} ({len(smiles):,} characters > {MAX_SMILES_CHARS:,})"
     # RDKit stops reading at a blank or at some non-ASCII bytes and returns the molecule read so
     # far ("C C" and "CCé" both give ethane), so such cells are rejected here, not misread. A
     # blank followed by "|" starts a CXSMILES extension, which RDKit reads.
@@ -708,7 +709,7 @@ def read_generated(path: Path, smiles_column: str | None) -> list[str]:
         raise file_not_found(path)
     table = read_molecules(path, smiles_column=smiles_column, canonicalize=False)
     rejects = table.rejects.loc[:, ["row", "smiles"]].copy()
-    too_long = table.rejects["reason"].astype(str).str.startswith("too long").to_numpy()
+    too_long = (reason_kinds(table.rejects["reason"]) == REASON_TOO_LONG).to_numpy()
     rejects.loc[too_long, "smiles"] = ""
     rows = pd.concat([table.records[["row", "smiles"]], rejects], ignore_index=True)
     return rows.sort_values("row", kind="stable")["smiles"].fillna("").astype(str).tolist()
