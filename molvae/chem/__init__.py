@@ -28,7 +28,11 @@ from molvae.chem.fingerprints import (
     tanimoto,
 )
 from molvae.chem.molecules import (
+    MAX_SMILES_CHARS,
     RDKIT_LOG_ENV,
+    TEXT_BLANK,
+    TEXT_NOT_ASCII,
+    TEXT_TOO_LONG,
     canonical_smiles,
     canonicalize,
     compile_smarts,
@@ -37,6 +41,7 @@ from molvae.chem.molecules import (
     inchi_key,
     parse_smiles,
     set_rdkit_logging,
+    smiles_text_problem,
     standardize,
 )
 from molvae.chem.properties import (
@@ -104,6 +109,11 @@ __all__ = [
     "morgan_on_bits",
     "parse_condition",
     "parse_smiles",
+    "smiles_text_problem",
+    "MAX_SMILES_CHARS",
+    "TEXT_BLANK",
+    "TEXT_NOT_ASCII",
+    "TEXT_TOO_LONG",
     "penalized_logp",
     "property_names",
     "qed",

@@ -5,6 +5,7 @@ RDKit's logging switch.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -32,12 +33,45 @@ def set_rdkit_logging(enabled: bool | None = None) -> bool:
     return enabled
 
 
+# Longer SMILES are not parsed: RDKit's canonical ranking grows with the square of the atom count
+# (a 2,000-atom chain takes seconds, a 10,000-atom one minutes), so one megabyte-long string would
+# stall a whole file; no model or filter of molvae handles molecules that size anyway.
+MAX_SMILES_CHARS = 2_000
+# Why a SMILES text is refused before RDKit sees it (see smiles_text_problem).
+TEXT_TOO_LONG = "too long"
+TEXT_NOT_ASCII = "not ASCII"
+TEXT_BLANK = "blank"
+_BLANK = re.compile(r"\s+")
+
+
+def smiles_text_problem(smiles: str) -> str | None:
+    """Why ``smiles`` (already stripped) must not be handed to RDKit, or ``None`` if it may.
+
+    RDKit stops reading at a blank and at some non-ASCII bytes and returns the molecule read so
+    far (``"C C"`` and ``"CCé"`` both give methane or ethane, not an error), so such text would be
+    silently misread; a blank followed by ``|`` starts a CXSMILES extension, which RDKit reads.
+    Overlong text is refused for time (``MAX_SMILES_CHARS``). Returns one of ``TEXT_TOO_LONG``,
+    ``TEXT_NOT_ASCII``, ``TEXT_BLANK``.
+    """
+    if len(smiles) > MAX_SMILES_CHARS:
+        return TEXT_TOO_LONG
+    if not smiles.isascii():
+        return TEXT_NOT_ASCII
+    blank = _BLANK.search(smiles)
+    if blank is not None and not smiles[blank.end():].startswith("|"):
+        return TEXT_BLANK
+    return None
+
+
 def parse_smiles(smiles: str | None) -> Chem.Mol | None:
-    """Parse and sanitize a SMILES string; ``None`` for empty or invalid input (never raises)."""
+    """Parse and sanitize a SMILES string; ``None`` for empty or invalid input (never raises).
+
+    Text RDKit would misread or take minutes over (see :func:`smiles_text_problem`) is invalid.
+    """
     if not smiles or not isinstance(smiles, str):
         return None
     smiles = smiles.strip()
-    if not smiles:
+    if not smiles or smiles_text_problem(smiles) is not None:
         return None
     try:
         mol = Chem.MolFromSmiles(smiles)

@@ -67,13 +67,11 @@ REASON_INVALID_RECORD = "invalid SDF record"
 REASON_STANDARDIZATION = "standardization failed"
 REASON_NOT_ASCII = "invalid SMILES (a character that is not ASCII)"
 REASON_BLANK = "invalid SMILES (text after a blank)"
-REASON_TOO_LONG = "too long"  # the kind; the reason adds the length and the limit
-_BLANK = re.compile(r"\s+")
+REASON_TOO_LONG = chem.TEXT_TOO_LONG  # the kind; the reason adds the length and the limit
+_TEXT_REASONS = {chem.TEXT_NOT_ASCII: REASON_NOT_ASCII, chem.TEXT_BLANK: REASON_BLANK}
 
-# Longer SMILES are rejected unread: RDKit's canonical ranking grows with the square of the atom
-# count (a 2,000-atom chain takes seconds, a 10,000-atom one minutes), so a megabyte-long cell
-# would stall a whole file; no model or filter of molvae handles molecules that size anyway.
-MAX_SMILES_CHARS = 2_000
+# Longer SMILES are rejected unread (see molvae.chem.smiles_text_problem).
+MAX_SMILES_CHARS = chem.MAX_SMILES_CHARS
 
 # Extension (after an optional ".gz") -> format name.
 FORMATS: dict[str, str] = {
@@ -277,16 +275,11 @@ def _check_smiles(
     """``(output SMILES, None)`` for an accepted string, ``(None, reason)`` for a rejected one."""
     if not smiles:
         return None, REASON_EMPTY
-    if len(smiles) > MAX_SMILES_CHARS:
+    problem = chem.smiles_text_problem(smiles)
+    if problem == chem.TEXT_TOO_LONG:
         return None, f"{REASON_TOO_LONG} ({len(smiles):,} characters > {MAX_SMILES_CHARS:,})"
-    # RDKit stops reading at a blank or at some non-ASCII bytes and returns the molecule read so
-    # far ("C C" and "CCé" both give ethane), so such cells are rejected here, not misread. A
-    # blank followed by "|" starts a CXSMILES extension, which RDKit reads.
-    if not smiles.isascii():
-        return None, REASON_NOT_ASCII
-    blank = _BLANK.search(smiles)
-    if blank is not None and not smiles[blank.end():].startswith("|"):
-        return None, REASON_BLANK
+    if problem is not None:
+        return None, _TEXT_REASONS[problem]
     mol = chem.parse_smiles(smiles)
     if mol is None:
         return None, REASON_INVALID_SMILES

@@ -22,6 +22,23 @@ def test_parse_and_canonical():
     assert chem.canonical_smiles("not smiles") is None
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("C C", chem.TEXT_BLANK), ("CCO\tN", chem.TEXT_BLANK), ("CC\u00e9", chem.TEXT_NOT_ASCII),
+     ("C" * (chem.MAX_SMILES_CHARS + 1), chem.TEXT_TOO_LONG)],
+)
+def test_text_rdkit_would_misread_is_not_a_molecule(text, problem):
+    # RDKit alone reads a prefix of the first three ("C C" is methane) and the last for minutes.
+    assert chem.smiles_text_problem(text) == problem
+    assert chem.parse_smiles(text) is None and chem.canonical_smiles(text) is None
+
+
+def test_cxsmiles_extension_after_a_blank_is_read():
+    assert chem.smiles_text_problem("CC |$_R1;$|") is None
+    assert chem.parse_smiles("CC |$_R1;$|") is not None
+    assert chem.canonical_smiles("  CCO \n") == "CCO"
+
+
 def test_standardize_salt_and_charge():
     mol = chem.standardize(chem.parse_smiles("CC(=O)[O-].[Na+]"))
     assert chem.canonical_smiles(mol) == "CC(=O)O"
