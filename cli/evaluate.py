@@ -60,8 +60,10 @@ def evaluate(
         for name, m in side.get("predictor", {}).items():
             console.print(f"  {name}: R^2 {m['r2']:.3f}, MAE {m['mae']:.3f}", highlight=False)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=1))
+        from molvae.runtime import atomic_write
+
+        text = json.dumps(report, indent=1)
+        atomic_write(out, lambda handle: handle.write(text), "w")  # never half a report
         console.print(f"report written to {out}", highlight=False)
 
 

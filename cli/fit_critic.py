@@ -46,7 +46,7 @@ def fit_critic(
     used by molvae sample for discriminator rejection sampling (VAE weights unchanged)."""
     from molvae.data.tables import read_molecules
     from molvae.models.critic import CRITIC_JSON, CRITIC_WEIGHTS, save_critic
-    from molvae.models.store import copy_model_dir
+    from molvae.models.store import copy_model_dir, staged_directory
     from molvae.runtime import file_sha256
     from molvae.training.heads import fit_critic as run_fit
     from molvae.training.verdicts import critic_verdict, model_verdict
@@ -67,8 +67,11 @@ def fit_critic(
         "skipped": len(table.rejects),
     }
     if out.resolve() != source.resolve():
-        copy_model_dir(source, out, exclude=(CRITIC_JSON, CRITIC_WEIGHTS))
-    save_critic(result.critic, out)
+        with staged_directory(out) as staging:  # a killed run leaves no half-copied model
+            copy_model_dir(source, staging, exclude=(CRITIC_JSON, CRITIC_WEIGHTS))
+            save_critic(result.critic, staging)
+    else:
+        save_critic(result.critic, out)
     m = result.metrics
     console.print(
         f"critic: held-out AUC {m['auc']:.3f} (0.5 = samples indistinguishable from the "

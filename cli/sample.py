@@ -17,6 +17,7 @@ from ._common import (
     console,
     err_console,
     load_model,
+    parse_csv_list,
     progress_bar,
 )
 from ._config import config_option
@@ -50,20 +51,31 @@ def sample(
         help="With a model that has a realism critic (molvae fit-critic), also keep each "
         "canonical-form draw with the critic's acceptance probability (default).",
     ),
+    condition: list[str] | None = typer.Option(
+        None,
+        "--condition",
+        help="With a conditional model: ask for a property value, NAME=VALUE (repeat or "
+        "comma-separate for several, e.g. logP=2.5,MW=400); the output gets requested_NAME "
+        "and RDKit's NAME columns.",
+    ),
     seed: int | None = typer.Option(None, "--seed", **SEED, help="Random seed (reproducible on CPU)."),
     batch_size: int = typer.Option(SAMPLE.batch_size, "--batch-size", **whole(1, MAX_DECODE_BATCH), help="Draws decoded per batch."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
     config: Path | None = config_option(),
 ) -> None:
     """Sample molecules from the prior and check each with RDKit."""
-    from molvae.generation.model import FewerSamplesWarning
+    from molvae.generation.model import ConditionRangeWarning, FewerSamplesWarning
 
     check_choice(strategy, ("sample", "greedy"), "--strategy")
+    requested = parse_conditions(condition)
     vae = load_model(model, device)
+    if requested:
+        _check_conditions(vae, requested)
     bar, advance = progress_bar(n, "sampling")
     # The shortfall is reported below in the command's own words, not as a Python warning.
     with bar, warnings.catch_warnings():
         warnings.simplefilter("ignore", FewerSamplesWarning)
+        warnings.simplefilter("ignore", ConditionRangeWarning)  # reported by _check_conditions
         frame = vae.sample(
             n,
             temperature=temperature,
@@ -75,6 +87,7 @@ def sample(
             on_progress=advance,
             canonical_only=canonical_only,
             critic=critic,
+            conditions=requested or None,
         )
     write_table(frame, out)
     valid = int(frame["valid"].sum())
@@ -100,6 +113,62 @@ def sample(
         what = "unique molecules" if unique else "molecules in canonical form"
         err_console.print(f"warning: only {len(frame):,} {what} found of {n:,} requested")
     _print_verdict(vae, frame, canonical_only)
+    if requested:
+        _print_condition_errors(frame)
+
+
+def parse_conditions(values: list[str] | None) -> dict[str, float]:
+    """``["logP=2.5", "MW=400,QED=0.8"]`` as ``{"logP": 2.5, ...}``; a malformed item is a
+    one-line error."""
+    import math
+
+    from molvae.errors import MolvaeError
+
+    out: dict[str, float] = {}
+    for item in parse_csv_list(values):
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not sep or not name or number is None or not math.isfinite(number):
+            raise MolvaeError(
+                f"--condition {item!r}: expected NAME=VALUE with a finite number, e.g. logP=2.5"
+            )
+        if name in out:
+            raise MolvaeError(f"--condition {name} is given more than once")
+        out[name] = number
+    return out
+
+
+def _check_conditions(vae, requested: dict[str, float]) -> None:
+    """Fail on names the model lacks; warn, in one line each, on values outside its range."""
+    from molvae.generation.model import ConditionRangeWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConditionRangeWarning)
+        vae.condition_vector(requested)
+    for warning in caught:
+        if issubclass(warning.category, ConditionRangeWarning):
+            err_console.print(f"warning: {warning.message}", highlight=False, soft_wrap=True)
+
+
+def _print_condition_errors(frame) -> None:
+    """Per RDKit-computed condition: how far the valid molecules are from the request."""
+    for column in [c for c in frame.columns if c.startswith("requested_")]:
+        name = column.removeprefix("requested_")
+        if name not in frame.columns:
+            continue
+        values = frame.loc[frame["valid"], name].dropna()
+        if len(values):
+            target = float(frame[column].iloc[0])
+            console.print(
+                f"{name}: requested {target:g}, RDKit mean {values.mean():.3g} "
+                f"(mean absolute error {(values - target).abs().mean():.3g}, "
+                f"{len(values):,} molecules)",
+                highlight=False,
+            )
 
 
 def _print_verdict(vae, frame, canonical_only: bool) -> None:

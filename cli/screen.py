@@ -55,6 +55,10 @@ def screen(
         jobs=jobs,
         smiles_column=smiles_column,
     )
+    if out.resolve() != Path(data).resolve():
+        # The shortlist and its rejects are one result: an older shortlist must not outlive
+        # the rejects file this run replaces (a killed run leaves neither, or the rejects).
+        out.unlink(missing_ok=True)
     result = screen_file(
         data,
         cfg,

@@ -69,6 +69,19 @@ def train(
     property_weight: float | None = typer.Option(
         None, "--property-weight", **real(0, 1000), help="Weight of the property loss."
     ),
+    conditions: list[str] | None = typer.Option(
+        None,
+        "--condition",
+        help="Train a conditional VAE on these properties (RDKit names or numeric data "
+        "columns, e.g. logP,QED,MW); `molvae sample --condition logP=2.5` then asks for values.",
+    ),
+    condition_dropout: float | None = typer.Option(
+        None,
+        "--condition-dropout",
+        **real(0, 0.95),
+        help="Probability of hiding each condition from the model per molecule, so it also "
+        "samples with fewer or no conditions.",
+    ),
     epochs: int | None = typer.Option(
         None, "--epochs", **whole(1, 10_000), help="Epochs; with --resume, changes the run's length (and LR schedule)."
     ),
@@ -152,6 +165,7 @@ def train(
             "checkpoint_every_steps": checkpoint_every,
             "metrics_format": metrics_format,
             "property_weight": property_weight,
+            "condition_dropout": condition_dropout,
         }
         model_flags = {
             "embedding_dim": embedding_dim,
@@ -169,6 +183,8 @@ def train(
             raw_train["properties"] = parse_csv_list(properties)
         if property_columns:
             raw_train["property_columns"] = parse_csv_list(property_columns)
+        if conditions:
+            raw_train["conditions"] = parse_csv_list(conditions)
         train_cfg = from_dict(TrainConfig, raw_train, where="train options")
         model_cfg = from_dict(ModelConfig, raw_model, where="model options")
         if init_from is None:
@@ -203,7 +219,11 @@ def _check_model_size(model_cfg) -> None:
 
     # The vocabulary is read from the data later; 100 tokens stand in for it (a SMILES or
     # SELFIES vocabulary has a few dozen).
-    cfg = dataclasses.replace(model_cfg, vocab_size=model_cfg.vocab_size or 100)
+    # Conditions (a few inputs more) are named and sized from the data later.
+    cfg = dataclasses.replace(
+        model_cfg, vocab_size=model_cfg.vocab_size or 100, conditions=[], condition_mean=[],
+        condition_std=[], condition_min=[], condition_max=[],
+    )
     with torch.device("meta"):
         weights = sum(p.numel() for p in GRUVAE(cfg).parameters())
     if weights > MAX_WEIGHTS:

@@ -5,6 +5,7 @@ file hashes and a description of the machine.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import importlib
 import multiprocessing as mp
@@ -130,9 +131,34 @@ def _default_mode() -> int:
     return 0o666 & ~mask
 
 
+def default_dir_mode() -> int:
+    """The permissions ``mkdir()`` would give a new directory under the current umask
+    (``tempfile.mkdtemp`` alone gives 0700, unreadable for the rest of a team)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o777 & ~mask
+
+
+class DiskFullError(MolvaeError, OSError):
+    """A write failed because the file system is full (or over quota): one line for the user,
+    and still an ``OSError`` for code that treats a failed write as a lost cache entry."""
+
+
+def disk_full(path: str | os.PathLike[str], exc: OSError) -> OSError:
+    """``exc`` as a one-line :class:`DiskFullError` naming ``path`` when it means a full disk
+    (ENOSPC, EDQUOT), else ``exc`` itself."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        error = DiskFullError(f"{path}: cannot write: no space left on device")
+        error.errno = exc.errno
+        return error
+    return exc
+
+
 def atomic_write(path: Path, write: Callable[[IO[Any]], None], mode: str = "wb") -> None:
     """Write ``path`` through ``write(handle)`` on a temporary file in the same folder, then
-    rename it into place: a reader never sees a half-written file. The file gets the usual
+    rename it into place: a reader never sees a half-written file, and a failed write (a full
+    disk: :class:`DiskFullError`, one line) leaves the previous ``path`` as it was. The file
+    gets the usual
     permissions for a new file (``mkstemp`` alone would leave it readable by its owner only,
     so a model written for a team would not load for the others)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -144,6 +170,12 @@ def atomic_write(path: Path, write: Callable[[IO[Any]], None], mode: str = "wb")
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        error = disk_full(path, exc)
+        if error is exc:
+            raise
+        raise error from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -43,7 +43,7 @@ import pandas as pd
 
 from molvae.data.cache import cache_dir, versions
 from molvae.data.encoding import EncodedDataset
-from molvae.runtime import atomic_write
+from molvae.runtime import atomic_write, default_dir_mode
 from molvae.tokens import Vocabulary
 
 __all__ = [
@@ -215,6 +215,7 @@ def create_entry(
     try:
         base.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=base, prefix=f".{final.name}."))
+        os.chmod(tmp, default_dir_mode())  # a team shares the cache: not mkdtemp's 0700
     except OSError:
         return in_memory
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import warnings
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +19,13 @@ import pandas as pd
 import torch
 
 from molvae import chem
-from molvae.data.encoding import EncodedDataset, collate, concat_datasets, encode_molecules
+from molvae.data.encoding import (
+    EncodedDataset,
+    collate,
+    compute_property_matrix,
+    concat_datasets,
+    encode_molecules,
+)
 from molvae.errors import MolvaeError
 from molvae.generation.decoding import (
     Postprocessor,
@@ -39,6 +45,10 @@ SAMPLE = SampleSettings()
 
 class FewerSamplesWarning(UserWarning):
     """:meth:`MolVAE.sample` returned fewer rows than asked (see its docstring for when)."""
+
+
+class ConditionRangeWarning(UserWarning):
+    """A condition was asked for outside the range of the model's training data."""
 
 
 @dataclass
@@ -115,6 +125,79 @@ class MolVAE:
         """Names of the properties the latent predictor was trained on."""
         return list(self.model.config.properties)
 
+    @property
+    def conditions(self) -> list[str]:
+        """Properties a conditional model samples to order (empty for an unconditional one)."""
+        return list(self.model.config.conditions)
+
+    def condition_ranges(self) -> dict[str, tuple[float, float]]:
+        """Each condition's (min, max) in the model's training data."""
+        c = self.model.config
+        return {
+            name: (lo, hi)
+            for name, lo, hi in zip(c.conditions, c.condition_min, c.condition_max, strict=True)
+        }
+
+    def _condition_name(self, name: str) -> str:
+        """The model's name of a condition (``logp`` and ``clogp`` are ``logP``), or an error
+        listing the conditions it has."""
+        have = self.conditions
+        if name in have:
+            return name
+        folded = {n.lower(): n for n in have}
+        if name.lower() in folded:
+            return folded[name.lower()]
+        try:
+            canonical = chem.get_property(name).name
+        except KeyError:
+            canonical = None
+        if canonical in have:
+            return canonical
+        if not have:
+            raise MolvaeError(
+                f"condition {name!r}: this model has no conditions (it was trained without "
+                "--condition; conditions it has: none)"
+            )
+        raise MolvaeError(
+            f"condition {name!r}: not a condition of this model; conditions it has: "
+            f"{', '.join(have)}"
+        )
+
+    def condition_vector(
+        self, conditions: Mapping[str, float] | None
+    ) -> torch.Tensor | None:
+        """The model's condition input [value * mask, mask] for ``{name: value}`` (property
+        units, e.g. ``{"logP": 2.5, "MW": 400}``); conditions not named are left open.
+
+        None or an empty mapping gives None: no condition (an unconditional sample). A name
+        the model does not have is an error listing those it has; a value outside the
+        training range is allowed with a :class:`ConditionRangeWarning` naming the range.
+        """
+        if not conditions:
+            return None
+        c = self.model.config
+        values = torch.full((len(c.conditions),), float("nan"))
+        for name, value in conditions.items():
+            key = self._condition_name(str(name))
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+                raise MolvaeError(f"condition {key}: value must be a number, got {value!r}")
+            value = float(value)
+            if not np.isfinite(value):
+                raise MolvaeError(f"condition {key}: value must be finite, got {value}")
+            i = c.conditions.index(key)
+            if not torch.isnan(values[i]):
+                raise MolvaeError(f"condition {key} is given more than once")
+            lo, hi = c.condition_min[i], c.condition_max[i]
+            if not lo <= value <= hi:
+                warnings.warn(
+                    f"condition {key}={value:g} is outside the training range "
+                    f"{lo:.4g} to {hi:.4g}: expect the molecules to miss it",
+                    ConditionRangeWarning,
+                    stacklevel=2,
+                )
+            values[i] = (value - c.condition_mean[i]) / c.condition_std[i]
+        return GRUVAE.condition_input(values.unsqueeze(0))[0]
+
     def autocast(self):
         """The mixed-precision context this model runs its forward passes in (none on fp32)."""
         return torch.autocast(
@@ -133,6 +216,7 @@ class MolVAE:
         batch_size: int,
         seed: int,
         settings: DecodeSettings,
+        condition: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Token ids of ``z[start:start + batch_size]``, sampled with its own seeded stream."""
         gen = torch.Generator(device=self.device)
@@ -145,6 +229,7 @@ class MolVAE:
                 temperature=settings.temperature,
                 top_k=settings.top_k,
                 generator=gen,
+                condition=condition,
             )
 
     def _generate_texts(
@@ -154,14 +239,17 @@ class MolVAE:
         batch_size: int,
         seed: int,
         settings: DecodeSettings,
+        condition: torch.Tensor | None = None,
     ) -> list[str] | list[list[str]]:
         """Decoded strings of one batch; for ``beam``, each row's beam (best first)."""
         if settings.strategy != "beam":
-            ids = self._generate_batch(z, start, batch_size, seed, settings)
+            ids = self._generate_batch(z, start, batch_size, seed, settings, condition)
             return self._ids_to_texts(ids)
         zb = z[start : start + batch_size].to(self.device, torch.float32)
         with self.autocast():
-            ids, _ = self.model.beam_search(zb, beam_width=settings.beam_width)
+            ids, _ = self.model.beam_search(
+                zb, beam_width=settings.beam_width, condition=condition
+            )
         return [self._ids_to_texts(row) for row in ids]
 
     def decode(
@@ -174,11 +262,15 @@ class MolVAE:
         n_jobs: int | None = None,
         on_progress: Callable[[int], None] | None = None,
         check_form: bool = False,
+        conditions: Mapping[str, float] | None = None,
     ) -> pd.DataFrame:
         """Decode latent points: columns ``smiles`` (as decoded), ``canonical``, ``valid``.
 
         ``settings`` (:class:`DecodeSettings`, greedy by default) says how: greedy, sampled or
         beam decoding, and which string of a beam is kept.
+
+        ``conditions`` (a conditional model only, :meth:`condition_vector`) decodes every point
+        under the same requested property values; without, nothing is requested.
 
         With ``check_form`` also ``canonical_form``: whether the decoded string is exactly the
         training writing of its molecule (:func:`in_canonical_form`; about 70% more RDKit and
@@ -205,6 +297,7 @@ class MolVAE:
         seeds = np.random.SeedSequence(base).generate_state(len(starts), dtype=np.uint64)
         seeds = [int(x) & 0x7FFF_FFFF_FFFF_FFFF for x in seeds]
         settings = settings or DecodeSettings()
+        condition = self.condition_vector(conditions)
         rows: list[tuple] = []
         jobs = default_jobs() if n_jobs is None else n_jobs
         if (
@@ -217,7 +310,8 @@ class MolVAE:
             # check their own molecules: 1.6x the molecules/s of one process decoding on every
             # core while others run RDKit (measured by benchmarks/throughput.py).
             for part in decode_in_workers(
-                self, z, batch_size, settings, check_form, starts, seeds, min(jobs, len(starts))
+                self, z, batch_size, settings, check_form, starts, seeds, min(jobs, len(starts)),
+                condition,
             ):
                 rows.extend(part)
                 if on_progress:
@@ -235,9 +329,13 @@ class MolVAE:
                         on_progress(size)
 
                 for start, batch_seed in zip(starts, seeds, strict=True):
-                    texts = self._generate_texts(z, start, batch_size, batch_seed, settings)
+                    texts = self._generate_texts(
+                        z, start, batch_size, batch_seed, settings, condition
+                    )
                     if settings.picks_nearest:
-                        part = self._pick_nearest(z[start : start + batch_size], texts, check_form)
+                        part = self._pick_nearest(
+                            z[start : start + batch_size], texts, check_form, condition
+                        )
                         pending.append(((lambda part=part: part), len(texts)))
                     else:
                         pending.append((post.submit(texts), len(texts)))
@@ -253,7 +351,11 @@ class MolVAE:
         return frame
 
     def _pick_nearest(
-        self, z: torch.Tensor, beams: Sequence[Sequence[str]], check_form: bool
+        self,
+        z: torch.Tensor,
+        beams: Sequence[Sequence[str]],
+        check_form: bool,
+        condition: torch.Tensor | None = None,
     ) -> list[tuple]:
         """Per row, of its beam's strings in canonical form the one whose mu is nearest its z.
 
@@ -271,7 +373,7 @@ class MolVAE:
         if candidates:
             # Already canonical; one process, since this may run in a decode worker.
             dataset = self._tokenize(candidates, range(len(candidates)), n_jobs=1)[0]
-            mu = self.encode_dataset(dataset)[0].numpy()
+            mu = self.encode_dataset(dataset, condition=condition)[0].numpy()
             position = {candidates[r]: i for i, r in enumerate(dataset.rows)}
         points = z.detach().float().cpu().numpy()
         rows: list[tuple] = []
@@ -308,6 +410,7 @@ class MolVAE:
         canonical_only: bool = SAMPLE.canonical_only,
         latent_sampler: Callable[[int, int | None], torch.Tensor] | None = None,
         critic: bool = SAMPLE.critic,
+        conditions: Mapping[str, float] | None = None,
     ) -> pd.DataFrame:
         """Decode prior samples: ``n`` rows of ``smiles``, ``canonical``, ``valid``.
 
@@ -336,16 +439,69 @@ class MolVAE:
         ``latent_sampler(count, seed)`` replaces the prior N(0, I) as the source of z (for
         example a density fitted to the training posteriors); it must return a
         ``(count, latent_dim)`` tensor.
+
+        ``conditions`` (a conditional model, see :attr:`conditions`) asks for property values,
+        e.g. ``{"logP": 2.5, "MW": 400}``; properties not named are left open. The frame then
+        also has, per condition, ``requested_<name>`` and, for an RDKit property, ``<name>``:
+        RDKit's value of the molecule (NaN where invalid), so the miss is visible.
         """
         if n <= 0:
             raise MolvaeError("the number of samples must be positive")
+        if conditions:
+            self.condition_vector(conditions)  # unknown names fail before any decoding
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConditionRangeWarning)  # warned just above
+                frame = self._sample(
+                    n, temperature, strategy, top_k, unique, seed, batch_size, max_rounds,
+                    on_progress, canonical_only, latent_sampler, critic, conditions,
+                )
+            return self._with_requested(frame, conditions)
+        return self._sample(
+            n, temperature, strategy, top_k, unique, seed, batch_size, max_rounds, on_progress,
+            canonical_only, latent_sampler, critic, None,
+        )
+
+    def _with_requested(
+        self, frame: pd.DataFrame, conditions: Mapping[str, float]
+    ) -> pd.DataFrame:
+        """``frame`` with each requested value and RDKit's value of its property."""
+        attrs = dict(frame.attrs)
+        named = {self._condition_name(str(k)): float(v) for k, v in conditions.items()}
+        rdkit = [name for name in named if name in chem.PROPERTIES]
+        smiles = frame["canonical"].where(frame["valid"], "").fillna("").tolist()
+        computed = compute_property_matrix(smiles, rdkit)
+        for j, name in enumerate(rdkit):
+            frame[name] = np.where(frame["valid"].to_numpy(), computed[:, j], np.nan)
+        for name, value in named.items():
+            frame[f"requested_{name}"] = value
+        frame.attrs.update(attrs)
+        return frame
+
+    def _sample(
+        self,
+        n: int,
+        temperature: float,
+        strategy: str,
+        top_k: int | None,
+        unique: bool,
+        seed: int | None,
+        batch_size: int,
+        max_rounds: int,
+        on_progress: Callable[[int], None] | None,
+        canonical_only: bool,
+        latent_sampler: Callable[[int, int | None], torch.Tensor] | None,
+        critic: bool,
+        conditions: Mapping[str, float] | None,
+    ) -> pd.DataFrame:
+        """:meth:`sample` once its conditions are checked."""
         draw = latent_sampler or self.sample_prior
         decoding = DecodeSettings(strategy=strategy, temperature=temperature, top_k=top_k)
         use_critic = bool(critic and canonical_only and self.critic is not None)
         if not unique and not canonical_only:
             z = draw(n, seed)
             frame = self.decode(
-                z, decoding, batch_size=batch_size, seed=seed, on_progress=on_progress
+                z, decoding, batch_size=batch_size, seed=seed, on_progress=on_progress,
+                conditions=conditions,
             )
             frame.attrs["drawn"] = frame.attrs["decoded"] = n
             frame.attrs["critic"] = False
@@ -367,6 +523,7 @@ class MolVAE:
                 batch_size=batch_size,
                 seed=round_seed,
                 check_form=canonical_only,
+                conditions=conditions,
             )
             decoded += len(part)
             ok = part["valid"].to_numpy()
@@ -401,7 +558,7 @@ class MolVAE:
             warnings.warn(
                 f"only {len(frame):,} {what} found of {n:,} requested ({decoded:,} decoded)",
                 FewerSamplesWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         return frame
 
@@ -501,18 +658,21 @@ class MolVAE:
         dataset: EncodedDataset,
         batch_size: int = 1024,
         on_progress: Callable[[int], None] | None = None,
+        condition: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(mu, logvar) for every molecule of an encoded dataset, in order, batch by batch.
 
         Only each batch's (mu, logvar) is kept (moved to the CPU as float32), not the encoder's
-        activations; ``on_progress(n)`` is called after each batch of ``n`` molecules.
+        activations; ``on_progress(n)`` is called after each batch of ``n`` molecules. A
+        conditional model encodes without conditions unless ``condition``
+        (:meth:`condition_vector`) is given.
         """
         mus, logvars = [], []
         for start in range(0, len(dataset), batch_size):
             index = np.arange(start, min(start + batch_size, len(dataset)))
             batch = collate(dataset, index).to(self.device)
             with self.autocast():
-                mu, logvar = self.model.encode(batch.tokens, batch.lengths)
+                mu, logvar = self.model.encode(batch.tokens, batch.lengths, condition)
             mus.append(mu.float().cpu())
             logvars.append(logvar.float().cpu())
             if on_progress:

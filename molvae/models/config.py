@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from molvae.errors import MolvaeError
@@ -46,6 +47,20 @@ class ModelConfig:
     predictor_ensemble: int = 4
     # Properties fitted later on the frozen VAE (``molvae fit-property``), one ensemble each.
     fitted_properties: list[str] = field(default_factory=list)
+    # Conditional VAE: the encoder and decoder also see these properties (each one of
+    # ``properties``), standardized with ``condition_mean``/``condition_std``, as the vector
+    # [value * mask, mask]; a zero mask means "not asked for". Empty: an unconditional model.
+    # ``condition_min``/``condition_max`` are the range observed in the training split.
+    conditions: list[str] = field(default_factory=list)
+    condition_mean: list[float] = field(default_factory=list)
+    condition_std: list[float] = field(default_factory=list)
+    condition_min: list[float] = field(default_factory=list)
+    condition_max: list[float] = field(default_factory=list)
+
+    @property
+    def condition_dim(self) -> int:
+        """Width of the condition input: a value and a mask per condition (0 if unconditional)."""
+        return 2 * len(self.conditions)
 
     @property
     def all_properties(self) -> list[str]:
@@ -85,3 +100,37 @@ class ModelConfig:
         repeated = sorted({n for n in self.all_properties if self.all_properties.count(n) > 1})
         if repeated:
             raise MolvaeError(f"{where}: property {repeated[0]!r} is listed more than once")
+        self._validate_conditions(where)
+
+    def _validate_conditions(self, where: str) -> None:
+        """Conditions name jointly trained properties once each; their statistics are finite
+        lists of the same length, with positive std and min <= max."""
+        conditions = self.conditions
+        if not isinstance(conditions, list) or not all(
+            isinstance(n, str) and n for n in conditions
+        ):
+            raise MolvaeError(f"{where}: conditions must be a list of non-empty names")
+        repeated = sorted({n for n in conditions if conditions.count(n) > 1})
+        if repeated:
+            raise MolvaeError(f"{where}: condition {repeated[0]!r} is listed more than once")
+        unknown = [n for n in conditions if n not in self.properties]
+        if unknown:
+            raise MolvaeError(
+                f"{where}: condition {unknown[0]!r} is not one of the model's properties"
+            )
+        stats = ("condition_mean", "condition_std", "condition_min", "condition_max")
+        for name in stats:
+            values = getattr(self, name)
+            if not isinstance(values, list) or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                for v in values
+            ):
+                raise MolvaeError(f"{where}: {name} must be a list of finite numbers")
+            if len(values) != len(conditions):
+                raise MolvaeError(
+                    f"{where}: {name} has {len(values)} values for {len(conditions)} conditions"
+                )
+        if any(v <= 0 for v in self.condition_std):
+            raise MolvaeError(f"{where}: condition_std must be positive")
+        if any(lo > hi for lo, hi in zip(self.condition_min, self.condition_max, strict=True)):
+            raise MolvaeError(f"{where}: condition_min is above condition_max")

@@ -27,6 +27,7 @@ acceptors, rotatable bonds, rings, aromatic rings, fraction sp3).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,20 @@ def featurize(smiles: Sequence[str], n_bits: int = 2048, n_jobs: int | None = No
     return np.stack(rows)
 
 
+def critic_tensor_shapes(n_bits: int, hidden: int) -> dict[str, tuple[int, ...]]:
+    """The shape of every tensor of ``Critic(n_bits, hidden)``, without building it: what
+    loading checks a critic file against before allocating anything."""
+    n_in = n_bits + len(DESCRIPTORS)
+    return {
+        "mean": (n_in,),
+        "scale": (n_in,),
+        "net.1.weight": (hidden, n_in),
+        "net.1.bias": (hidden,),
+        "net.4.weight": (1, hidden),
+        "net.4.bias": (1,),
+    }
+
+
 class Critic(nn.Module):
     """Standardized features -> MLP -> logit of "a training molecule, not a model sample"."""
 
@@ -159,6 +174,9 @@ def save_critic(critic: Critic, model_dir: str | Path) -> Path:
     if not weights.is_file():
         raise MolvaeError(f"{model_dir}: no {WEIGHTS}; save the model before its critic")
     meta = {"format": "molvae-critic"}
+    # The record goes first and comes back last: a process killed in between leaves no
+    # critic (absent), never new weights under an older record.
+    (model_dir / CRITIC_JSON).unlink(missing_ok=True)
     _atomic_save_tensors(critic.state_dict(), model_dir / CRITIC_WEIGHTS, meta)
     record = {
         "format": "molvae-critic",
@@ -183,7 +201,7 @@ def load_critic(model_dir: str | Path) -> Critic | None:
 
     model_dir = Path(model_dir)
     path = model_dir / CRITIC_JSON
-    if not path.is_file():
+    if not os.path.lexists(path):  # anything else there (a FIFO, a dangling link) is an error
         return None
     record = _read_json(path)
     if record.get("format") != "molvae-critic" or record.get("features") != FEATURES:
@@ -197,17 +215,9 @@ def load_critic(model_dir: str | Path) -> Critic | None:
         n_bits, hidden = int(record["n_bits"]), int(record["hidden"])
         # The sizes critic.json asks for must be those critic.safetensors declares, before
         # anything is allocated for them.
-        n_in = n_bits + len(DESCRIPTORS)
-        implied = {
-            "mean": (n_in,),
-            "scale": (n_in,),
-            "net.1.weight": (hidden, n_in),
-            "net.1.bias": (hidden,),
-            "net.4.weight": (1, hidden),
-            "net.4.bias": (1,),
-        }
+        implied = critic_tensor_shapes(n_bits, hidden)
         declared = read_safetensors_header(model_dir / CRITIC_WEIGHTS)
-        if {k: v.shape for k, v in declared.items()} != implied:
+        if {k: tuple(v.shape) for k, v in declared.items()} != implied:
             raise ValueError(f"n_bits and hidden do not match the tensors of {CRITIC_WEIGHTS}")
         critic = Critic(n_bits, hidden)
         critic.load_state_dict(_read_tensors(model_dir / CRITIC_WEIGHTS))

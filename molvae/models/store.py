@@ -19,6 +19,7 @@ the name of a model bundled with the package (``default``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import errno
 import json
@@ -343,7 +344,7 @@ class ModelBundle:
             "format_version": FORMAT_VERSION,
             "molvae_version": __version__,
             "representation": self.representation,
-            "model": asdict(self.config),
+            "model": _config_json(self.config),
             "vocabulary": self.vocabulary.to_dict(),
             "properties": {
                 "names": list(self.config.all_properties),
@@ -420,6 +421,22 @@ class ModelBundle:
         )
 
 
+# Fields of a conditional model, left out of an unconditional model's config.json (which so stays
+# as it always was).
+CONDITION_FIELDS = (
+    "conditions", "condition_mean", "condition_std", "condition_min", "condition_max",
+)
+
+
+def _config_json(config: ModelConfig) -> dict[str, Any]:
+    """``config`` as config.json's ``model`` object."""
+    data = asdict(config)
+    if not config.conditions:
+        for key in CONDITION_FIELDS:
+            data.pop(key, None)
+    return data
+
+
 def expected_tensors(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     """Name and shape of every tensor in the state dict of ``GRUVAE(config)``, without
     building it: what a weights file must declare before molvae allocates the model.
@@ -441,12 +458,15 @@ def expected_tensors(config: ModelConfig) -> dict[str, tuple[int, ...]]:
         in_dim = c.embedding_dim if layer == 0 else c.encoder_hidden * directions
         for side in sides:
             gru(f"{side}.{layer}.", 0, in_dim, c.encoder_hidden)
-    out["to_latent.weight"] = (2 * c.latent_dim, c.encoder_hidden * directions)
+    # A conditional model's condition vector widens the encoder's output layer and everything
+    # of the decoder that reads z.
+    cond = c.condition_dim
+    out["to_latent.weight"] = (2 * c.latent_dim, c.encoder_hidden * directions + cond)
     out["to_latent.bias"] = (2 * c.latent_dim,)
-    out["latent_to_hidden.weight"] = (c.decoder_hidden * c.decoder_layers, c.latent_dim)
+    out["latent_to_hidden.weight"] = (c.decoder_hidden * c.decoder_layers, c.latent_dim + cond)
     out["latent_to_hidden.bias"] = (c.decoder_hidden * c.decoder_layers,)
     for layer in range(c.decoder_layers):
-        in_dim = c.embedding_dim + c.latent_dim if layer == 0 else c.decoder_hidden
+        in_dim = c.embedding_dim + c.latent_dim + cond if layer == 0 else c.decoder_hidden
         gru("decoder.", layer, in_dim, c.decoder_hidden)
     out["output.weight"] = (c.vocab_size, c.decoder_hidden)
     out["output.bias"] = (c.vocab_size,)
@@ -574,8 +594,13 @@ def load_training_state(directory: str | Path) -> tuple[dict[str, torch.Tensor],
 
 
 def replace_directory(src: Path, dst: Path) -> None:
-    """Move a fully written directory ``src`` to ``dst``, replacing ``dst`` if present."""
-    old = dst.with_name(dst.name + ".old")
+    """Move a fully written directory ``src`` to ``dst``, replacing ``dst`` if present.
+
+    ``dst`` is first renamed to ``dst.old``: a process killed between the two renames leaves
+    ``dst.old`` as the only complete copy, which the next call (or :func:`recover_directory`)
+    puts back instead of deleting.
+    """
+    old = recover_directory(dst)
     if old.exists():
         shutil.rmtree(old)
     if dst.exists():
@@ -583,6 +608,19 @@ def replace_directory(src: Path, dst: Path) -> None:
     os.replace(src, dst)
     if old.exists():
         shutil.rmtree(old)
+
+
+def recover_directory(dst: Path) -> Path:
+    """Undo a swap that ``replace_directory`` did not finish; returns ``dst.old``'s path.
+
+    When ``dst`` is missing and ``dst.old`` exists, the old copy is the last complete one and
+    is renamed back to ``dst``.
+    """
+    old = dst.with_name(dst.name + ".old")
+    if not os.path.lexists(dst) and old.is_dir():
+        with contextlib.suppress(FileNotFoundError):  # another process put it back first
+            os.replace(old, dst)
+    return old
 
 
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
@@ -606,6 +644,30 @@ def resolve_model_path(model: str | Path | None) -> Path:
     available = sorted(p.name for p in BUNDLED_DIR.glob("*") if (p / "config.json").is_file())
     hint = f"bundled models: {', '.join(available)}" if available else "no bundled model installed"
     raise MolvaeError(f"model {name!r} not found (not a directory; {hint})")
+
+
+@contextmanager
+def staged_directory(dest: Path) -> Iterator[Path]:
+    """A new directory to fill, renamed to ``dest`` when the block succeeds.
+
+    It is ``.<name>.partial`` beside ``dest`` (an empty ``dest`` is replaced; a non-empty one
+    is an error, checked first). A process killed inside the block leaves no ``dest`` that
+    looks like a whole model, and the next run starts the partial directory afresh.
+    """
+    if dest.exists() and any(dest.iterdir()):
+        raise MolvaeError(f"{dest}: exists and is not empty; choose a new directory")
+    staging = dest.with_name(f".{dest.name}.partial")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+        if dest.is_dir():
+            dest.rmdir()
+        os.replace(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def copy_model_dir(source: Path, dest: Path, exclude: Sequence[str] = ()) -> Path:

@@ -5,6 +5,14 @@ on z twice: z sets the decoder's initial hidden state and is concatenated to eve
 the decoder cannot easily learn to ignore it. The model owns generation (``generate``), so every
 caller decodes the same way.
 
+A conditional model (``config.conditions``) also takes a condition vector c = [value * mask,
+mask] of standardized property values (Lim et al. 2018): c is concatenated to the encoder's final
+state before (mu, logvar) and to z wherever the decoder reads z (its initial state and every input
+step), so internally the decoder is driven by [z, c]. Every method takes ``condition`` (batch,
+2 * n) or one row for the whole batch; None means no condition asked for (an all-zero mask), so
+callers that know nothing of conditions use a conditional model unconditionally. An
+unconditional model has no condition inputs at all: its weights and outputs are unchanged.
+
 The encoder runs unpacked GRUs and reads each sequence's final state at its own length: packed
 sequences are 4x slower on CPU here, and with length-bucketed batches padding is small. The
 backward direction runs on each sequence reversed within its length, which is exact.
@@ -79,10 +87,13 @@ class GRUVAE(nn.Module):
             if c.bidirectional:
                 self.encoder_backward.append(nn.GRU(in_dim, c.encoder_hidden, batch_first=True))
         self.dropout = nn.Dropout(c.dropout)
-        self.to_latent = nn.Linear(c.encoder_hidden * directions, 2 * c.latent_dim)
-        self.latent_to_hidden = nn.Linear(c.latent_dim, c.decoder_hidden * c.decoder_layers)
+        cond = c.condition_dim
+        self.to_latent = nn.Linear(c.encoder_hidden * directions + cond, 2 * c.latent_dim)
+        self.latent_to_hidden = nn.Linear(
+            c.latent_dim + cond, c.decoder_hidden * c.decoder_layers
+        )
         self.decoder = nn.GRU(
-            c.embedding_dim + c.latent_dim,
+            c.embedding_dim + c.latent_dim + cond,
             c.decoder_hidden,
             num_layers=c.decoder_layers,
             batch_first=True,
@@ -105,9 +116,45 @@ class GRUVAE(nn.Module):
             }
         )
 
+    # ------------------------------------------------------------------ conditions
+    @staticmethod
+    def condition_input(values: Tensor) -> Tensor:
+        """The condition vector [value * mask, mask] of standardized ``values`` (batch, n),
+        where NaN marks a condition not asked for (mask 0)."""
+        mask = torch.isfinite(values)
+        return torch.cat(
+            [torch.where(mask, values, torch.zeros_like(values)), mask.to(values.dtype)], dim=-1
+        )
+
+    def _condition(self, condition: Tensor | None, batch: int, like: Tensor) -> Tensor | None:
+        """``condition`` as a (batch, 2n) tensor in ``like``'s dtype and device; zeros (nothing
+        asked for) when None; None for an unconditional model."""
+        width = self.config.condition_dim
+        if width == 0:
+            if condition is not None and condition.shape[-1] != 0:
+                raise ValueError("this model has no conditions")
+            return None
+        if condition is None:
+            return like.new_zeros(batch, width)
+        if condition.shape[-1] != width:
+            raise ValueError(
+                f"condition must have {width} columns (value and mask of each of "
+                f"{len(self.config.conditions)} conditions), got {condition.shape[-1]}"
+            )
+        condition = condition.to(device=like.device, dtype=like.dtype)
+        return condition.expand(batch, -1) if condition.ndim == 1 else condition
+
+    def _decoder_latent(self, z: Tensor, condition: Tensor | None) -> Tensor:
+        """What the decoder reads as its latent: z, or [z, c] for a conditional model."""
+        c = self._condition(condition, z.shape[0], z)
+        return z if c is None else torch.cat([z, c], dim=-1)
+
     # ------------------------------------------------------------------ encoder
-    def encode(self, tokens: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        """(mu, logvar) of q(z|x) for padded token ids (batch, time) with true ``lengths``."""
+    def encode(
+        self, tokens: Tensor, lengths: Tensor, condition: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """(mu, logvar) of q(z|x) for padded token ids (batch, time) with true ``lengths``
+        (and, for a conditional model, the ``condition`` the molecule is encoded under)."""
         x = self.dropout(self.embedding(tokens))
         batch, max_len = tokens.shape
         rows = torch.arange(batch, device=tokens.device)
@@ -127,8 +174,12 @@ class GRUVAE(nn.Module):
             x = self.dropout(out_f)
         # The latent statistics are computed in fp32 even under autocast: mu feeds the property
         # predictor and gradient-based optimization, where bf16's 3 digits are too coarse.
+        final = torch.cat(finals, dim=-1).float()
+        c = self._condition(condition, batch, final)
+        if c is not None:
+            final = torch.cat([final, c], dim=-1)
         with torch.autocast(tokens.device.type, enabled=False):
-            stats = self.to_latent(torch.cat(finals, dim=-1).float())
+            stats = self.to_latent(final)
         mu, logvar = stats.chunk(2, dim=-1)
         return mu, logvar.clamp(-20.0, 10.0)
 
@@ -142,25 +193,38 @@ class GRUVAE(nn.Module):
 
     # ------------------------------------------------------------------ decoder
     def initial_hidden(self, z: Tensor) -> Tensor:
-        """Decoder's initial hidden state from z, shape (layers, batch, hidden)."""
+        """Decoder's initial hidden state from its latent (z, or [z, c]: ``_decoder_latent``),
+        shape (layers, batch, hidden)."""
         c = self.config
         h = torch.tanh(self.latent_to_hidden(z))
         return h.view(z.shape[0], c.decoder_layers, c.decoder_hidden).transpose(0, 1).contiguous()
 
-    def decode_logits(self, z: Tensor, inputs: Tensor) -> Tensor:
+    def decode_logits(
+        self, z: Tensor, inputs: Tensor, condition: Tensor | None = None
+    ) -> Tensor:
         """Teacher-forced logits (batch, time, vocab) for decoder ``inputs`` (starting with bos)."""
+        z = self._decoder_latent(z, condition)
         emb = self.dropout(self.embedding(inputs))
         z_steps = z.unsqueeze(1).expand(-1, inputs.shape[1], -1).to(emb.dtype)
         out, _ = self.decoder(torch.cat([emb, z_steps], dim=-1), self.initial_hidden(z))
         return self.output(self.dropout(out))
 
     def forward(
-        self, tokens: Tensor, lengths: Tensor, decoder_inputs: Tensor, sample: bool = True
+        self,
+        tokens: Tensor,
+        lengths: Tensor,
+        decoder_inputs: Tensor,
+        sample: bool = True,
+        condition: Tensor | None = None,
     ) -> dict[str, Tensor]:
-        """Encode, sample z, decode with teacher forcing; also predict properties from mu."""
-        mu, logvar = self.encode(tokens, lengths)
+        """Encode, sample z, decode with teacher forcing; also predict properties from mu.
+
+        ``condition`` (conditional models) goes to both the encoder and the decoder.
+        """
+        mu, logvar = self.encode(tokens, lengths, condition)
         z = self.reparameterize(mu, logvar) if sample else mu
-        out = {"mu": mu, "logvar": logvar, "z": z, "logits": self.decode_logits(z, decoder_inputs)}
+        logits = self.decode_logits(z, decoder_inputs, condition)
+        out = {"mu": mu, "logvar": logvar, "z": z, "logits": logits}
         if self.predictor is not None:
             with torch.autocast(mu.device.type, enabled=False):
                 out["properties"] = self.predictor(mu.float())
@@ -188,17 +252,20 @@ class GRUVAE(nn.Module):
         temperature: float = 1.0,
         top_k: int | None = None,
         generator: torch.Generator | None = None,
+        condition: Tensor | None = None,
     ) -> Tensor:
         """Decode all of ``z`` in parallel; token ids (batch, <= max_length), padded after eos.
 
         Stops as soon as every sequence has produced ``<eos>``. ``strategy`` is ``greedy`` or
         ``sample`` (multinomial at ``temperature``, optionally restricted to the ``top_k``).
+        ``condition``: see the module docstring.
         """
         if strategy not in ("greedy", "sample"):
             raise ValueError(f"strategy must be 'greedy' or 'sample', got {strategy!r}")
         max_length = max_length or self.config.max_length
         batch = z.shape[0]
         device = z.device
+        z = self._decoder_latent(z, condition)
         hidden = list(self.initial_hidden(z).unbind(0))
         step, z_proj = self._decoder_step(z)
         token = torch.full((batch,), Vocabulary.bos_id, dtype=torch.long, device=device)
@@ -230,7 +297,11 @@ class GRUVAE(nn.Module):
 
     @torch.no_grad()
     def beam_search(
-        self, z: Tensor, beam_width: int = 8, max_length: int | None = None
+        self,
+        z: Tensor,
+        beam_width: int = 8,
+        max_length: int | None = None,
+        condition: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """The ``beam_width`` most likely strings found for each z, best first.
 
@@ -244,7 +315,7 @@ class GRUVAE(nn.Module):
         max_length = max_length or self.config.max_length
         batch, k = z.shape[0], beam_width
         device = z.device
-        zk = z.repeat_interleave(k, dim=0)
+        zk = self._decoder_latent(z, condition).repeat_interleave(k, dim=0)
         hidden = list(self.initial_hidden(zk).unbind(0))
         step, z_proj = self._decoder_step(zk)
         next_logits = self._next_token_logits(z_proj.dtype)
@@ -299,7 +370,8 @@ class GRUVAE(nn.Module):
         """One decoder step ``(token, hidden list, z_proj) -> hidden list``, and ``z_proj``.
 
         The first layer's input projection is split: the token part is precomputed for the
-        whole vocabulary (a table lookup per step) and the z part once per sequence (returned
+        whole vocabulary (a table lookup per step) and the z part (with a conditional model,
+        ``z`` here is the decoder latent [z, c]) once per sequence (returned
         as ``z_proj`` so the caller can drop finished rows from it), so each step multiplies
         only by the recurrent weights. Under autocast the weights are cast once here, not at
         every step. The gate arithmetic is fused (one add and one sigmoid for both gates,
@@ -351,9 +423,16 @@ class GRUVAE(nn.Module):
 
         return step, z_proj
 
-    def sequence_log_likelihood(self, z: Tensor, decoder_inputs: Tensor, targets: Tensor) -> Tensor:
-        """log p(x|z) summed over tokens (padding excluded), per sequence."""
-        logits = self.decode_logits(z, decoder_inputs).float()
+    def sequence_log_likelihood(
+        self,
+        z: Tensor,
+        decoder_inputs: Tensor,
+        targets: Tensor,
+        condition: Tensor | None = None,
+    ) -> Tensor:
+        """log p(x|z) (log p(x|z, c) with ``condition``) summed over tokens (padding excluded),
+        per sequence."""
+        logits = self.decode_logits(z, decoder_inputs, condition).float()
         nll = F.cross_entropy(
             logits.transpose(1, 2), targets, ignore_index=Vocabulary.pad_id, reduction="none"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -29,8 +30,10 @@ def write_sdf(shortlist: pd.DataFrame, path: str | os.PathLike[str]) -> int:
             title = rec.get("name")
             yield rec["canonical"], "" if pd.isna(title) else str(title), tags
 
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return chem.write_sdf(records(), path)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _staged(path) as partial:
+        return chem.write_sdf(records(), partial)
 
 
 def write_grid(
@@ -62,4 +65,18 @@ def write_grid(
         size=size,
         svg=suffix == ".svg",
     )
-    return write_image(image, path)
+    with _staged(path) as partial:
+        write_image(image, partial)
+    return path
+
+
+@contextmanager
+def _staged(path: Path) -> Iterator[str]:
+    """A hidden name beside ``path`` (same extension) to write to, renamed to ``path`` when
+    the block succeeds and removed when it fails: a killed screen leaves no half file."""
+    partial = path.with_name(f".partial.{path.name}")
+    try:
+        yield str(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)

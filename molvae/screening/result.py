@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -102,9 +103,13 @@ class RejectSink:
         self.reasons: Counter[tuple[str, str]] = Counter()
         self._pending: list[pd.DataFrame] = []
         self._written = False
+        # Rows are appended to a hidden partial file, renamed to ``path`` by ``result``: a
+        # process killed mid-run leaves no rejects file that looks complete.
+        self._partial = None if path is None else path.with_name(f".{path.name}.partial")
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.unlink(missing_ok=True)
+            self._partial.unlink(missing_ok=True)
 
     def add(
         self,
@@ -139,15 +144,19 @@ class RejectSink:
         frame = pd.concat(self._pending, ignore_index=True).sort_values("row", kind="stable")
         self._pending = []
         if self.path is not None:
-            frame.to_csv(self.path, mode="a", header=not self._written, index=False)
+            frame.to_csv(self._partial, mode="a", header=not self._written, index=False)
             self._written = True
         else:
             self.frames.append(frame)
 
     def result(self) -> pd.DataFrame | None:
         self.flush()
-        if self.path is not None and not self._written:
-            pd.DataFrame(columns=list(REJECT_COLUMNS)).to_csv(self.path, index=False)
+        if self.path is not None:
+            if not self._written:
+                pd.DataFrame(columns=list(REJECT_COLUMNS)).to_csv(self._partial, index=False)
+                self._written = True
+            if self._partial.exists():
+                os.replace(self._partial, self.path)
         if not self.keep:
             return None
         if not self.frames:

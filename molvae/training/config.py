@@ -28,6 +28,13 @@ class TrainConfig:
     properties: list[str] = field(default_factory=list)
     property_columns: list[str] = field(default_factory=list)
     property_weight: float = 1.0
+    # Conditional VAE: properties (RDKit names or numeric data columns) the encoder and decoder
+    # see; each is also a predictor property. Each condition is hidden from the model with
+    # probability ``condition_dropout`` per molecule, and all of them together with probability
+    # ``condition_drop_all``, so the model also learns to sample with one, two or no conditions.
+    conditions: list[str] = field(default_factory=list)
+    condition_dropout: float = 0.3
+    condition_drop_all: float = 0.1
     batch_size: int = 256
     epochs: int = 50
     max_minutes: float | None = None
@@ -77,6 +84,14 @@ class TrainConfig:
             raise MolvaeError("batch_size, epochs and learning_rate must be positive")
         if not 0.0 <= self.word_dropout < 1.0:
             raise MolvaeError("word_dropout must be in [0, 1)")
+        if not 0.0 <= self.condition_dropout < 1.0:
+            raise MolvaeError("condition_dropout must be in [0, 1)")
+        if not 0.0 <= self.condition_drop_all < 1.0:
+            raise MolvaeError("condition_drop_all must be in [0, 1)")
+        if not isinstance(self.conditions, list) or not all(
+            isinstance(n, str) and n.strip() for n in self.conditions
+        ):
+            raise MolvaeError("conditions must be a list of property names")
 
 
 def load_toml(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -42,6 +42,49 @@ class PreparedData:
     property_mean: np.ndarray
     property_std: np.ndarray
     data_sha256: str
+    # Range of each property in the training split (NaN ignored): a conditional model's
+    # ``condition_min``/``condition_max``.
+    property_min: np.ndarray | None = None
+    property_max: np.ndarray | None = None
+
+    def condition_fields(self, conditions: list[str]) -> dict[str, list]:
+        """``ModelConfig`` condition fields for ``conditions`` (each one of the properties):
+        their names, training normalization and observed range."""
+        at = [self.property_names.index(n) for n in conditions]
+        low = self.property_min if self.property_min is not None else self.property_mean
+        high = self.property_max if self.property_max is not None else self.property_mean
+        return {
+            "conditions": list(conditions),
+            "condition_mean": [float(self.property_mean[i]) for i in at],
+            "condition_std": [float(self.property_std[i]) for i in at],
+            "condition_min": [float(low[i]) for i in at],
+            "condition_max": [float(high[i]) for i in at],
+        }
+
+
+def resolve_conditions(cfg: TrainConfig) -> None:
+    """Name ``cfg.conditions`` canonically (``logp`` is ``logP``) and make each one a property
+    target too: an RDKit property, else a numeric column of the data."""
+    resolved: list[str] = []
+    rdkit = [chem.get_property(n).name for n in cfg.properties]
+    for name in cfg.conditions:
+        name = name.strip()
+        if name.lower() in (n.lower() for n in cfg.property_columns):
+            canonical = next(n for n in cfg.property_columns if n.lower() == name.lower())
+        else:
+            try:
+                canonical = chem.get_property(name).name
+            except KeyError:
+                canonical = name
+                cfg.property_columns = [*cfg.property_columns, name]
+            else:
+                if canonical not in rdkit:
+                    rdkit.append(canonical)
+                    cfg.properties = [*cfg.properties, canonical]
+        if canonical in resolved:
+            raise MolvaeError(f"condition {canonical!r} is given more than once")
+        resolved.append(canonical)
+    cfg.conditions = resolved
 
 
 def _property_targets(
@@ -112,7 +155,9 @@ def prepare_data(
 
     path = Path(path)
     sha = file_sha256(path)
-    if property_names is not None:
+    if property_names is None:
+        resolve_conditions(cfg)
+    else:
         cfg.properties = [n for n in property_names if n in chem.PROPERTIES]
         cfg.property_columns = [n for n in property_names if n not in chem.PROPERTIES]
     settings = cache_settings(
@@ -192,8 +237,10 @@ def prepare_data(
         if bad:
             raise MolvaeError(f"property {bad[0]!r} has no numeric values in the training split")
         std = np.where(np.isfinite(std) & (std > 1e-8), std, 1.0)
+        low = np.nanmin(train_set.properties, axis=0)
+        high = np.nanmax(train_set.properties, axis=0)
     else:
-        mean = std = np.zeros(0)
+        mean = std = low = high = np.zeros(0)
     return PreparedData(
         train_set,
         val_set,
@@ -205,6 +252,8 @@ def prepare_data(
         mean.astype(np.float32),
         std.astype(np.float32),
         sha,
+        low.astype(np.float32),
+        high.astype(np.float32),
     )
 
 

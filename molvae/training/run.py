@@ -22,6 +22,7 @@ from molvae.models.store import (
     WEIGHTS,
     atomic_write_bytes,
     load_model_dir,
+    recover_directory,
 )
 from molvae.models.vae import GRUVAE
 from molvae.runtime import file_sha256
@@ -152,11 +153,22 @@ def create_run(
         cfg.representation = init_bundle.representation
         model_cfg = init_bundle.config
         fixed_props = list(model_cfg.properties)
+        if cfg.conditions and cfg.conditions != model_cfg.conditions:
+            have = ", ".join(model_cfg.conditions) or "none"
+            raise MolvaeError(
+                f"fine-tuning keeps the conditions of {init_from} ({have}); drop --condition"
+            )
+        cfg.conditions = list(model_cfg.conditions)
+    elif not cfg.conditions and model_cfg.conditions:
+        cfg.conditions = list(model_cfg.conditions)  # named in the [model] table
     prep = prepare_data(data_path, cfg, vocabulary, fixed_props, status=status)
     vocabulary = prep.vocabulary
     model_cfg.vocab_size = len(vocabulary)
     model_cfg.max_length = max(model_cfg.max_length, cfg.max_length + 1)
     model_cfg.properties = list(prep.property_names)
+    if init_bundle is None:
+        for key, value in prep.condition_fields(cfg.conditions).items():
+            setattr(model_cfg, key, value)
     train_set, val_set = prep.train, prep.validation
     prop_mean, prop_std = prep.property_mean, prep.property_std
     if init_bundle is not None and init_bundle.property_mean:
@@ -220,12 +232,30 @@ def set_run_epochs(run_dir: Path, epochs: int, status: Callable[[str], None]) ->
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The run's last complete checkpoint directory, or None before the first one."""
+    """The run's last complete checkpoint directory, or None before the first one.
+
+    A ``checkpoint`` or ``model`` directory that a killed process left only as ``.old`` (killed
+    mid-swap) is renamed back first.
+    """
+    for name in ("model", "checkpoint"):
+        recover_directory(run_dir / name)
     for name in ("checkpoint", "checkpoint.old"):  # .old survives a kill mid-swap
         candidate = run_dir / name
         if (candidate / "state.json").is_file():
             return candidate
     return None
+
+
+def truncate_metrics(path: Path, size: int | None) -> None:
+    """Cut ``metrics.jsonl`` back to its first ``size`` bytes (as of a checkpoint); with
+    ``size`` None, only drop a last line a killed process left without its newline."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    keep = len(data) if size is None else min(size, len(data))
+    keep = data.rfind(b"\n", 0, keep) + 1  # whole lines only
+    if keep != len(data):
+        atomic_write_bytes(path, data[:keep])
 
 
 def write_metrics_csv(jsonl: Path, csv: Path) -> None:

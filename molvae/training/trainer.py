@@ -71,6 +71,7 @@ from molvae.training.run import (
     open_run,
     read_run_json,
     set_run_epochs,
+    truncate_metrics,
     write_metrics_csv,
 )
 from molvae.training.validate import evaluate
@@ -482,12 +483,31 @@ class Trainer:
         )
         n_joint = len(model_cfg.properties)
         self._joint_mean, self._joint_std = run.prop_mean[:n_joint], run.prop_std[:n_joint]
+        # A conditional model's conditions are columns of the property targets, re-standardized
+        # with the model's own condition statistics (the same numbers for a fresh run).
+        self._conditions: tuple[list[int], torch.Tensor, torch.Tensor] | None = None
+        if model_cfg.conditions:
+            if len(self._joint_mean) < n_joint:
+                raise MolvaeError(
+                    "a conditional model trains on property targets; this run has none"
+                )
+            at = [model_cfg.properties.index(n) for n in model_cfg.conditions]
+            cmean = torch.tensor(model_cfg.condition_mean, dtype=torch.float32)
+            cstd = torch.tensor(model_cfg.condition_std, dtype=torch.float32)
+            jmean = torch.as_tensor(self._joint_mean[at], dtype=torch.float32)
+            jstd = torch.as_tensor(self._joint_std[at], dtype=torch.float32)
+            # standardized target * scale + shift = standardized condition
+            self._conditions = (at, (jstd / cstd).to(device), ((jmean - cmean) / cstd).to(device))
         self.sampler = LengthBucketSampler(run.train_set.lengths, cfg.batch_size, cfg.seed)
         self.steps_per_epoch = len(self.sampler)
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.state = TrainState()
+        self._metrics_bytes: int | None = 0
         if ckpt is not None:
             self._restore(ckpt)
+        if resume and self.is_main and run_dir is not None:
+            # The steps after the checkpoint run again and log their rows again.
+            truncate_metrics(run_dir / "metrics.jsonl", self._metrics_bytes)
         self.net: torch.nn.Module = model
         if group is not None:
             from torch.nn.parallel import DistributedDataParallel
@@ -515,6 +535,7 @@ class Trainer:
         self.model.load_state_dict(weights.state_dict())
         _restore_optimizer(self.optimizer, tensors, info["optimizer"])
         state.load_counters(info["counters"])
+        self._metrics_bytes = info.get("metrics_bytes")
         state.rng = {k: v for k, v in tensors.items() if k.startswith("rng.")}
         suffix = "" if rank == 0 else f".rank{rank}"
         if f"rng.torch{suffix}" in tensors:
@@ -575,11 +596,10 @@ class Trainer:
             param_group["lr"] = lr
         beta = self.beta_at(step)
         amp = self.amp
+        condition, targets = self._condition_batch(data.properties)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            out = self.net(data.tokens, data.lengths, data.decoder_inputs)
-        terms = vae_loss(
-            out, data.targets, data.properties, beta, cfg.free_bits, cfg.property_weight
-        )
+            out = self.net(data.tokens, data.lengths, data.decoder_inputs, condition=condition)
+        terms = vae_loss(out, data.targets, targets, beta, cfg.free_bits, cfg.property_weight)
         # DDP averages gradients over ranks; weighting each rank's mean loss by its share of
         # the molecules makes that the gradient of the global batch's mean. Exact for
         # reconstruction and KL; free bits (clamped per-shard KL means) and properties with
@@ -617,6 +637,31 @@ class Trainer:
             )
         return values
 
+    def _condition_batch(
+        self, properties: torch.Tensor | None
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The condition input of a batch and the property targets to train the heads on.
+
+        Each condition is hidden with probability ``condition_dropout`` and all of a molecule's
+        with ``condition_drop_all`` (a missing value is hidden too), so the same model learns
+        to decode with any subset of its conditions, none included. The predictor heads learn a
+        condition's property only from molecules encoded without it: given the value, the
+        encoder need not put it into mu, and the heads serve ``generate`` and ``optimize``,
+        which encode without conditions.
+        """
+        if self._conditions is None or properties is None:
+            return None, properties
+        at, scale, shift = self._conditions
+        cfg = self.cfg
+        values = properties[:, at] * scale + shift
+        drop = torch.rand(values.shape, device=values.device) < cfg.condition_dropout
+        drop |= torch.rand(values.shape[0], 1, device=values.device) < cfg.condition_drop_all
+        values = values.masked_fill(drop, float("nan"))
+        given = torch.isfinite(values)
+        targets = properties.clone()
+        targets[:, at] = properties[:, at].masked_fill(given, float("nan"))
+        return GRUVAE.condition_input(values), targets
+
     def validate(self) -> dict[str, Any]:
         """Validation metrics of the current weights (``molvae.training.validate.evaluate``).
 
@@ -648,12 +693,14 @@ class Trainer:
         bundle.training["hardware"] = device_summary(self.device)
         if self.world > 1:
             bundle.training["processes"] = self.world
-        self._write_swapped(run_dir, "checkpoint", rng)
+        # The best model first: a process killed between the two writes resumes from the
+        # previous checkpoint, replays this validation and writes the same model again.
         if is_best:
             if val is not None:
                 bundle.metrics = {k: v for k, v in val.items() if k != "property_metrics"}
                 bundle.property_metrics = val.get("property_metrics", {})
             self._write_swapped(run_dir, "model", None)
+        self._write_swapped(run_dir, "checkpoint", rng)
 
     def _need_run_dir(self) -> Path:
         if self.run_dir is None:
@@ -680,14 +727,21 @@ class Trainer:
         tmp = run_dir / f"{name}.tmp"
         if tmp.exists():
             shutil.rmtree(tmp)
-        save_model_dir(self.model, self.bundle, tmp)
-        if rng is not None:
-            tensors, opt_info = _optimizer_state_tensors(self.optimizer)
-            tensors.update(rng)
-            info: dict[str, Any] = {"optimizer": opt_info, "counters": self.state.counters()}
-            if self.world > 1:
-                info["world_size"] = self.world
-            save_training_state(tmp, tensors, info)
+        try:
+            save_model_dir(self.model, self.bundle, tmp)
+            if rng is not None:
+                tensors, opt_info = _optimizer_state_tensors(self.optimizer)
+                tensors.update(rng)
+                info: dict[str, Any] = {"optimizer": opt_info, "counters": self.state.counters()}
+                # metrics.jsonl as of this checkpoint: a resume drops the rows logged after it.
+                metrics = run_dir / "metrics.jsonl"
+                info["metrics_bytes"] = metrics.stat().st_size if metrics.exists() else 0
+                if self.world > 1:
+                    info["world_size"] = self.world
+                save_training_state(tmp, tensors, info)
+        except OSError:  # e.g. a full disk: free what was written, keep the last checkpoint
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         replace_directory(tmp, run_dir / name)
 
     def _log(self, row: dict[str, Any]) -> None:

@@ -441,6 +441,9 @@ def hostile_cases() -> list[HostileCase]:
          CRITIC_JSON),
         ("critic_header_exabytes", _critic_weights(_exabyte_length), "header claims",
          CRITIC_WEIGHTS),
+        ("critic_n_bits_negative", _edit_critic(n_bits=-5), "do not match the tensors",
+         CRITIC_JSON),
+        ("critic_json_fifo", _replace(CRITIC_JSON, os.mkfifo), "FIFO", CRITIC_JSON),
     ]
     out = [HostileCase(n, b, e, f, g) for n, g, b, e, f in cases]
     out += [HostileCase(n, b, e, f, "pickle", pickle=True) for n, b, e, f in pickles]

@@ -16,6 +16,7 @@ from molvae.models.critic import (
     CRITIC_WEIGHTS,
     DESCRIPTORS,
     Critic,
+    critic_tensor_shapes,
     featurize,
     load_critic,
     save_critic,
@@ -147,3 +148,9 @@ def test_sample_applies_the_critic(model_with_critic):
     assert not all("O" in s for s in plain["canonical"])
     assert plain.attrs["drawn"] < frame.attrs["drawn"]
     assert vae.sample(5, seed=1, canonical_only=False).attrs["critic"] is False
+
+
+@pytest.mark.parametrize(("n_bits", "hidden"), [(2048, 16), (64, 3)])
+def test_the_shapes_loading_checks_are_the_critics(n_bits, hidden):
+    built = {k: tuple(v.shape) for k, v in Critic(n_bits, hidden).state_dict().items()}
+    assert critic_tensor_shapes(n_bits, hidden) == built
