@@ -22,6 +22,10 @@ SAMPLES: dict[str, str] = {
     "training quick start (column SMILES)",
     "bad_rows.csv": "13 messy rows: blanks, invalid SMILES, salts, a long chain (smiles,pIC50)",
     "common_drugs.csv": "33 common drugs by name, isomeric SMILES (name,smiles)",
+    "zinc_sample.csv": "2,000 molecules sampled from the ZINC-250k training split of the zinc "
+    "model, isomeric SMILES with stereo marks and charges (column SMILES)",
+    "zinc_test_sample.csv": "1,000 molecules sampled from the ZINC-250k held-out test split "
+    "(column SMILES)",
 }
 
 
