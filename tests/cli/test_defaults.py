@@ -79,9 +79,9 @@ def test_sample_from_python_is_the_command(tiny_run, tiny_vae, tmp_path):
 def test_generate_from_python_is_the_command(tiny_run, tiny_vae, tmp_path):
     out = tmp_path / "g.csv"
     args = ["generate", "--target", "logP", "-n", "5", "--model", str(tiny_run),
-            "--out", str(out), "--max-rounds", "2"]
+            "--out", str(out), "--max-rounds", "1"]
     assert invoke(args) == 0
-    python = generate(tiny_vae, "logP", n=5, settings=GenerateSettings(max_rounds=2)).table
+    python = generate(tiny_vae, "logP", n=5, settings=GenerateSettings(max_rounds=1)).table
     assert pd.read_csv(out)["smiles"].tolist() == python["smiles"].tolist()
 
 
