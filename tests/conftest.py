@@ -32,6 +32,21 @@ set_rdkit_logging(False)
 torch.set_num_threads(1)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest tests first: the documents' blocks, then other ``slow`` tests, then the rest.
+
+    With one worker per core, a long test that starts last keeps the suite waiting while the
+    other worker idles; started first, the short tests fill in around it.
+    """
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("slow") is None:
+            return 2
+        return 0 if item.nodeid.startswith("tests/test_docs.py") else 1
+
+    items.sort(key=rank)  # stable: file order is kept within each rank
+
+
 def tiny_model_config(**overrides) -> ModelConfig:
     """A model small enough to train in seconds on 2 CPU cores."""
     base = dict(embedding_dim=16, encoder_hidden=32, latent_dim=8, decoder_hidden=64)
