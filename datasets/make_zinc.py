@@ -36,7 +36,6 @@ The shipped samples (``zinc_sample.csv``: 2,000 training molecules; ``zinc_test_
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 from collections import Counter
@@ -50,6 +49,7 @@ from rdkit import Chem
 
 from molvae import chem
 from molvae.runtime import map_chunks
+from molvae_datasets.make_samples import write_sample
 
 HERE = Path(__file__).resolve().parent
 
@@ -139,15 +139,9 @@ def _describe_chunk(smiles: Sequence[str]) -> list[dict | None]:
 
 
 def write_smiles(smiles: Sequence[str], path: Path) -> str:
-    """Write a ``SMILES`` CSV (gzipped without name or time stamp for ``.gz``); its sha256."""
-    text = ("SMILES\n" + "".join(f"{s}\n" for s in smiles)).encode()
-    if path.suffix == ".gz":
-        with open(path, "wb") as raw, gzip.GzipFile(
-            filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9
-        ) as fh:
-            fh.write(text)
-    else:
-        path.write_bytes(text)
+    """Write a ``SMILES`` CSV as the MOSES samples are written (``make_samples.write_sample``:
+    gzipped without name or time stamp for ``.gz``); its sha256."""
+    write_sample(pd.DataFrame({"SMILES": list(smiles)}), path)
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

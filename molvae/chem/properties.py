@@ -140,6 +140,21 @@ def get_property(name: str) -> Property:
     return PROPERTIES[key]
 
 
+def match_property_name(name: str, available: Sequence[str]) -> str | None:
+    """The entry of ``available`` that ``name`` means, or None: itself, else compared
+    case-insensitively, directly or through the property's aliases (``clogp`` finds ``logP``)."""
+    if name in available:
+        return name
+    lowered = {a.lower(): a for a in available}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    try:
+        canonical = get_property(name).name
+    except KeyError:
+        return None
+    return lowered.get(canonical.lower())
+
+
 def compute_properties(mol: Chem.Mol | None, names: Sequence[str]) -> dict[str, float]:
     """Compute the named properties of ``mol``; NaN where ``mol`` is None or RDKit fails.
 

@@ -142,17 +142,9 @@ class MolVAE:
         """The model's name of a condition (``logp`` and ``clogp`` are ``logP``), or an error
         listing the conditions it has."""
         have = self.conditions
-        if name in have:
-            return name
-        folded = {n.lower(): n for n in have}
-        if name.lower() in folded:
-            return folded[name.lower()]
-        try:
-            canonical = chem.get_property(name).name
-        except KeyError:
-            canonical = None
-        if canonical in have:
-            return canonical
+        matched = chem.match_property_name(name, have)
+        if matched is not None:
+            return matched
         if not have:
             raise MolvaeError(
                 f"condition {name!r}: this model has no conditions (it was trained without "

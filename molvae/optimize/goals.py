@@ -25,17 +25,6 @@ class Goal:
         return f"{self.mode}imize {self.name}"
 
 
-def _resolve_property_name(name: str, available: Sequence[str]) -> str | None:
-    lowered = {a.lower(): a for a in available}
-    if name.lower() in lowered:
-        return lowered[name.lower()]
-    try:
-        canonical = chem.get_property(name).name
-    except KeyError:
-        return None
-    return lowered.get(canonical.lower())
-
-
 def parse_goal(spec: str, available: Sequence[str], weight: float = 1.0) -> Goal:
     """Parse ``logP`` / ``logP:max`` / ``logP:min`` / ``logP=2.5`` against the model's heads."""
     text = spec.strip()
@@ -52,7 +41,7 @@ def parse_goal(spec: str, available: Sequence[str], weight: float = 1.0) -> Goal
         mode = mode.strip().lower()
         if mode not in ("max", "min"):
             raise MolvaeError(f"target {spec!r}: use NAME, NAME:max, NAME:min or NAME=VALUE")
-    name = _resolve_property_name(text.strip(), available)
+    name = chem.match_property_name(text.strip(), available)
     if name is None:
         listing = ", ".join(available) if available else "none"
         try:
