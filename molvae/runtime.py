@@ -126,9 +126,7 @@ def map_chunks(
 
 def _default_mode() -> int:
     """The permissions ``open()`` would give a new file under the current umask."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+    return default_dir_mode() & 0o666
 
 
 def default_dir_mode() -> int:
