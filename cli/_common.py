@@ -44,8 +44,8 @@ STRICT_HELP = (
 
 
 def flattened_note(n: int, what: str = "encoded") -> str:
-    """``"; 3 encoded in flattened form (stereo/charges removed)"`` for a summary line, or ""."""
-    return f"; {n:,} {what} in flattened form (stereo/charges removed)" if n else ""
+    """``"; 3 encoded in flattened form (salt, stereo or charges removed)"`` for a summary line, or ""."""
+    return f"; {n:,} {what} in flattened form (salt, stereo or charges removed)" if n else ""
 
 
 def load_model(model: str | None, device: str = "auto"):

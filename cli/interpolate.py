@@ -87,7 +87,7 @@ def interpolate_command(
 
 def _report_end(label: str, end, refine_steps: int) -> None:
     """One stderr line for an end that was flattened or whose encoding does not decode back."""
-    flat = f"encoded in flattened form {end.encoded_as} (stereo/charges removed)"
+    flat = f"encoded in flattened form {end.encoded_as} (salt, stereo or charges removed)"
     if end.reproduced and end.flattened:
         said = f"{label} {flat}, which its encoding decodes back to; the row shows {label} as given"
     elif end.reproduced:

@@ -63,8 +63,8 @@ def neighbors_command(
     )
     if result.flattened:
         err_console.print(
-            f"the query was encoded in flattened form {result.encoded_as} (stereo/charges "
-            "removed); molecules decoded as that form count as the query",
+            f"the query was encoded in flattened form {result.encoded_as} (salt, stereo or "
+            "charges removed); molecules decoded as that form count as the query",
             highlight=False,
             soft_wrap=True,
         )

@@ -117,6 +117,20 @@ def standardize(
     return mol
 
 
+def largest_fragment_smiles(smiles: str) -> str | None:
+    """Canonical SMILES of the largest organic fragment, stereo marks and charges kept.
+
+    The first thing to try for a salt (``CC[NH3+].[Cl-]``) whose parent the vocabulary can
+    write as it is: unlike :func:`flattened_smiles`, a stereo-aware model keeps the parent's
+    stereocentres and charges. ``None`` if the SMILES does not parse or RDKit cannot choose.
+    """
+    mol = parse_smiles(smiles)
+    if mol is None:
+        return None
+    mol = standardize(mol, largest_fragment=True, neutralize=False)
+    return canonical_smiles(mol) if mol is not None else None
+
+
 def flattened_smiles(smiles: str) -> str | None:
     """Canonical SMILES without stereochemistry, salts or charges (where neutralizable).
 

@@ -56,8 +56,8 @@ class EncodedInput:
     """Molecules prepared for the encoder, plus the rows that could not be encoded.
 
     ``dataset.smiles`` holds what is encoded, ``canonical`` each input's own canonical SMILES
-    (``None`` where it does not parse): the two differ where a molecule was encoded in its
-    flattened form (:meth:`MolVAE.prepare`).
+    (``None`` where it does not parse): the two differ where a molecule was encoded in a
+    reduced form, its largest fragment or its flattened form (:meth:`MolVAE.prepare`).
     """
 
     dataset: EncodedDataset
@@ -74,7 +74,8 @@ class EncodedInput:
 
     @property
     def flattened(self) -> np.ndarray:
-        """Input rows (0-based) encoded in their flattened form rather than as given."""
+        """Input rows (0-based) encoded in a reduced form (largest fragment or flattened form)
+        rather than as given."""
         rows = self.dataset.rows
         changed = [
             self.canonical[r] != smiles
@@ -583,12 +584,13 @@ class MolVAE:
         """Canonicalize and tokenize input SMILES; invalid or unencodable ones become rejects.
 
         With ``flatten``, a molecule the model cannot write as given (a MOSES vocabulary has
-        no tokens for stereo marks, charges or a salt's second fragment) is encoded in its
-        flattened form instead (:func:`chem.flattened_smiles`: stereo removed, the largest
-        fragment, neutralized), when that form can be written; ``EncodedInput.flattened``
-        lists those rows. A molecule that cannot be written even so is rejected with the
-        reason its flattened form failed. Without ``flatten`` (strict), it is rejected with
-        the reason it failed as given.
+        no tokens for stereo marks, charges or a salt's second fragment) is encoded in the
+        first reduced form it can write: its largest fragment as given
+        (:func:`chem.largest_fragment_smiles`), else its flattened form
+        (:func:`chem.flattened_smiles`: stereo removed, the largest fragment, neutralized);
+        ``EncodedInput.flattened`` lists those rows. A molecule that cannot be written even
+        so is rejected with the reason its flattened form failed. Without ``flatten``
+        (strict), it is rejected with the reason it failed as given.
         """
         smiles = list(smiles)
         canon, rows, rejects = [], [], []
@@ -622,27 +624,33 @@ class MolVAE:
         dataset: EncodedDataset,
         rejects: pd.DataFrame,
     ) -> tuple[EncodedDataset, pd.DataFrame]:
-        """``dataset`` with the rejected molecules whose flattened form encodes added, in row
-        order, and the rejects left (with the reason of the flattened form where it exists)."""
-        retry, forms = [], []
-        for row in rejects["row"].tolist():
-            flat = chem.flattened_smiles(smiles[row])
-            if flat is not None and flat != canonical[row]:
-                retry.append(row)
-                forms.append(flat)
-        if not retry:
-            return dataset, rejects
-        extra, still = self._tokenize(forms, retry, n_jobs=1 if len(forms) < 20000 else None)
-        reasons = dict(zip(still["row"].tolist(), still["reason"].tolist(), strict=True))
-        left = rejects[~rejects["row"].isin(extra.rows.tolist())].copy()
+        """``dataset`` with the rejected molecules whose reduced form encodes added, in row
+        order, and the rejects left (with the reason of the flattened form where it exists).
+
+        Two forms are tried in turn: the largest fragment as given (a salt whose parent the
+        vocabulary writes keeps its stereo marks and charges), then the flattened form."""
+        reasons: dict[int, str] = {}
+        for reduce in (chem.largest_fragment_smiles, chem.flattened_smiles):
+            retry, forms = [], []
+            for row in rejects["row"].tolist():
+                form = reduce(smiles[row])
+                if form is not None and form != canonical[row]:
+                    retry.append(row)
+                    forms.append(form)
+            if not retry:
+                continue
+            extra, still = self._tokenize(forms, retry, n_jobs=1 if len(forms) < 20000 else None)
+            reasons.update(zip(still["row"].tolist(), still["reason"].tolist(), strict=True))
+            rejects = rejects[~rejects["row"].isin(extra.rows.tolist())]
+            if len(extra):
+                merged = concat_datasets(dataset, extra)
+                dataset = merged.subset(np.argsort(merged.rows, kind="stable"))
+        left = rejects.copy()
         left["reason"] = [
             f"{reasons[r]} (also in flattened form)" if r in reasons else reason
             for r, reason in zip(left["row"].tolist(), left["reason"].tolist(), strict=True)
         ]
-        if not len(extra):
-            return dataset, left
-        merged = concat_datasets(dataset, extra)
-        return merged.subset(np.argsort(merged.rows, kind="stable")), left
+        return dataset, left
 
     @torch.no_grad()
     def encode_dataset(

@@ -109,14 +109,16 @@ def _seed_form_chunk(items: Sequence[tuple[str, tuple[chem.SeedSite, ...]]]) -> 
 def _encodable_forms(vae, seeds: list[str]) -> list[str]:
     """Each seed as given, or the closest form of it that the model's vocabulary can write.
 
-    Tried in order: the seed; its flattened form (no stereo, neutralized where possible,
-    :func:`chem.flattened_smiles`); its surrogate (nitro/azide groups removed, other charges
-    reduced, :func:`chem.surrogate_smiles`); the surrogate with iodine written as bromine, then
-    with both as chlorine. The first form that encodes is kept; a seed none of them encode
-    stays as given (and is reported with the tokens the vocabulary lacks).
+    Tried in order: the seed; its largest fragment as given (stereo and charges kept,
+    :func:`chem.largest_fragment_smiles`); its flattened form (no stereo, neutralized where
+    possible, :func:`chem.flattened_smiles`); its surrogate (nitro/azide groups removed,
+    other charges reduced, :func:`chem.surrogate_smiles`); the surrogate with iodine written
+    as bromine, then with both as chlorine. The first form that encodes is kept; a seed none
+    of them encode stays as given (and is reported with the tokens the vocabulary lacks).
     """
     forms = list(seeds)
     attempts: list[Callable[[str], str | None]] = [
+        chem.largest_fragment_smiles,
         chem.flattened_smiles,
         chem.surrogate_smiles,
         lambda s: chem.surrogate_smiles(s, {"I": "Br"}),

@@ -39,6 +39,10 @@ def test_canonical_smiles_is_isomeric_and_flattening_is_explicit():
     assert chem.canonical_smiles("CC[NH3+]") == "CC[NH3+]"  # charges kept unless standardized
     assert chem.flattened_smiles("CC[NH3+]") == "CCN"
     assert chem.flattened_smiles("C[C@H](N)C(=O)O") == "CC(N)C(=O)O"
+    # A salt's parent as given: stereo marks and charges stay, the counter-ion goes.
+    assert chem.largest_fragment_smiles("C[C@@H]([NH3+])C(=O)O.[Cl-]") == "C[C@@H]([NH3+])C(=O)O"
+    assert chem.largest_fragment_smiles("O.C/C=C/C(=O)[O-].[Na+]") == "C/C=C/C(=O)[O-]"
+    assert chem.largest_fragment_smiles("not a molecule") is None
 
 
 def test_enantiomer_and_geometric_isomer_strings_are_not_the_canonical_form_of_the_other():

@@ -33,7 +33,7 @@ def test_encode_flattens_and_says_so(tiny_run, molecules, tmp_path):
                                                for s in (PLAIN, ALANINE, ACETATE)]
     assert frame["status"].tolist()[:3] == ["ok"] * 3
     assert "not in vocabulary" in frame["status"][3] and pd.isna(frame["z0"][3])
-    assert "2 encoded in flattened form (stereo/charges removed)" in res.stdout
+    assert "2 encoded in flattened form (salt, stereo or charges removed)" in res.stdout
     # --strict: the same molecules are rejected with the reason.
     res = molvae("encode", str(molecules), "--model", str(tiny_run), "--out", str(out),
                  "--strict")
@@ -59,7 +59,8 @@ def test_every_encoding_command_counts_and_strict_rejects(command, tiny_run, mol
     res = molvae(command, str(molecules), "--model", str(tiny_run), "--out", str(out),
                  *(["--color", "none"] if command == "map" else []))
     assert res.returncode == 0, res.stderr
-    assert "2 " in res.stdout and "in flattened form (stereo/charges removed)" in res.stdout
+    assert "2 " in res.stdout
+    assert "in flattened form (salt, stereo or charges removed)" in res.stdout
     if command != "map":
         frame = pd.read_csv(out)
         assert "CC(N)C(=O)O" in set(frame["encoded_as"])
@@ -82,7 +83,7 @@ def test_reconstruct_says_which_form_was_compared(tiny_run, molecules, tmp_path)
     ok = frame["status"] == "ok"
     assert (frame.loc[ok, "match"] == (frame.loc[ok, "reconstructed"]
                                        == frame.loc[ok, "encoded_as"])).all()
-    assert "2 compared in flattened form (stereo/charges removed)" in res.stdout
+    assert "2 compared in flattened form (salt, stereo or charges removed)" in res.stdout
     assert "compared flattened: CC(N)C(=O)O" in res.stdout  # the per-row table
     not_back = int((~frame.loc[ok, "match"]).sum())
     if not_back:

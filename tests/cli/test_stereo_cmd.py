@@ -44,9 +44,11 @@ def stereo_model(tmp_path_factory):
 @pytest.fixture
 def molecules(tmp_path):
     path = tmp_path / "in.csv"
-    pd.DataFrame({"smiles": STEREO + ["C[C@H](N)C(=O)O.Cl", "C[Si](C)(C)C"]}).to_csv(
-        path, index=False
-    )
+    # A salt of a chiral parent the vocabulary writes; a salt whose parent needs a charge the
+    # vocabulary lacks ([NH3+1]) but whose flattened form it writes; a molecule with no Si token.
+    pd.DataFrame(
+        {"smiles": STEREO + ["C[C@H](N)C(=O)O.Cl", "C[C@@H]([NH3+])C(=O)O.[Cl-]", "C[Si](C)(C)C"]}
+    ).to_csv(path, index=False)
     return path
 
 
@@ -61,12 +63,14 @@ def test_encode_keeps_stereo_and_charges_as_given(stereo_model, molecules, tmp_p
         assert frame["encoded_as"][:n].tolist() == [chem.canonical_smiles(s) for s in STEREO]
         assert frame["canonical"][:n].tolist() == frame["encoded_as"][:n].tolist()
         assert "not in vocabulary" in frame["status"].iloc[-1]  # no Si token: rejected
-    # Without --strict the salt falls back to its flattened form (one fragment, no stereo):
-    # the only row the summary counts as flattened.
+    # Without --strict the salt is encoded as its largest fragment, stereo kept; the salt whose
+    # parent the vocabulary cannot write as given falls back to the flattened form. Both count
+    # as encoded in a reduced form.
     res = molvae("encode", molecules, "--model", stereo_model, "--out", out)
     frame = pd.read_csv(out)
+    assert frame["encoded_as"].iloc[-3] == "C[C@H](N)C(=O)O"
     assert frame["encoded_as"].iloc[-2] == "CC(N)C(=O)O"
-    assert "1 encoded in flattened form" in res.stdout
+    assert "2 encoded in flattened form" in res.stdout
 
 
 def test_reconstruct_compares_isomeric_smiles_with_the_input(stereo_model, tmp_path):
@@ -91,5 +95,9 @@ def test_optimize_seeds_are_taken_as_they_are(stereo_model):
     vae = MolVAE.load(stereo_model, device="cpu")
     seeds = [chem.canonical_smiles(s) for s in STEREO]
     assert _encodable_forms(vae, seeds) == seeds
-    # A seed the vocabulary cannot write as given is still flattened for it.
-    assert _encodable_forms(vae, ["C[C@H](N)C(=O)O.Cl"]) == ["CC(N)C(=O)O"]
+    # A salt keeps its parent as given (stereo included); a seed whose parent the vocabulary
+    # cannot write as given ([NH3+1]) is flattened for it.
+    assert _encodable_forms(vae, ["C[C@H](N)C(=O)O.Cl", "C[C@@H]([NH3+])C(=O)O.[Cl-]"]) == [
+        "C[C@H](N)C(=O)O",
+        "CC(N)C(=O)O",
+    ]
