@@ -8,6 +8,7 @@ import typer
 
 from molvae.models.config import SIZE_LIMITS
 from molvae.settings import from_dict
+from molvae.training.config import MAX_EPOCHS, MAX_TRAIN_BATCH
 
 from ._bounds import SEED, real, whole
 from ._common import err_console, parse_csv_list
@@ -19,8 +20,6 @@ from ._common import err_console, parse_csv_list
 MAX_WIDTH = 2048
 MAX_LATENT = 1024
 MAX_LAYERS = min(SIZE_LIMITS["encoder_layers"], SIZE_LIMITS["decoder_layers"])
-# Molecules per step: activations grow as batch x length x hidden.
-MAX_TRAIN_BATCH = 4096
 # Training processes started on this machine (one per GPU, or CPU processes).
 MAX_DEVICES = 64
 # Weights of a model trained from the command line: 50 million take about 0.8 GB with their
@@ -83,7 +82,7 @@ def train(
         "samples with fewer or no conditions.",
     ),
     epochs: int | None = typer.Option(
-        None, "--epochs", **whole(1, 10_000), help="Epochs; with --resume, changes the run's length (and LR schedule)."
+        None, "--epochs", **whole(1, MAX_EPOCHS), help="Epochs; with --resume, changes the run's length (and LR schedule)."
     ),
     batch_size: int | None = typer.Option(None, "--batch-size", **whole(1, MAX_TRAIN_BATCH), help="Molecules per step (the global batch with several processes)."),
     learning_rate: float | None = typer.Option(None, "--lr", **real(1e-8, 1.0), help="Peak learning rate."),

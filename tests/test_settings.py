@@ -42,5 +42,11 @@ def test_optional_values():
 def test_validate():
     with pytest.raises(MolvaeError, match="kl_schedule"):
         TrainConfig(kl_schedule="exp").validate()
+    # A TOML's batch_size and epochs have the upper bounds of the flags.
+    with pytest.raises(MolvaeError, match="batch_size must be at most 4096"):
+        TrainConfig(batch_size=10**9).validate()
+    with pytest.raises(MolvaeError, match="epochs must be at most 10000"):
+        TrainConfig(epochs=10**9).validate()
+    TrainConfig(batch_size=4096, epochs=10_000).validate()
     with pytest.raises(MolvaeError, match="latent_dim"):
         ModelConfig(vocab_size=10, latent_dim=0).validate()

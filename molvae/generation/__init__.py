@@ -9,6 +9,7 @@ from __future__ import annotations
 from molvae.runtime import lazy_exports
 
 _EXPORTS = {
+    "ConditionRangeWarning": "molvae.generation.model",
     "FewerSamplesWarning": "molvae.generation.model",
     "encode_mean": "molvae.generation.refine",
     "faithful_latents": "molvae.generation.refine",

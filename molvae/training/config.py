@@ -13,6 +13,10 @@ from molvae.settings import from_dict, read_toml
 from molvae.tokens import TOKENIZERS
 from molvae.training.annealing import SCHEDULES
 
+# Upper bounds, the same for flags and TOML keys: a bigger batch does not fit a CPU's memory
+# for the default architecture, and more epochs than this is a typo, not a plan.
+MAX_TRAIN_BATCH = 4096
+MAX_EPOCHS = 10_000
 
 @dataclass
 class TrainConfig:
@@ -82,6 +86,12 @@ class TrainConfig:
             raise MolvaeError("validation_fraction must be between 0 and 1")
         if self.batch_size <= 0 or self.epochs <= 0 or self.learning_rate <= 0:
             raise MolvaeError("batch_size, epochs and learning_rate must be positive")
+        if self.batch_size > MAX_TRAIN_BATCH:
+            raise MolvaeError(
+                f"batch_size must be at most {MAX_TRAIN_BATCH}, got {self.batch_size}"
+            )
+        if self.epochs > MAX_EPOCHS:
+            raise MolvaeError(f"epochs must be at most {MAX_EPOCHS}, got {self.epochs}")
         if not 0.0 <= self.word_dropout < 1.0:
             raise MolvaeError("word_dropout must be in [0, 1)")
         if not 0.0 <= self.condition_dropout < 1.0:
