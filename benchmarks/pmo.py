@@ -304,9 +304,13 @@ def run_molvae(oracle: CountingOracle, seed: int, args: argparse.Namespace) -> d
     if design is None:
         raise SystemExit("error: this molvae has no design(); skip --methods molvae")
     task, budget = args._task, oracle.budget
-    record = RECORDS / "molvae" / f"{task}_s{seed}_b{budget}.csv"
+    record = RECORDS / args._method / f"{task}_s{seed}_b{budget}.csv"
     record.parent.mkdir(parents=True, exist_ok=True)
-    result = design(oracle, budget=budget, model=None, seed=seed, record=record, resume=True)
+    from molvae.settings import DesignSettings
+
+    settings = DesignSettings(**args._design)
+    result = design(oracle, budget=budget, model=args.model, seed=seed, record=record,
+                    resume=True, settings=settings)
     calls = result.calls.sort_values("call")
     scores = [0.0 if (v is None or v != v) else float(v) for v in calls["score"]]
     extra: dict = {"record": str(record.relative_to(REPO))}
@@ -321,6 +325,10 @@ def run_molvae(oracle: CountingOracle, seed: int, args: argparse.Namespace) -> d
     extra["counted_by_harness"] = oracle.calls
     extra["harness_agrees"] = bool(fresh and oracle.scores == scores) if fresh else None
     extra["_scores"] = scores
+    if args._design:
+        extra["design_settings"] = args._design
+    if args.model is not None:
+        extra["model"] = args.model
     return extra
 
 
@@ -365,9 +373,10 @@ def load_runs(path: Path) -> list[dict]:
 def run_one(method: str, task: str, seed: int, objectives: dict, args: argparse.Namespace) -> dict:
     oracle = CountingOracle(task_scorer(objectives[task]), budget=args.budget)
     args._task = task
+    args._method = method
     t0 = time.perf_counter()
     cpu0 = time.process_time()
-    extra = RUNNERS[method](oracle, seed, args)
+    extra = RUNNERS[runner_of(method)](oracle, seed, args)
     wall = time.perf_counter() - t0
     scores = extra.pop("_scores", oracle.scores)
     row = {
@@ -447,7 +456,7 @@ def print_tables(runs: list[dict], methods: list[str], tasks: list[str], budget:
         end = "10k" if budget == PMO_BUDGET else str(budget)
         early = "1k" if budget >= 1000 else str(budget)
         print(f"\n## {m}: top-1 / top-10 mean at {early} and {end} calls, cost per run\n")
-        extra_head = " | VAE share of top-10" if m == "molvae" else ""
+        extra_head = " | VAE share of top-10" if runner_of(m) == "molvae" else ""
         print(f"| task | seeds | top-1 @{early} | top-10 @{early} | top-1 @{end} | top-10 @{end} "
               "| calls "
               f"| wall s | CPU s | oracle wall s | oracle CPU s{extra_head} |")
@@ -477,9 +486,28 @@ def print_tables(runs: list[dict], methods: list[str], tasks: list[str], budget:
 # --------------------------------------------------------------------------------------------
 
 
+def runner_of(method: str) -> str:
+    """The runner of a method name: ``molvae-<label>`` is molvae with other design settings."""
+    return "molvae" if method.startswith("molvae-") else method
+
+
+def parse_design(items: list[str]) -> dict:
+    """``--design KEY=VALUE`` pairs as DesignSettings fields (numbers where they parse)."""
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"error: --design takes KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
 def parse_list(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
     items = [x.strip() for x in text.split(",") if x.strip()]
-    bad = [x for x in items if x not in allowed]
+    bad = [x for x in items if runner_of(x) not in allowed]
     if bad:
         raise SystemExit(
             f"error: unknown {what} {', '.join(bad)}; choose from {', '.join(allowed)}")
@@ -496,8 +524,13 @@ def main() -> int:
                    help="oracle calls per run; anything but 10000 is a quick, non-comparable run")
     p.add_argument("--table-only", action="store_true", help="print the table of recorded runs")
     p.add_argument("--note", default="", help="free text stored with each run (e.g. load)")
-    p.add_argument("--vae-sources", default="vae-prior,vae-trust-region",
+    p.add_argument("--vae-sources", default="vae-prior,vae-trust-region,vae-crossover",
                    help="values of molvae's calls 'source' column counted as VAE proposals")
+    p.add_argument("--design", action="append", default=[], metavar="KEY=VALUE",
+                   help="a DesignSettings field for molvae runs (repeatable); give such runs a "
+                        "method name molvae-<label> so they are kept apart")
+    p.add_argument("--model", default=None,
+                   help="molvae's model (bundled name or directory); default: the bundled one")
     p.add_argument("--check-tdc", type=Path, default=None, metavar="ORACLE_PY",
                    help="compare the oracles with TDC's tdc/chem_utils/oracle/oracle.py and exit")
     p.add_argument("--check-n", type=int, default=2000, help="molecules for --check-tdc")
@@ -512,6 +545,10 @@ def main() -> int:
     if args.budget < 1:
         raise SystemExit("error: --budget must be at least 1")
     methods = parse_list(args.methods, METHODS, "method")
+    args._design = parse_design(args.design)
+    if (args._design or args.model) and "molvae" in methods and not args.table_only:
+        raise SystemExit("error: runs with --design or --model need a method name "
+                         "molvae-<label>, so that they are not mixed with the default runs")
     tasks = parse_list(args.tasks, TASKS, "task")
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -521,10 +558,10 @@ def main() -> int:
     path = results_path(args.budget)
 
     if not args.table_only:
-        if "molvae" in methods and molvae_design() is None:
+        if any(runner_of(m) == "molvae" for m in methods) and molvae_design() is None:
             print("note: this molvae has no design(); the molvae method is skipped",
                   file=sys.stderr)
-            methods_to_run = [m for m in methods if m != "molvae"]
+            methods_to_run = [m for m in methods if runner_of(m) != "molvae"]
         else:
             methods_to_run = methods
         done = {(r["method"], r["task"], r["seed"]) for r in load_runs(path)}

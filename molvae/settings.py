@@ -249,7 +249,8 @@ class DesignSettings:
 
     Each round the VAE proposes ``pool_size`` latent points: Gaussian trust regions around the
     encodings of the ``centers`` best-scored molecules (a share ``prior_share`` drawn from the
-    prior instead), decoded greedily; the decoded molecules in canonical form that pass the
+    prior instead, and a share ``crossover_share`` blended between two of those encodings),
+    decoded greedily; the decoded molecules in canonical form that pass the
     constraints and were never scored form the candidate pool. A Gaussian process with a
     Tanimoto kernel on Morgan fingerprints, fitted to at most ``max_train`` scored molecules,
     picks ``batch_size`` of them by Thompson sampling (``surrogate="none"``: a random pick). The
@@ -268,6 +269,7 @@ class DesignSettings:
     success_rounds: int = 3
     failure_rounds: int = 5
     prior_share: float = 0.1
+    crossover_share: float = 0.0
     surrogate: str = "gp"
     max_train: int = 1000
     # constraints on proposed molecules (as in ``generate``)
@@ -286,6 +288,10 @@ class DesignSettings:
             raise MolvaeError(f"surrogate must be gp or none, got {self.surrogate!r}")
         if not 0.0 <= self.prior_share <= 1.0:
             raise MolvaeError(f"prior_share must be within [0, 1], got {self.prior_share}")
+        if not 0.0 <= self.crossover_share <= 1.0:
+            raise MolvaeError(
+                f"crossover_share must be within [0, 1], got {self.crossover_share}"
+            )
         if not 0 < self.min_radius <= self.radius <= self.max_radius:
             raise MolvaeError("the radii must satisfy 0 < min_radius <= radius <= max_radius")
 

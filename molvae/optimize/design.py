@@ -9,7 +9,8 @@ from the record for free, invalid molecules never sent, the budget never exceede
 Each round (one oracle batch):
 
 1. the VAE proposes latent points: Gaussian trust regions around the encodings of the best
-   molecules scored so far, plus a share of prior draws (all prior draws before any score);
+   molecules scored so far, a share of blend crossovers between two of those encodings, and a
+   share of prior draws (all prior draws before any score);
 2. the points are decoded greedily; molecules the model wrote in canonical form, valid for
    RDKit, passing the constraints and never scored form the candidate pool;
 3. a Tanimoto-kernel GP on Morgan fingerprints, fitted to the scores so far, picks the batch by
@@ -55,7 +56,11 @@ CALL_COLUMNS = ["call", "smiles", "score", "status", "reason", "round", "source"
 SOURCE_START = "start"
 SOURCE_PRIOR = "vae-prior"
 SOURCE_TRUST = "vae-trust-region"
-VAE_SOURCES = (SOURCE_PRIOR, SOURCE_TRUST)
+SOURCE_CROSS = "vae-crossover"
+VAE_SOURCES = (SOURCE_PRIOR, SOURCE_TRUST, SOURCE_CROSS)
+# Blend crossover (BLX-alpha, Eshelman and Schaffer 1993) of two parents' latent points: the
+# child lies on the line through them, up to this fraction of their distance beyond either one.
+BLEND_ALPHA = 0.25
 # Molecules in a row (batches of one) for which the oracle raised before the run stops.
 MAX_RAISED_IN_A_ROW = 5
 # Candidates the GP's joint posterior is drawn over, at most (its covariance is pool x pool).
@@ -351,8 +356,13 @@ def _propose(
     centre_smiles = list(dict.fromkeys(anchors + ranked[: s.centers]))
     centres = latents.get(centre_smiles) if data or anchors else {}
     n_prior = s.pool_size if not centres else int(round(s.pool_size * s.prior_share))
-    n_trust = s.pool_size - n_prior
+    n_cross = int(round(s.pool_size * s.crossover_share)) if len(centres) >= 2 else 0
+    n_cross = min(n_cross, s.pool_size - n_prior)
+    n_trust = s.pool_size - n_prior - n_cross
     parts, sources = [], []
+    if n_cross > 0:
+        parts.append(_blend_children(np.stack(list(centres.values())), n_cross, region, gen))
+        sources += [SOURCE_CROSS] * n_cross
     if n_trust > 0:
         mus = np.stack(list(centres.values()))
         # More points around the better centres: weights 1/sqrt(rank).
@@ -377,6 +387,28 @@ def _propose(
     frame = frame[~frame["smiles"].isin(known)].reset_index(drop=True)
     mask = _apply_constraints(frame["smiles"].tolist(), s, rejected)
     return frame[mask].reset_index(drop=True)
+
+
+def _blend_children(
+    mus: np.ndarray, n: int, region: _Region, gen: torch.Generator
+) -> torch.Tensor:
+    """``n`` latent points between pairs of centres (``mus``, best first): blend crossover.
+
+    Parents are drawn with weights 1/sqrt(rank), two distinct ones per child; the child is
+    ``a + t (b - a)`` with ``t`` uniform in ``[-BLEND_ALPHA, 1 + BLEND_ALPHA]``, plus Gaussian
+    noise of a quarter of the trust-region radius. Where two good molecules differ in what the
+    objective rewards (the two targets of a median task), a point between their encodings can
+    combine them, which a region around either one alone does not reach.
+    """
+    base = torch.from_numpy(mus).float()
+    weights = torch.from_numpy(1.0 / np.sqrt(np.arange(1, len(mus) + 1))).float()
+    pairs = torch.stack(
+        [torch.multinomial(weights, 2, replacement=False, generator=gen) for _ in range(n)]
+    )
+    a, b = base[pairs[:, 0]], base[pairs[:, 1]]
+    t = torch.rand(n, 1, generator=gen) * (1 + 2 * BLEND_ALPHA) - BLEND_ALPHA
+    noise = 0.25 * region.radius * torch.randn(n, base.shape[1], generator=gen)
+    return a + t * (b - a) + noise
 
 
 def _choose(
