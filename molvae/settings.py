@@ -257,6 +257,8 @@ class DesignSettings:
     trust-region radius (the standard deviation of the perturbation, per latent dimension)
     starts at ``radius``, doubles after ``success_rounds`` rounds in a row that improved the best
     score and halves after ``failure_rounds`` that did not, within ``[min_radius, max_radius]``.
+    With ``tune_every``, a copy of the VAE is fine-tuned on the best molecules so far every
+    ``tune_every`` rounds, so that its decoder writes more molecules like them.
     """
 
     batch_size: int = 100
@@ -270,6 +272,16 @@ class DesignSettings:
     failure_rounds: int = 5
     prior_share: float = 0.1
     crossover_share: float = 0.0
+    # Fine-tuning the VAE on the best molecules scored so far (LOLBO, Maus et al. 2022): every
+    # ``tune_every`` rounds (0: never), ``tune_steps`` Adam steps of ``tune_batch`` molecules
+    # drawn from the ``tune_top`` best, at learning rate ``tune_lr``, on the VAE loss with KL
+    # weight ``tune_beta``.
+    tune_every: int = 0
+    tune_top: int = 500
+    tune_steps: int = 50
+    tune_batch: int = 64
+    tune_lr: float = 3e-4
+    tune_beta: float = 0.5
     surrogate: str = "gp"
     max_train: int = 1000
     # constraints on proposed molecules (as in ``generate``)
@@ -288,6 +300,12 @@ class DesignSettings:
             raise MolvaeError(f"surrogate must be gp or none, got {self.surrogate!r}")
         if not 0.0 <= self.prior_share <= 1.0:
             raise MolvaeError(f"prior_share must be within [0, 1], got {self.prior_share}")
+        if self.tune_every < 0 or self.tune_top < 1 or self.tune_steps < 0 or self.tune_batch < 1:
+            raise MolvaeError(
+                "tune_every and tune_steps must be at least 0, tune_top and tune_batch at least 1"
+            )
+        if not 0.0 < self.tune_lr <= 1.0 or self.tune_beta < 0:
+            raise MolvaeError("tune_lr must be within (0, 1] and tune_beta at least 0")
         if not 0.0 <= self.crossover_share <= 1.0:
             raise MolvaeError(
                 f"crossover_share must be within [0, 1], got {self.crossover_share}"

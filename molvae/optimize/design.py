@@ -19,9 +19,10 @@ Each round (one oracle batch):
 
 The trust-region radius grows after rounds that improve the best score and shrinks after
 rounds that do not (TuRBO, as LOLBO uses it in a VAE's latent space). What a round depends on
-(radius, centres, random streams) is derived from the record and the seed, so a run resumed
-from its record continues as the uninterrupted run would have (unless rounds without any new
-candidate, which leave no trace in the record, came before the interruption).
+(radius, centres, random streams, the fine-tuned weights) is derived from the record and the
+seed, so a run resumed from its record continues as the uninterrupted run would have; a round
+without any new candidate leaves its number out of the record, which is how a resumed run
+knows of it.
 """
 
 from __future__ import annotations
@@ -269,17 +270,30 @@ class _Region:
 
 
 def _replay_region(calls: list[dict], prior: dict[str, float], s: DesignSettings) -> _Region:
+    """The trust region as the run left it, from its record: each search round updates it with
+    its best score (``-inf`` if every call failed), and each round number missing from the
+    record was a round without a new candidate, which doubled the radius."""
     region = _Region(s.radius)
     if prior:
         region.best = max(prior.values())
     by_round: dict[int, list[float]] = {}
+    start_rounds: set[int] = set()
     for row in calls:
-        if row["status"] == "ok" and row["source"] != SOURCE_START:
-            by_round.setdefault(int(row["round"]), []).append(float(row["score"]))
-        elif row["status"] == "ok":
-            region.best = max(region.best, float(row["score"]))
-    for round_ in sorted(by_round):
-        region.update(max(by_round[round_]), s)
+        round_ = int(row["round"])
+        if row["source"] == SOURCE_START:
+            start_rounds.add(round_)
+            if row["status"] == "ok":
+                region.best = max(region.best, float(row["score"]))
+            continue
+        scores = by_round.setdefault(round_, [])
+        if row["status"] == "ok":
+            scores.append(float(row["score"]))
+    first = max(start_rounds, default=0) + 1
+    for round_ in range(first, max(by_round, default=0) + 1):
+        if round_ in by_round:
+            region.update(max(by_round[round_], default=-math.inf), s)
+        else:
+            region.radius = min(region.radius * 2, s.max_radius)
     return region
 
 
@@ -335,6 +349,62 @@ def _apply_constraints(
     for reason, count in kinds.value_counts().items():
         rejected[reason] = rejected.get(reason, 0) + int(count)
     return (reasons == "").to_numpy()
+
+
+# ------------------------------------------------------------------------------ fine-tuning
+def _tunable_copy(vae: MolVAE) -> MolVAE:
+    """A copy of ``vae`` whose weights design may change; the caller's model stays as it is.
+
+    The copy has no realism critic: a critic is tied to the weights it was fitted on.
+    """
+    import copy
+
+    from molvae.generation.model import MolVAE
+
+    tuned = MolVAE(copy.deepcopy(vae.model), vae.bundle, vae.device, None)
+    tuned.critic = None
+    return tuned
+
+
+def _fine_tune(vae: MolVAE, data: dict[str, float], s: DesignSettings, seed: int) -> int:
+    """Fine-tune ``vae`` in place on the ``tune_top`` best molecules of ``data`` (LOLBO's
+    update of the VAE on the best points found, without the surrogate: ours is not in the
+    latent space). Returns the number of molecules trained on (0: nothing was done).
+
+    Deterministic given ``data``, ``s`` and ``seed``, so a resumed run repeats it exactly.
+    """
+    from molvae.data.encoding import collate
+    from molvae.training.loss import vae_loss
+
+    top = sorted(data, key=lambda m: (-data[m], m))[: s.tune_top]
+    if len(top) < 2 or s.tune_steps == 0:
+        return 0
+    dataset = vae.prepare(top, flatten=False).dataset
+    if len(dataset) < 2:
+        return 0
+    net = vae.model
+    gen = torch.Generator().manual_seed(seed % 2**63)
+    torch.manual_seed(seed % 2**63)  # the reparameterization noise of the forward pass
+    opt = torch.optim.Adam(net.parameters(), lr=s.tune_lr)
+    net.train()
+    try:
+        for _ in range(s.tune_steps):
+            index = torch.randint(len(dataset), (min(s.tune_batch, len(dataset)),),
+                                  generator=gen).numpy()
+            batch = collate(dataset, index).to(vae.device)
+            out = net(batch.tokens, batch.lengths, batch.decoder_inputs)
+            loss = vae_loss(out, batch.targets, None, s.tune_beta)["loss"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+    finally:
+        net.eval()
+    return len(dataset)
+
+
+def _tune_rounds(round_: int, s: DesignSettings) -> bool:
+    return s.tune_every > 0 and round_ > 1 and (round_ - 1) % s.tune_every == 0
 
 
 # ------------------------------------------------------------------------------ proposals
@@ -532,6 +602,18 @@ def design(
         todo = todo[len(batch):]
         score_batch(batch, [SOURCE_START] * len(batch), round_)
 
+    if s.tune_every > 0:
+        vae = _tunable_copy(vae)
+        # A resumed run repeats the fine-tunes of the rounds it already made, each on the
+        # molecules scored before that round, so the model is the one the run had.
+        done = max((int(r["round"]) for r in log.rows), default=0)
+        start_rounds = {int(r["round"]) for r in log.rows if r["source"] == SOURCE_START}
+        for past in range(2, done + 1):
+            if _tune_rounds(past, s) and past not in start_rounds:
+                before = {r["smiles"]: float(r["score"]) for r in log.rows
+                          if int(r["round"]) < past and r["status"] == "ok"}
+                before = {**prior, **before}
+                _fine_tune(vae, before, s, _round_seed(seed, past))
     latents = _Latents(vae)
     region = _replay_region(log.rows, prior, s)
     anchors = [s.similar_to] if s.similar_to else []
@@ -544,8 +626,12 @@ def design(
         data = {m: v for m, v in prior.items()}
         data.update({m: v for m, v in scored.items() if not math.isnan(v)})
         known = set(scored) | set(prior)
+        if _tune_rounds(round_, s) and _fine_tune(vae, data, s, round_seed):
+            latents = _Latents(vae)  # the encoder changed: encode the centres again
         pool = _propose(vae, s, data, known, latents, region, anchors, round_seed, rejected)
         if pool.empty:
+            # No trace in the record but a missing round number, which a resumed run replays
+            # (_replay_region).
             empty_rounds += 1
             if empty_rounds >= MAX_EMPTY_ROUNDS:
                 stopped = (

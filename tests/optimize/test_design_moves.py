@@ -1,0 +1,137 @@
+"""Design's other moves. Blend crossover: children lie between two good molecules' encodings,
+are proposed only once two centres exist, and keep within the budget like every other proposal.
+Fine-tuning: it changes a copy of the VAE (never the caller's), and a resumed run repeats it,
+so it makes the calls the uninterrupted run made."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from molvae import chem
+from molvae.errors import MolvaeError
+from molvae.optimize.design import BLEND_ALPHA, SOURCE_CROSS, _blend_children, _Region, design
+from molvae.settings import DesignSettings
+
+
+def test_blend_children_lie_on_the_segment_between_two_distinct_centres():
+    mus = np.stack([np.zeros(8), np.ones(8) * 4.0, np.full(8, -4.0)]).astype(np.float32)
+    gen = torch.Generator().manual_seed(0)
+    # Noise off (radius 0): each child is exactly a + t (b - a) for two of the centres.
+    children = _blend_children(mus, 500, _Region(radius=0.0), gen).numpy()
+    ok = 0
+    for c in children:
+        for i in range(3):
+            for j in range(3):
+                if i == j:
+                    continue
+                d = mus[j] - mus[i]
+                t = float(np.dot(c - mus[i], d) / np.dot(d, d))
+                if np.allclose(mus[i] + t * d, c, atol=1e-5) and (
+                    -BLEND_ALPHA - 1e-6 <= t <= 1 + BLEND_ALPHA + 1e-6
+                ):
+                    ok += 1
+                    break
+            else:
+                continue
+            break
+    assert ok == len(children)
+    # Both ends are reached and the midpoints between the two far centres are used too.
+    assert (np.abs(children.mean(axis=1)) < 0.5).any()
+    assert (children.mean(axis=1) > 3.5).any() and (children.mean(axis=1) < -3.5).any()
+
+
+def test_the_best_centre_is_a_parent_most_often():
+    mus = np.eye(4, dtype=np.float32) * 10
+    children = _blend_children(mus, 2000, _Region(radius=0.0), torch.Generator().manual_seed(1))
+    # The parents of a child are the centres with the largest weights in it.
+    top_two = torch.topk(children.abs(), 2, dim=1).indices.numpy()
+    counts = np.bincount(top_two.ravel(), minlength=4)
+    assert counts[0] > counts[3]
+
+
+def test_crossover_share_is_checked():
+    with pytest.raises(MolvaeError, match="crossover_share"):
+        DesignSettings(crossover_share=1.5)
+
+
+@pytest.fixture(scope="module")
+def vae():
+    from molvae.generation.model import MolVAE
+
+    return MolVAE.load(device="cpu")
+
+
+def test_design_with_crossover_proposes_children_and_keeps_the_budget(vae, tmp_path):
+    sent: list[str] = []
+
+    def oracle(smiles: list[str]) -> list[float]:
+        sent.extend(smiles)
+        return [float(chem.heavy_atoms(chem.parse_smiles(s))) for s in smiles]
+
+    settings = DesignSettings(batch_size=10, pool_size=60, centers=4, max_train=200,
+                              crossover_share=0.5)
+    result = design(oracle, 30, model=vae, settings=settings, seed=3,
+                    record=tmp_path / "calls.csv")
+    assert result.n_calls == len(sent) == len(set(sent)) == 30
+    sources = result.calls["source"]
+    # The first round has no scores to cross: prior draws only; later rounds cross.
+    assert set(sources[result.calls["round"] == 1]) == {"vae-prior"}
+    assert (sources == SOURCE_CROSS).sum() > 0
+
+
+class Killed(BaseException):
+    """A process killed mid-run: not an Exception, so nothing catches it."""
+
+
+def heavy_atoms(smiles: list[str], sent: list[str], kill_after: int | None = None) -> list[float]:
+    if kill_after is not None and len(sent) + len(smiles) > kill_after:
+        raise Killed
+    sent.extend(smiles)
+    return [float(chem.heavy_atoms(chem.parse_smiles(s))) for s in smiles]
+
+
+TUNE = DesignSettings(batch_size=10, pool_size=60, centers=4, max_train=200, tune_every=1,
+                      tune_steps=2, tune_batch=4, tune_lr=1e-3)
+
+
+def test_fine_tuning_changes_a_copy_and_a_resumed_run_repeats_it(vae, tmp_path):
+    before = {k: v.clone() for k, v in vae.model.state_dict().items()}
+    whole: list[str] = []
+    design(lambda m: heavy_atoms(m, whole), 30, model=vae, settings=TUNE, seed=5,
+           record=tmp_path / "whole.csv")
+    assert all(torch.equal(before[k], v) for k, v in vae.model.state_dict().items())
+    # Without fine-tuning the same seed makes other calls: the fine-tunes changed the proposals.
+    plain: list[str] = []
+    design(lambda m: heavy_atoms(m, plain), 30, model=vae,
+           settings=DesignSettings(batch_size=10, pool_size=60, centers=4, max_train=200),
+           seed=5, record=tmp_path / "plain.csv")
+    assert plain[:10] == whole[:10] and plain != whole
+    # Killed in the third round, resumed: the calls are those of the uninterrupted run.
+    first: list[str] = []
+    record = tmp_path / "calls.csv"
+    with pytest.raises(Killed):
+        design(lambda m: heavy_atoms(m, first, kill_after=25), 30, model=vae, settings=TUNE,
+               seed=5, record=record)
+    second: list[str] = []
+    resumed = design(lambda m: heavy_atoms(m, second), 30, model=vae, settings=TUNE, seed=5,
+                     record=record, resume=True)
+    assert 0 < resumed.resumed == len(first) < 30 and first + second == whole
+
+
+def test_the_replayed_trust_region_counts_empty_and_failed_rounds():
+    from molvae.optimize.design import _replay_region
+
+    s = DesignSettings(radius=0.4, min_radius=0.1, max_radius=1.6, failure_rounds=2)
+
+    def row(round_: int, status: str = "ok", score: float = 1.0, source: str = "vae-prior"):
+        return {"round": round_, "status": status, "score": score, "source": source}
+
+    # Round 1 holds start molecules; round 3 is missing (no new candidate): the radius doubled.
+    calls = [row(1, source="start"), row(2, score=2.0), row(4, score=3.0)]
+    assert _replay_region(calls, {}, s).radius == 0.8
+    # A round whose every call failed is a round without improvement: two of them halve it.
+    calls = [row(1, score=2.0), row(2, "failed", float("nan")), row(3, "failed", float("nan"))]
+    region = _replay_region(calls, {}, s)
+    assert region.radius == 0.2 and region.best == 2.0
