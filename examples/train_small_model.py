@@ -1,7 +1,7 @@
 """Train the quick-start model (configs/quickstart.toml) on the shipped 30,000 MOSES molecules.
 
     python examples/train_small_model.py runs/example
-    python examples/train_small_model.py runs/example --max-molecules 2000 --epochs 1  # smoke test
+    python examples/train_small_model.py runs/example --max-molecules 1000 --epochs 1  # smoke test
 
 The first form is the README's training quick start from Python (a few minutes on 2 CPU cores);
 the second trains in seconds and, as it says at the end, gives a model that is not usable yet.

@@ -1,8 +1,9 @@
-"""Shared fixtures: a tiny model trained once per test session on the shipped MOSES sample."""
+"""Shared fixtures: a tiny model trained once per test run on the shipped MOSES sample."""
 
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import shutil
 import tempfile
@@ -12,9 +13,17 @@ from pathlib import Path
 # CLI tests start subprocesses, which inherit this).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Tests never read or write the user's cache (tokenized datasets, reference statistics); CLI
-# subprocesses inherit this.
-os.environ["MOLVAE_CACHE_DIR"] = tempfile.mkdtemp(prefix="molvae-test-cache-")
-atexit.register(shutil.rmtree, os.environ["MOLVAE_CACHE_DIR"], True)
+# subprocesses inherit this. One directory per test run: the pytest process makes it before it
+# starts the xdist workers, which inherit it, so what one worker computes (the reference
+# statistics of the shipped test sample, the tokenized quick-start data, the tiny model below)
+# the other reads. The cache is safe for concurrent writers (tests/data/test_shared_cache.py).
+_RUN_DIR = "MOLVAE_TEST_RUN_DIR"
+if not (os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get(_RUN_DIR)):
+    os.environ[_RUN_DIR] = tempfile.mkdtemp(prefix="molvae-test-run-")
+    atexit.register(shutil.rmtree, os.environ[_RUN_DIR], True)  # the run's process removes it
+RUN_DIR = Path(os.environ[_RUN_DIR])
+os.environ["MOLVAE_CACHE_DIR"] = str(RUN_DIR / "cache")
+(RUN_DIR / "cache").mkdir(exist_ok=True)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -73,19 +82,30 @@ def tiny_train_config(**overrides) -> TrainConfig:
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
-    """A run directory with a tiny model trained on 400 sample molecules (with a logP head)."""
+def tiny_run() -> Path:
+    """A run directory with a tiny model trained on 400 sample molecules (with a logP head).
+
+    Trained once per test run: the first xdist worker to need it trains it while holding a
+    lock, the others wait and use it (tests read it or copy it, never change it).
+    """
     from molvae.training.trainer import train
 
-    run = tmp_path_factory.mktemp("runs") / "tiny"
-    train(
-        SAMPLE,
-        run,
-        tiny_train_config(properties=["logP", "QED"]),
-        tiny_model_config(),
-        progress=False,
-        status=lambda s: None,
-    )
+    run = RUN_DIR / "runs" / "tiny"
+    done = run.with_name("tiny.done")
+    run.parent.mkdir(parents=True, exist_ok=True)
+    with open(run.with_name("tiny.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or its process dies
+        if not done.exists():
+            shutil.rmtree(run, ignore_errors=True)  # what a worker that died left half-written
+            train(
+                SAMPLE,
+                run,
+                tiny_train_config(properties=["logP", "QED"]),
+                tiny_model_config(),
+                progress=False,
+                status=lambda s: None,
+            )
+            done.touch()
     return run
 
 

@@ -280,11 +280,15 @@ def test_nearest_encoding_reconstructs_more_than_the_likeliest_string():
     from molvae_datasets import sample_path
 
     vae = MolVAE.load("default", device="cpu")  # the bundled model
-    smiles = pd.read_csv(sample_path("moses_test_sample.csv"))["SMILES"].head(200).tolist()
-    nearest = reconstruct(vae, smiles, beam_width=8)["match"].sum()
-    likeliest = reconstruct(vae, smiles, beam_width=8, beam_pick="likeliest")["match"].sum()
-    greedy = reconstruct(vae, smiles)["match"].sum()
-    assert nearest > likeliest >= greedy
+    smiles = pd.read_csv(sample_path("moses_test_sample.csv"))["SMILES"].head(100).tolist()
+    # From mu (no refinement), where the picks differ most: with the bundled model 86, 74 and
+    # 65 of these 100 come back. Refinement recovers nearly all of them for every pick (199,
+    # 198 and 197 of 200), which leaves too few molecules to tell the picks apart.
+    nearest = reconstruct(vae, smiles, refine_steps=0, beam_width=8)["match"].sum()
+    likeliest = reconstruct(vae, smiles, refine_steps=0, beam_width=8,
+                            beam_pick="likeliest")["match"].sum()
+    greedy = reconstruct(vae, smiles, refine_steps=0)["match"].sum()
+    assert nearest > likeliest > greedy
 
 
 def test_sample_warns_when_it_returns_fewer_rows_than_asked(tiny_vae):
