@@ -46,13 +46,15 @@ def fit_critic(
     used by molvae sample for discriminator rejection sampling (VAE weights unchanged)."""
     from molvae.data.tables import read_molecules
     from molvae.models.critic import CRITIC_JSON, CRITIC_WEIGHTS, save_critic
-    from molvae.models.store import copy_model_dir, staged_directory
+    from molvae.models.store import copy_model_dir, require_new_directory, staged_directory
     from molvae.runtime import file_sha256
     from molvae.training.heads import fit_critic as run_fit
     from molvae.training.verdicts import critic_verdict, model_verdict
 
     vae = load_model(model, device)
     source = vae.path  # the resolved model directory
+    if out.resolve() != source.resolve():
+        require_new_directory(out)  # before the fit, not after it
     table = read_molecules(reference, smiles_column=smiles_column)
     if len(table.rejects):
         err_console.print(

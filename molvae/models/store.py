@@ -646,6 +646,13 @@ def resolve_model_path(model: str | Path | None) -> Path:
     raise MolvaeError(f"model {name!r} not found (not a directory; {hint})")
 
 
+def require_new_directory(dest: Path) -> None:
+    """``MolvaeError`` unless ``dest`` is absent or an empty directory: the check of every
+    command that writes a new model directory, made before the work, not after it."""
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise MolvaeError(f"{dest}: exists and is not empty; choose a new directory")
+
+
 @contextmanager
 def staged_directory(dest: Path) -> Iterator[Path]:
     """A new directory to fill, renamed to ``dest`` when the block succeeds.
@@ -654,8 +661,7 @@ def staged_directory(dest: Path) -> Iterator[Path]:
     is an error, checked first). A process killed inside the block leaves no ``dest`` that
     looks like a whole model, and the next run starts the partial directory afresh.
     """
-    if dest.exists() and any(dest.iterdir()):
-        raise MolvaeError(f"{dest}: exists and is not empty; choose a new directory")
+    require_new_directory(dest)
     staging = dest.with_name(f".{dest.name}.partial")
     if staging.exists():
         shutil.rmtree(staging)
@@ -673,7 +679,6 @@ def staged_directory(dest: Path) -> Iterator[Path]:
 def copy_model_dir(source: Path, dest: Path, exclude: Sequence[str] = ()) -> Path:
     """Copy a model directory into a new or empty ``dest``, leaving out the files ``exclude``
     names (a head or critic about to be replaced); a non-empty ``dest`` is an error."""
-    if dest.exists() and any(dest.iterdir()):
-        raise MolvaeError(f"{dest}: exists and is not empty; choose a new directory")
+    require_new_directory(dest)
     shutil.copytree(source, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*exclude))
     return dest

@@ -145,10 +145,12 @@ def test_fit_critic_writes_a_model_copy_that_samples_with_it(tiny_run, tmp_path)
     assert res.returncode == 0, res.stderr
     assert "turned down by the critic" in " ".join(res.stdout.split())
     assert len(pd.read_csv(tmp_path / "s.csv")) == 5
-    # The output directory is checked when the critic is written, after the fit: a small fit
-    # (the default --samples draws 2,000 molecules here) reaches the check just the same.
-    res = molvae("fit-critic", str(SAMPLE), "--model", str(tiny_run), "--out", str(out),
-                 "--samples", "20", "--epochs", "1")
+    # A non-empty --out is refused before the fit (nothing is sampled), and a file as --out too.
+    res = molvae("fit-critic", str(SAMPLE), "--model", str(tiny_run), "--out", str(out))
+    assert res.returncode == 1 and "not empty" in res.stderr
+    assert "samples" not in res.stderr
+    res = molvae("fit-critic", str(SAMPLE), "--model", str(tiny_run), "--out",
+                 str(tmp_path / "s.csv"))
     assert res.returncode == 1 and "not empty" in res.stderr
 
 
