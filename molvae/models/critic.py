@@ -21,7 +21,11 @@ that are in the training set: at equal FCD/Test a 16-unit critic keeps more nove
 
 Features are what a chemist would compare two sets of molecules by: Morgan counts (radius 2,
 folded, log1p) and ten whole-molecule descriptors (size, logP, TPSA, H-bond donors and
-acceptors, rotatable bonds, rings, aromatic rings, fraction sp3).
+acceptors, rotatable bonds, rings, aromatic rings, fraction sp3). For a model that writes
+stereochemistry or formal charges the critic also sees them (``stereo=True``): chiral Morgan
+counts and four more descriptors (assigned and unassigned stereocentres, stereo double bonds,
+charged atoms), so that samples with the wrong amount of stereo or charge are told apart from
+the training molecules too.
 """
 
 from __future__ import annotations
@@ -56,6 +60,9 @@ CRITIC_JSON = "critic.json"
 FEATURES = "morgan2-count-log1p+10-descriptors/v1"
 
 
+FEATURES_STEREO = "morgan2-chiral-count-log1p+14-descriptors/v1"
+
+
 DESCRIPTORS = (
     "MolWt/100",
     "MolLogP",
@@ -70,11 +77,38 @@ DESCRIPTORS = (
 )
 
 
-def _featurize_chunk(smiles: Sequence[str], n_bits: int) -> list[np.ndarray]:
+STEREO_DESCRIPTORS = (
+    "AssignedStereocentres",
+    "UnassignedStereocentres",
+    "StereoDoubleBonds",
+    "ChargedAtoms",
+)
+
+
+def n_descriptors(stereo: bool) -> int:
+    """How many descriptor columns follow the fingerprint in the features."""
+    return len(DESCRIPTORS) + (len(STEREO_DESCRIPTORS) if stereo else 0)
+
+
+def _stereo_descriptors(mol: Any) -> list[float]:
+    from rdkit import Chem
+
+    centres = Chem.FindMolChiralCenters(mol, includeUnassigned=True, useLegacyImplementation=False)
+    assigned = sum(1 for _, tag in centres if tag != "?")
+    double = sum(
+        1 for bond in mol.GetBonds() if bond.GetStereo() != Chem.BondStereo.STEREONONE
+    )
+    charged = sum(1 for atom in mol.GetAtoms() if atom.GetFormalCharge() != 0)
+    return [float(assigned), float(len(centres) - assigned), float(double), float(charged)]
+
+
+def _featurize_chunk(smiles: Sequence[str], n_bits: int, stereo: bool = False) -> list[np.ndarray]:
     from rdkit import Chem
     from rdkit.Chem import Crippen, Descriptors, rdFingerprintGenerator, rdMolDescriptors
 
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=n_bits)
+    gen = rdFingerprintGenerator.GetMorganGenerator(
+        radius=2, fpSize=n_bits, includeChirality=stereo
+    )
     rows = []
     for text in smiles:
         mol = Chem.MolFromSmiles(text)
@@ -93,6 +127,7 @@ def _featurize_chunk(smiles: Sequence[str], n_bits: int) -> list[np.ndarray]:
                 rdMolDescriptors.CalcNumAromaticRings(mol),
                 rdMolDescriptors.CalcFractionCSP3(mol),
                 mol.GetNumHeavyAtoms() / 10.0,
+                *(_stereo_descriptors(mol) if stereo else ()),
             ],
             dtype=np.float32,
         )
@@ -100,23 +135,28 @@ def _featurize_chunk(smiles: Sequence[str], n_bits: int) -> list[np.ndarray]:
     return rows
 
 
-def featurize(smiles: Sequence[str], n_bits: int = 2048, n_jobs: int | None = None) -> np.ndarray:
-    """Critic features ``(n, n_bits + 10)`` float32 of valid SMILES (worker processes for many)."""
+def featurize(
+    smiles: Sequence[str], n_bits: int = 2048, n_jobs: int | None = None, stereo: bool = False
+) -> np.ndarray:
+    """Critic features ``(n, n_bits + 10)`` float32 of valid SMILES (worker processes for many);
+    with ``stereo``, chiral fingerprint counts and ``(n, n_bits + 14)`` columns."""
     if not len(smiles):
-        return np.zeros((0, n_bits + len(DESCRIPTORS)), dtype=np.float32)
+        return np.zeros((0, n_bits + n_descriptors(stereo)), dtype=np.float32)
     from functools import partial
 
     rows = map_chunks(
-        partial(_featurize_chunk, n_bits=n_bits), list(smiles), n_jobs=n_jobs,
+        partial(_featurize_chunk, n_bits=n_bits, stereo=stereo), list(smiles), n_jobs=n_jobs,
         chunk_size=2000, min_parallel=4000,
     )
     return np.stack(rows)
 
 
-def critic_tensor_shapes(n_bits: int, hidden: int) -> dict[str, tuple[int, ...]]:
-    """The shape of every tensor of ``Critic(n_bits, hidden)``, without building it: what
-    loading checks a critic file against before allocating anything."""
-    n_in = n_bits + len(DESCRIPTORS)
+def critic_tensor_shapes(
+    n_bits: int, hidden: int, stereo: bool = False
+) -> dict[str, tuple[int, ...]]:
+    """The shape of every tensor of ``Critic(n_bits, hidden, stereo=stereo)``, without building
+    it: what loading checks a critic file against before allocating anything."""
+    n_in = n_bits + n_descriptors(stereo)
     return {
         "mean": (n_in,),
         "scale": (n_in,),
@@ -130,11 +170,14 @@ def critic_tensor_shapes(n_bits: int, hidden: int) -> dict[str, tuple[int, ...]]
 class Critic(nn.Module):
     """Standardized features -> MLP -> logit of "a training molecule, not a model sample"."""
 
-    def __init__(self, n_bits: int = 2048, hidden: int = 16, dropout: float = 0.5):
+    def __init__(
+        self, n_bits: int = 2048, hidden: int = 16, dropout: float = 0.5, stereo: bool = False
+    ):
         super().__init__()
-        n_in = n_bits + len(DESCRIPTORS)
+        n_in = n_bits + n_descriptors(stereo)
         self.n_bits = n_bits
         self.hidden = hidden
+        self.stereo = stereo
         self.register_buffer("mean", torch.zeros(n_in))
         self.register_buffer("scale", torch.ones(n_in))
         self.net = nn.Sequential(
@@ -155,7 +198,7 @@ class Critic(nn.Module):
         """Estimated ``log p_data(x) / p_model(x)`` of each (valid) SMILES."""
         was = self.training
         self.eval()
-        x = torch.from_numpy(featurize(smiles, self.n_bits, n_jobs))
+        x = torch.from_numpy(featurize(smiles, self.n_bits, n_jobs, stereo=self.stereo))
         out = torch.cat([self(part) for part in x.split(8192)]) if len(x) else torch.zeros(0)
         self.train(was)
         return out.numpy().astype(np.float64)
@@ -180,7 +223,7 @@ def save_critic(critic: Critic, model_dir: str | Path) -> Path:
     _atomic_save_tensors(critic.state_dict(), model_dir / CRITIC_WEIGHTS, meta)
     record = {
         "format": "molvae-critic",
-        "features": FEATURES,
+        "features": FEATURES_STEREO if critic.stereo else FEATURES,
         "n_bits": critic.n_bits,
         "hidden": critic.hidden,
         "log_m": critic.log_m,
@@ -204,8 +247,12 @@ def load_critic(model_dir: str | Path) -> Critic | None:
     if not os.path.lexists(path):  # anything else there (a FIFO, a dangling link) is an error
         return None
     record = _read_json(path)
-    if record.get("format") != "molvae-critic" or record.get("features") != FEATURES:
-        raise MolvaeError(f"{path}: not a molvae critic with features {FEATURES}")
+    features = record.get("features")
+    if record.get("format") != "molvae-critic" or features not in (FEATURES, FEATURES_STEREO):
+        raise MolvaeError(
+            f"{path}: not a molvae critic with features {FEATURES} or {FEATURES_STEREO}"
+        )
+    stereo = features == FEATURES_STEREO
     if record.get("model_weights_sha256") != file_sha256(model_dir / WEIGHTS):
         raise MolvaeError(
             f"{path}: fitted to other weights than {model_dir / WEIGHTS}; refit it "
@@ -215,11 +262,11 @@ def load_critic(model_dir: str | Path) -> Critic | None:
         n_bits, hidden = int(record["n_bits"]), int(record["hidden"])
         # The sizes critic.json asks for must be those critic.safetensors declares, before
         # anything is allocated for them.
-        implied = critic_tensor_shapes(n_bits, hidden)
+        implied = critic_tensor_shapes(n_bits, hidden, stereo)
         declared = read_safetensors_header(model_dir / CRITIC_WEIGHTS)
         if {k: tuple(v.shape) for k, v in declared.items()} != implied:
             raise ValueError(f"n_bits and hidden do not match the tensors of {CRITIC_WEIGHTS}")
-        critic = Critic(n_bits, hidden)
+        critic = Critic(n_bits, hidden, stereo=stereo)
         critic.load_state_dict(_read_tensors(model_dir / CRITIC_WEIGHTS))
         critic.log_m = float(record["log_m"])
     except (KeyError, TypeError, ValueError, OverflowError, RuntimeError) as exc:

@@ -16,7 +16,7 @@ from torch import nn
 from molvae import chem
 from molvae.errors import MolvaeError
 from molvae.generation.model import FewerSamplesWarning, MolVAE
-from molvae.models.critic import DESCRIPTORS, Critic, featurize
+from molvae.models.critic import Critic, featurize, n_descriptors
 from molvae.models.vae import GRUVAE, PropertyEnsemble
 from molvae.training.validate import property_metrics
 
@@ -46,9 +46,10 @@ def _train_critic(
     epochs: int,
     gen: torch.Generator,
     say: Callable[[str], None],
+    stereo: bool = False,
 ) -> tuple[Critic, float, int]:
     """Train on rows ``train``; return the critic at its best held-out loss (rows ``val``)."""
-    critic = Critic(x.shape[1] - len(DESCRIPTORS), hidden)
+    critic = Critic(x.shape[1] - n_descriptors(stereo), hidden, stereo=stereo)
     critic.mean.copy_(x[train].mean(0))
     critic.scale.copy_(x[train].std(0).clamp(min=0.1))  # rare bits: no blow-up
     opt = torch.optim.AdamW(critic.parameters(), lr=1e-3, weight_decay=1e-2)
@@ -72,6 +73,14 @@ def _train_critic(
     return critic, best_loss, best_epoch
 
 
+def writes_stereo_or_charges(tokens: Sequence[str]) -> bool:
+    """Whether a vocabulary (SMILES or SELFIES tokens) writes stereo marks or formal charges."""
+    return any(
+        "@" in t or "/" in t or "\\" in t or (t.startswith("[") and ("+" in t or "-" in t))
+        for t in tokens
+    )
+
+
 def fit_critic(
     vae: Any,
     reference: Sequence[str],
@@ -82,6 +91,7 @@ def fit_critic(
     held_out: float = 0.1,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
+    stereo: bool | None = None,
 ) -> CriticFit:
     """Fit a critic separating ``reference`` (valid SMILES, the training data) from the samples
     of ``vae``'s default sampler (canonical-form draws, no critic).
@@ -90,8 +100,12 @@ def fit_critic(
     random. ``held_out`` of both is kept out of training: the best epoch is chosen on it, and
     its AUC and loss are reported. ``quantile`` of the held-out samples' logits becomes the
     acceptance threshold ``log M``. ``hidden`` sets the network's width: small on purpose (see
-    the module docstring).
+    the module docstring). ``stereo`` adds chiral fingerprints and stereo and charge counts to
+    the features; by default it is on when the model's vocabulary writes stereo marks or
+    charges (a ZINC model), off otherwise (on a MOSES model those columns are always zero).
     """
+    if stereo is None:
+        stereo = writes_stereo_or_charges(vae.bundle.vocabulary.tokens)
     if not 0.0 < quantile <= 1.0:
         raise MolvaeError(f"quantile must be in (0, 1], got {quantile}")
     say = log or (lambda s: None)
@@ -110,7 +124,9 @@ def fit_critic(
         raise MolvaeError(f"the model gave only {len(samples)} samples; cannot fit a critic")
     ref = ref[: len(samples)]  # balanced classes: the logit then estimates the density ratio
     say(f"featurizing {len(samples) + len(ref):,} molecules")
-    x = torch.from_numpy(np.concatenate([featurize(samples), featurize(ref)]))
+    x = torch.from_numpy(
+        np.concatenate([featurize(samples, stereo=stereo), featurize(ref, stereo=stereo)])
+    )
     y = torch.cat([torch.zeros(len(samples)), torch.ones(len(ref))])
     gen = torch.Generator().manual_seed(seed)
     perm = torch.randperm(len(x), generator=gen)
@@ -120,7 +136,9 @@ def fit_critic(
     # the caller's state back afterwards) so that a fit is reproducible.
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        critic, best_loss, best_epoch = _train_critic(x, y, train, val, hidden, epochs, gen, say)
+        critic, best_loss, best_epoch = _train_critic(
+            x, y, train, val, hidden, epochs, gen, say, stereo
+        )
     critic.eval()
     with torch.no_grad():
         val_logits = critic(x[val]).numpy().astype(np.float64)
