@@ -10,6 +10,11 @@ quantiles of the critic's logits on the model's samples (the same critic).
 
     python benchmarks/critic.py --model default --n 30000
     python benchmarks/critic.py --model default --n 10000 --quantiles 0.5,0.8,0.9
+    python benchmarks/critic.py --model zinc --n 10000 \
+        --test /work/data/zinc/test.csv.gz --train /work/data/zinc/train.csv.gz
+
+``--test`` and ``--train`` default to the MOSES splits; for the ``zinc`` model, pass its
+held-out split and training split (``datasets/make_zinc.py``).
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ def main() -> None:
                         help="also sample with the threshold at these quantiles (comma list)")
     parser.add_argument("--calibration", type=int, default=20_000,
                         help="model samples scored to place the --quantiles thresholds")
+    parser.add_argument("--test", type=Path, default=MOSES / "test.csv.gz",
+                        help="reference molecules of the /Test metrics (default: MOSES test)")
+    parser.add_argument("--train", type=Path, default=MOSES / "train.csv.gz",
+                        help="training molecules, for novelty (default: MOSES train)")
     args = parser.parse_args()
     chem.set_rdkit_logging(False)
     vae = MolVAE.load(args.model, device="cpu")
@@ -63,8 +72,7 @@ def main() -> None:
         start = time.perf_counter()
         frame = vae.sample(args.n, seed=args.seed, critic=use)
         seconds = time.perf_counter() - start
-        metrics = evaluate_smiles(frame["smiles"].tolist(), MOSES / "test.csv.gz",
-                                  train=MOSES / "train.csv.gz")
+        metrics = evaluate_smiles(frame["smiles"].tolist(), args.test, train=args.train)
         drawn = frame.attrs["drawn"]
         kept = f"{len(frame):,} of {drawn:,} ({len(frame) / drawn:.1%})"
         rows.append((label, kept, f"{seconds:.0f} s", metrics))
@@ -73,7 +81,7 @@ def main() -> None:
 
     print(f"\n## Realism critic ({dt.date.today()}, {cpu_model()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__}; model {vae.path}; {args.n:,} molecules per column, "
-          f"seed {args.seed})\n")
+          f"seed {args.seed}; test {args.test}, train {args.train})\n")
     print(f"Critic: fitted on {info.get('n_samples', '?'):,} model samples and "
           f"{info.get('n_reference', '?'):,} reference molecules; held-out AUC "
           f"{info.get('held_out_auc', float('nan')):.3f}, log M {stored:.3f}.\n")
