@@ -392,8 +392,9 @@ def _fine_tune(vae: MolVAE, data: dict[str, float], s: DesignSettings, seed: int
             index = torch.randint(len(dataset), (min(s.tune_batch, len(dataset)),),
                                   generator=gen).numpy()
             batch = collate(dataset, index).to(vae.device)
-            out = net(batch.tokens, batch.lengths, batch.decoder_inputs)
-            loss = vae_loss(out, batch.targets, None, s.tune_beta)["loss"]
+            with vae.autocast():  # bf16 where the CPU has it, as training does
+                out = net(batch.tokens, batch.lengths, batch.decoder_inputs)
+                loss = vae_loss(out, batch.targets, None, s.tune_beta)["loss"]
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
