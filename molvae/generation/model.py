@@ -380,14 +380,27 @@ class MolVAE:
             rows.append(row if check_form else row[:2])
         return rows
 
-    def sample_prior(self, n: int, seed: int | None = None) -> torch.Tensor:
-        """``n`` points from the prior N(0, I)."""
+    def sample_prior(
+        self, n: int, seed: int | None = None, conditions: Mapping[str, float] | None = None
+    ) -> torch.Tensor:
+        """``n`` points from the prior: N(0, I), or, for a model with a learned conditional
+        prior and ``conditions`` asked for, p(z|c) (the same noise, shifted and scaled)."""
         gen = torch.Generator()
         if seed is not None:
             gen.manual_seed(seed)
         else:
             gen.seed()
-        return torch.randn(n, self.latent_dim, generator=gen)
+        eps = torch.randn(n, self.latent_dim, generator=gen)
+        if not conditions or self.model.prior_net is None:
+            return eps
+        with torch.no_grad():
+            mu, logvar = self.model.prior(self.condition_vector(conditions), 1)
+        return mu.cpu() + eps * torch.exp(0.5 * logvar.cpu())
+
+    @property
+    def has_conditional_prior(self) -> bool:
+        """Whether conditional samples come from a learned prior p(z|c) (else N(0, I))."""
+        return self.model.prior_net is not None
 
     def sample(
         self,
@@ -429,12 +442,13 @@ class MolVAE:
         to 0.38 (``benchmarks/critic.py``). ``frame.attrs["critic"]`` says whether it was
         applied; it is only used together with ``canonical_only``.
 
-        ``latent_sampler(count, seed)`` replaces the prior N(0, I) as the source of z (for
-        example a density fitted to the training posteriors); it must return a
-        ``(count, latent_dim)`` tensor.
+        ``latent_sampler(count, seed)`` replaces the prior (:meth:`sample_prior`) as the
+        source of z (for example a density fitted to the training posteriors); it must return
+        a ``(count, latent_dim)`` tensor.
 
         ``conditions`` (a conditional model, see :attr:`conditions`) asks for property values,
-        e.g. ``{"logP": 2.5, "MW": 400}``; properties not named are left open. The frame then
+        e.g. ``{"logP": 2.5, "MW": 400}``; properties not named are left open. z then comes
+        from the model's learned prior p(z|c) if it has one. The frame then
         also has, per condition, ``requested_<name>`` and, for an RDKit property, ``<name>``:
         RDKit's value of the molecule (NaN where invalid), so the miss is visible.
         """
@@ -487,7 +501,10 @@ class MolVAE:
         conditions: Mapping[str, float] | None,
     ) -> pd.DataFrame:
         """:meth:`sample` once its conditions are checked."""
-        draw = latent_sampler or self.sample_prior
+        def draw_prior(count: int, draw_seed: int | None) -> torch.Tensor:
+            return self.sample_prior(count, draw_seed, conditions)
+
+        draw = latent_sampler or draw_prior
         decoding = DecodeSettings(strategy=strategy, temperature=temperature, top_k=top_k)
         use_critic = bool(critic and canonical_only and self.critic is not None)
         if not unique and not canonical_only:

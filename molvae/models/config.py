@@ -22,6 +22,7 @@ SIZE_LIMITS: dict[str, int] = {
     "max_length": 10_000,
     "predictor_hidden": 8192,
     "predictor_ensemble": 256,
+    "prior_hidden": 8192,
 }
 # Jointly trained and separately fitted property heads, each.
 MAX_PROPERTIES = 1000
@@ -56,6 +57,12 @@ class ModelConfig:
     condition_std: list[float] = field(default_factory=list)
     condition_min: list[float] = field(default_factory=list)
     condition_max: list[float] = field(default_factory=list)
+    # A learned conditional prior p(z|c) = N(mu_c, sigma_c^2) (an MLP of the condition vector
+    # with ``prior_hidden`` units), against which the KL term is taken, instead of N(0, I) for
+    # every request. With nothing asked for it is exactly N(0, I). False for models saved
+    # before it existed.
+    conditional_prior: bool = False
+    prior_hidden: int = 128
 
     @property
     def condition_dim(self) -> int:
@@ -82,8 +89,9 @@ class ModelConfig:
                 raise MolvaeError(f"{where}: {name} must be positive, got {value}")
             if value > limit:
                 raise MolvaeError(f"{where}: {name} is {value}, above the limit of {limit}")
-        if not isinstance(self.bidirectional, bool):
-            raise MolvaeError(f"{where}: bidirectional must be true or false")
+        for name in ("bidirectional", "conditional_prior"):
+            if not isinstance(getattr(self, name), bool):
+                raise MolvaeError(f"{where}: {name} must be true or false")
         dropout = self.dropout
         if isinstance(dropout, bool) or not isinstance(dropout, int | float):
             raise MolvaeError(f"{where}: dropout must be a number, got {dropout!r}")
@@ -113,6 +121,8 @@ class ModelConfig:
         repeated = sorted({n for n in conditions if conditions.count(n) > 1})
         if repeated:
             raise MolvaeError(f"{where}: condition {repeated[0]!r} is listed more than once")
+        if self.conditional_prior and not conditions:
+            raise MolvaeError(f"{where}: conditional_prior needs conditions")
         unknown = [n for n in conditions if n not in self.properties]
         if unknown:
             raise MolvaeError(

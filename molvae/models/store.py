@@ -426,6 +426,8 @@ class ModelBundle:
 CONDITION_FIELDS = (
     "conditions", "condition_mean", "condition_std", "condition_min", "condition_max",
 )
+# Fields of a model with a learned conditional prior, likewise left out of the others'.
+PRIOR_FIELDS = ("conditional_prior", "prior_hidden")
 
 
 def _config_json(config: ModelConfig) -> dict[str, Any]:
@@ -433,6 +435,9 @@ def _config_json(config: ModelConfig) -> dict[str, Any]:
     data = asdict(config)
     if not config.conditions:
         for key in CONDITION_FIELDS:
+            data.pop(key, None)
+    if not config.conditional_prior:  # models without a learned prior keep their old files
+        for key in PRIOR_FIELDS:
             data.pop(key, None)
     return data
 
@@ -470,6 +475,11 @@ def expected_tensors(config: ModelConfig) -> dict[str, tuple[int, ...]]:
         gru("decoder.", layer, in_dim, c.decoder_hidden)
     out["output.weight"] = (c.vocab_size, c.decoder_hidden)
     out["output.bias"] = (c.vocab_size,)
+    if c.conditional_prior:
+        out["prior_net.0.weight"] = (c.prior_hidden, cond)
+        out["prior_net.0.bias"] = (c.prior_hidden,)
+        out["prior_net.2.weight"] = (2 * c.latent_dim, c.prior_hidden)
+        out["prior_net.2.bias"] = (2 * c.latent_dim,)
     k, h, latent = c.predictor_ensemble, c.predictor_hidden, c.latent_dim
     heads = [("predictor.", len(c.properties))] if c.properties else []
     heads += [(f"fitted_predictors.{i}.", 1) for i in range(len(c.fitted_properties))]

@@ -13,6 +13,12 @@ step), so internally the decoder is driven by [z, c]. Every method takes ``condi
 callers that know nothing of conditions use a conditional model unconditionally. An
 unconditional model has no condition inputs at all: its weights and outputs are unchanged.
 
+With ``config.conditional_prior`` the prior is learned too: p(z|c) = N(mu_c, sigma_c^2), a small
+MLP of c (``prior``), and the KL term is taken against it instead of N(0, I). Without it z is
+drawn from N(0, I) whatever is asked for, while the property heads make z carry the very
+properties c names, so z and c disagree at sampling time and the molecules follow z. Rows with
+nothing asked for (an all-zero mask) get exactly N(0, I), so unconditional sampling is unchanged.
+
 The encoder runs unpacked GRUs and reads each sequence's final state at its own length: packed
 sequences are 4x slower on CPU here, and with length-bucketed batches padding is small. The
 backward direction runs on each sequence reversed within its length, which is exact.
@@ -64,9 +70,19 @@ class PropertyEnsemble(nn.Module):
         return torch.baddbmm(self.b3, h, self.w3)
 
 
-def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
-    """KL(q(z|x) || N(0, I)) per sample and latent dimension, shape (batch, latent)."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+def kl_divergence(
+    mu: Tensor,
+    logvar: Tensor,
+    prior_mu: Tensor | None = None,
+    prior_logvar: Tensor | None = None,
+) -> Tensor:
+    """KL(q(z|x) || p(z)) per sample and latent dimension, shape (batch, latent), for the
+    prior N(0, I) or, given ``prior_mu`` and ``prior_logvar``, a diagonal Gaussian."""
+    if prior_mu is None or prior_logvar is None:
+        return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+    return 0.5 * (
+        prior_logvar - logvar + (logvar.exp() + (mu - prior_mu).pow(2)) / prior_logvar.exp() - 1.0
+    )
 
 
 class GRUVAE(nn.Module):
@@ -100,6 +116,17 @@ class GRUVAE(nn.Module):
             dropout=c.dropout if c.decoder_layers > 1 else 0.0,
         )
         self.output = nn.Linear(c.decoder_hidden, c.vocab_size)
+        self.prior_net: nn.Sequential | None = None
+        if c.conditional_prior:
+            self.prior_net = nn.Sequential(
+                nn.Linear(cond, c.prior_hidden),
+                nn.SiLU(),
+                nn.Linear(c.prior_hidden, 2 * c.latent_dim),
+            )
+            # Starts as N(0, I) for every request, so a model fine-tuned into having a learned
+            # prior starts from the prior it was trained with.
+            nn.init.zeros_(self.prior_net[2].weight)
+            nn.init.zeros_(self.prior_net[2].bias)
         self.predictor = (
             PropertyEnsemble(
                 c.latent_dim, c.predictor_hidden, len(c.properties), c.predictor_ensemble
@@ -143,6 +170,20 @@ class GRUVAE(nn.Module):
             )
         condition = condition.to(device=like.device, dtype=like.dtype)
         return condition.expand(batch, -1) if condition.ndim == 1 else condition
+
+    def prior(self, condition: Tensor | None, batch: int) -> tuple[Tensor, Tensor]:
+        """(mu, logvar) of the prior p(z|c) for ``batch`` rows, in fp32: zeros (N(0, I)) for
+        a model without a learned prior and for rows with nothing asked for."""
+        device = self.output.weight.device
+        zeros = torch.zeros(batch, self.config.latent_dim, device=device)
+        if self.prior_net is None:
+            return zeros, zeros
+        c = self._condition(condition, batch, zeros)
+        n = len(self.config.conditions)
+        asked = (c[:, n:].sum(dim=-1, keepdim=True) > 0).float()
+        with torch.autocast(device.type, enabled=False):
+            mu, logvar = (self.prior_net(c) * asked).chunk(2, dim=-1)
+        return mu, logvar.clamp(-20.0, 10.0)
 
     def _decoder_latent(self, z: Tensor, condition: Tensor | None) -> Tensor:
         """What the decoder reads as its latent: z, or [z, c] for a conditional model."""
@@ -225,6 +266,8 @@ class GRUVAE(nn.Module):
         z = self.reparameterize(mu, logvar) if sample else mu
         logits = self.decode_logits(z, decoder_inputs, condition)
         out = {"mu": mu, "logvar": logvar, "z": z, "logits": logits}
+        if self.prior_net is not None:
+            out["prior_mu"], out["prior_logvar"] = self.prior(condition, tokens.shape[0])
         if self.predictor is not None:
             with torch.autocast(mu.device.type, enabled=False):
                 out["properties"] = self.predictor(mu.float())

@@ -23,9 +23,11 @@ def vae_loss(
 ) -> dict[str, torch.Tensor]:
     """Reconstruction (summed over tokens, mean over molecules) + beta * KL (+ property MSE).
 
-    Padding is excluded from the reconstruction term. With ``free_bits`` > 0 each latent
-    dimension's batch-mean KL below that many nats is not penalized (Kingma et al. 2016), which
-    keeps units from collapsing. Missing property values (NaN) are masked out.
+    The KL is taken against ``out``'s learned prior (``prior_mu``, ``prior_logvar``) when it
+    has one, else against N(0, I). Padding is excluded from the reconstruction term. With
+    ``free_bits`` > 0 each latent dimension's batch-mean KL below that many nats is not
+    penalized (Kingma et al. 2016), which keeps units from collapsing. Missing property
+    values (NaN) are masked out.
     """
     batch = targets.shape[0]
     logits = out["logits"].float()
@@ -35,7 +37,9 @@ def vae_loss(
         )
         / batch
     )
-    kl_dims = kl_divergence(out["mu"], out["logvar"]).mean(dim=0)
+    kl_dims = kl_divergence(
+        out["mu"], out["logvar"], out.get("prior_mu"), out.get("prior_logvar")
+    ).mean(dim=0)
     kl = kl_dims.sum()
     kl_term = kl_dims.clamp(min=free_bits).sum() if free_bits > 0 else kl
     loss = recon + beta * kl_term

@@ -453,7 +453,15 @@ class Trainer:
         if ckpt is None and (run.init_model is not None or data_info.get("init_from")):
             if run.init_model is None:  # a rank that did not create the run loads it itself
                 run.init_model, _ = load_model_dir(data_info["init_from"])
-            model.load_state_dict(run.init_model.state_dict())
+            # A learned prior added by the fine-tuning starts from its own (N(0, I)) weights.
+            missing, unexpected = model.load_state_dict(
+                run.init_model.state_dict(), strict=False
+            )
+            if unexpected or any(not k.startswith("prior_net.") for k in missing):
+                raise MolvaeError(
+                    f"the weights of {data_info.get('init_from')} do not fit the run's model "
+                    f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+                )
         if self.rank > 0:
             # Each rank draws its own reparameterization noise and word dropout.
             torch.manual_seed(_rank_seed(cfg.seed, self.rank))

@@ -188,3 +188,87 @@ def test_bundled_default_model_is_unconditional_and_its_files_unchanged():
     assert torch.equal(model.generate(z), model.generate(z, condition=None))
     with pytest.raises(ValueError, match="no conditions"):
         model.generate(z, condition=torch.zeros(2))
+
+
+# ---------------------------------------------------------------------- learned prior p(z|c)
+def test_learned_prior_is_standard_normal_unless_something_is_asked_for():
+    """Zero-initialized it is N(0, I) for every request; trained (here: random weights) it
+    moves with the request, but a row with nothing asked for stays exactly N(0, I)."""
+    model = GRUVAE(conditional_config(conditional_prior=True, prior_hidden=16))
+    asked = GRUVAE.condition_input(torch.tensor([[1.5, float("nan")], [float("nan"), -1.0]]))
+    mu, logvar = model.prior(asked, 2)
+    assert torch.equal(mu, torch.zeros(2, 4)) and torch.equal(logvar, torch.zeros(2, 4))
+    torch.nn.init.normal_(model.prior_net[2].weight)
+    nothing = torch.zeros(1, 4)
+    mu, logvar = model.prior(torch.cat([asked, nothing]), 3)
+    assert (mu[:2].abs() > 0).all() and (logvar[:2].abs() > 0).all()
+    assert not torch.allclose(mu[0], mu[1])
+    assert torch.equal(mu[2], torch.zeros(4)) and torch.equal(logvar[2], torch.zeros(4))
+    mu_none, _ = model.prior(None, 5)
+    assert torch.equal(mu_none, torch.zeros(5, 4))
+    # A model without a learned prior reports N(0, I) and has no prior tensors.
+    plain = GRUVAE(conditional_config())
+    assert plain.prior_net is None
+    assert torch.equal(plain.prior(asked, 2)[0], torch.zeros(2, 4))
+
+
+def test_forward_reports_the_prior_and_the_kl_is_taken_against_it():
+    from molvae.models.vae import kl_divergence
+    from molvae.training.loss import vae_loss
+
+    model = GRUVAE(conditional_config(conditional_prior=True, prior_hidden=16)).eval()
+    torch.nn.init.normal_(model.prior_net[2].weight)
+    tokens, lengths, dec_in = batch([7, 5, 3, 6, 4])
+    condition = GRUVAE.condition_input(torch.tensor([[0.3, -1.0]])).expand(5, -1)
+    with torch.no_grad():
+        out = model(tokens, lengths, dec_in, sample=False, condition=condition)
+    assert out["prior_mu"].shape == (5, 4)
+    # Closed form against a direct computation of KL between diagonal Gaussians.
+    mu, lv, pm, plv = out["mu"], out["logvar"], out["prior_mu"], out["prior_logvar"]
+    q = torch.distributions.Normal(mu, (0.5 * lv).exp())
+    p = torch.distributions.Normal(pm, (0.5 * plv).exp())
+    assert torch.allclose(kl_divergence(mu, lv, pm, plv), torch.distributions.kl_divergence(q, p),
+                          atol=1e-5)  # fmt: skip
+    assert torch.allclose(kl_divergence(mu, lv, pm * 0, plv * 0), kl_divergence(mu, lv), atol=1e-6)
+    assert torch.allclose(kl_divergence(pm, plv, pm, plv), torch.zeros(5, 4), atol=1e-6)
+    targets = tokens.clone()
+    with_prior = vae_loss(out, targets, None, beta=1.0)["kl"]
+    standard = vae_loss({k: v for k, v in out.items() if not k.startswith("prior")}, targets,
+                        None, beta=1.0)["kl"]  # fmt: skip
+    assert torch.allclose(with_prior, kl_divergence(mu, lv, pm, plv).mean(0).sum())
+    assert not torch.allclose(with_prior, standard)
+
+
+def test_a_model_with_a_learned_prior_saves_loads_and_declares_its_tensors(tmp_path):
+    config = conditional_config(conditional_prior=True, prior_hidden=16)
+    model = GRUVAE(config)
+    torch.nn.init.normal_(model.prior_net[2].weight)
+    built = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert expected_tensors(config) == built
+    bundle = ModelBundle(config, VOCABULARY, "selfies", [0.0] * 3, [1.0] * 3)
+    save_model_dir(model, bundle, tmp_path / "m")
+    again, loaded = load_model_dir(tmp_path / "m")
+    assert loaded.config.conditional_prior and loaded.config.prior_hidden == 16
+    c = GRUVAE.condition_input(torch.tensor([[0.3, -1.0]]))
+    assert torch.equal(again.prior(c, 1)[0], model.prior(c, 1)[0])
+    # A config that names a learned prior the weights lack is refused before building.
+    data = json.loads((tmp_path / "m" / CONFIG).read_text())
+    data["model"]["prior_hidden"] = 32
+    (tmp_path / "m" / CONFIG).write_text(json.dumps(data))
+    with pytest.raises(MolvaeError, match="prior_net.0.weight has shape"):
+        load_model_dir(tmp_path / "m")
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        ({"conditional_prior": "yes"}, "conditional_prior must be true or false"),
+        ({"conditional_prior": True, "conditions": [], "condition_mean": [],
+          "condition_std": [], "condition_min": [], "condition_max": []},
+         "conditional_prior needs conditions"),
+        ({"conditional_prior": True, "prior_hidden": 0}, "prior_hidden must be positive"),
+    ],
+)  # fmt: skip
+def test_learned_prior_settings_are_checked(edit, message):
+    with pytest.raises(MolvaeError, match=message):
+        conditional_config(**edit).validate()

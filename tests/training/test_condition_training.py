@@ -100,3 +100,35 @@ def test_fine_tuning_keeps_the_parent_conditions(tmp_path):
         train(SAMPLE, tmp_path / "ft", tiny_train_config(conditions=["QED"]),
               tiny_model_config(), init_from=conditional_run(), progress=False,
               status=lambda s: None)  # fmt: skip
+
+
+def test_fine_tuning_can_add_a_learned_prior_that_moves_with_the_request(tmp_path):
+    """``conditional_prior`` in the model table of a fine-tuning run adds p(z|c) to the parent:
+    every parent weight is taken over, the prior starts as N(0, I) and learns; sampling with a
+    condition then draws z from it."""
+    from molvae import MolVAE
+    from molvae.models.store import load_model_dir
+
+    parent = conditional_run()
+    run = tmp_path / "prior"
+    train(SAMPLE, run, tiny_train_config(epochs=1, max_molecules=300, kl_schedule="constant"),
+          tiny_model_config(conditional_prior=True, prior_hidden=16), init_from=parent,
+          progress=False, status=lambda s: None)  # fmt: skip
+    model, bundle = load_model_dir(run / "model")
+    assert bundle.config.conditional_prior and bundle.config.conditions == ["logP", "MW"]
+    assert model.prior_net[2].weight.abs().sum() > 0  # learnt away from its zero start
+    vae = MolVAE.load(run / "model")
+    assert vae.has_conditional_prior
+    high = vae.sample_prior(2000, seed=0, conditions={"MW": 340})
+    low = vae.sample_prior(2000, seed=0, conditions={"MW": 260})
+    assert not torch.allclose(high.mean(0), low.mean(0), atol=1e-3)
+    standard = torch.randn(5, 8, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(vae.sample_prior(5, seed=0), standard)  # nothing asked for: N(0, I)
+    frame = vae.sample(20, seed=0, conditions={"MW": 300})
+    assert len(frame) == 20 and frame["requested_MW"].eq(300).all()
+
+
+def test_a_learned_prior_needs_a_conditional_parent(tiny_run, tmp_path):
+    with pytest.raises(MolvaeError, match="conditional_prior needs a conditional model"):
+        train(SAMPLE, tmp_path / "ft", tiny_train_config(), tiny_model_config(
+            conditional_prior=True), init_from=tiny_run, progress=False, status=lambda s: None)
