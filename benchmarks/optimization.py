@@ -123,7 +123,8 @@ def constrained(vae: MolVAE, args) -> tuple[list[tuple[str, ...]], list[str]]:
         "form (its protonation sites and nitro groups put on them, `chem.seed_sites`); 'in the "
         "seed's form' counts the successes whose best molecule is such a form.",
         f"{int((flat & ~surrogate).sum())} of {len(seeds)} seeds have stereocentres or charges "
-        "the MOSES vocabulary lacks and were encoded flattened (no stereo, neutralized); "
+        "the model's vocabulary cannot write and were encoded flattened (no stereo, "
+        "neutralized); "
         f"flattening alone changes their plogP by {shift.mean() if len(shift) else 0:+.2f} on "
         f"average. {int(surrogate.sum())} more could not be written even so (nitro groups, "
         "other charged N/S, iodine) and started from a surrogate (`chem.surrogate_smiles`). "
