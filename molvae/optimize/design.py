@@ -47,7 +47,7 @@ from molvae.optimize.oracles import Oracle, OracleError, call_oracle
 from molvae.optimize.scoring import score_molecules
 from molvae.optimize.search import _check_constraints
 from molvae.optimize.surrogate import TanimotoGP, fingerprints
-from molvae.settings import DesignSettings
+from molvae.settings import DecodeSettings, DesignSettings
 
 if TYPE_CHECKING:
     from molvae.generation.model import MolVAE
@@ -451,7 +451,12 @@ def _propose(
         parts.append(torch.randn(n_prior, d, generator=gen))
         sources += [SOURCE_PRIOR] * n_prior
     z = torch.cat(parts)
-    decoded = vae.decode(z, check_form=True, seed=seed % 2**63)
+    decoding = (
+        DecodeSettings(strategy="sample", temperature=s.decode_temperature)
+        if s.decode_temperature > 0
+        else None
+    )
+    decoded = vae.decode(z, decoding, check_form=True, seed=seed % 2**63)
     keep = decoded["valid"].to_numpy() & decoded["canonical_form"].to_numpy()
     frame = pd.DataFrame({"smiles": decoded["canonical"], "source": sources})[keep]
     frame = frame.drop_duplicates("smiles")
