@@ -269,6 +269,11 @@ class _Region:
                 self.radius = s.radius
 
 
+def _start_rounds(calls: list[dict]) -> set[int]:
+    """Rounds of the record that scored ``--start-from`` molecules (no search, no fine-tune)."""
+    return {int(row["round"]) for row in calls if row["source"] == SOURCE_START}
+
+
 def _replay_region(calls: list[dict], prior: dict[str, float], s: DesignSettings) -> _Region:
     """The trust region as the run left it, from its record: each search round updates it with
     its best score (``-inf`` if every call failed), and each round number missing from the
@@ -277,18 +282,16 @@ def _replay_region(calls: list[dict], prior: dict[str, float], s: DesignSettings
     if prior:
         region.best = max(prior.values())
     by_round: dict[int, list[float]] = {}
-    start_rounds: set[int] = set()
     for row in calls:
         round_ = int(row["round"])
         if row["source"] == SOURCE_START:
-            start_rounds.add(round_)
             if row["status"] == "ok":
                 region.best = max(region.best, float(row["score"]))
             continue
         scores = by_round.setdefault(round_, [])
         if row["status"] == "ok":
             scores.append(float(row["score"]))
-    first = max(start_rounds, default=0) + 1
+    first = max(_start_rounds(calls), default=0) + 1
     for round_ in range(first, max(by_round, default=0) + 1):
         if round_ in by_round:
             region.update(max(by_round[round_], default=-math.inf), s)
@@ -613,7 +616,7 @@ def design(
         # A resumed run repeats the fine-tunes of the rounds it already made, each on the
         # molecules scored before that round, so the model is the one the run had.
         done = max((int(r["round"]) for r in log.rows), default=0)
-        start_rounds = {int(r["round"]) for r in log.rows if r["source"] == SOURCE_START}
+        start_rounds = _start_rounds(log.rows)
         for past in range(2, done + 1):
             if _tune_rounds(past, s) and past not in start_rounds:
                 before = {r["smiles"]: float(r["score"]) for r in log.rows
