@@ -63,6 +63,19 @@ def test_conditional_sampling_moves_the_rdkit_values(zinc):
     assert abs(mw_light - 280.0) < 40.0 and abs(mw_heavy - 430.0) < 40.0
 
 
+def test_zinc_draws_conditional_samples_from_its_learned_prior(zinc):
+    """The prior p(z|c) moves with the request (heavier molecules, a different region of the
+    latent space) and is exactly N(0, I) when nothing is asked for."""
+    import torch
+
+    assert zinc.has_conditional_prior
+    light = zinc.sample_prior(500, seed=0, conditions={"MW": 280.0})
+    heavy = zinc.sample_prior(500, seed=0, conditions={"MW": 430.0})
+    assert (heavy.mean(0) - light.mean(0)).norm() > 0.5
+    standard = torch.randn(4, zinc.latent_dim, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(zinc.sample_prior(4, seed=0), standard)
+
+
 def test_zinc_is_listed_with_default():
     result = molvae("models")
     assert result.returncode == 0 and "zinc" in result.stdout and "default" in result.stdout
