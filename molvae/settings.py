@@ -273,8 +273,9 @@ class DesignSettings:
     prior_share: float = 0.1
     crossover_share: float = 0.0
     # 0: every point is decoded greedily. > 0: decoded by sampling at this temperature, which
-    # keeps a small trust region productive: around 10 good molecules at radius 0.1, greedy
-    # decoding of 1,350 points gives about one molecule not scored yet, sampling at 0.7 about 90.
+    # keeps a small trust region productive: around the 10 best molecules of a PMO run, at radius
+    # 0.1, greedy decoding of 1,350 points gives 1 molecule not scored yet, sampling at 0.7 gives
+    # 85 (benchmarks/results/design_pool.md).
     decode_temperature: float = 0.0
     # Fine-tuning the VAE on the best molecules scored so far (LOLBO, Maus et al. 2022): every
     # ``tune_every`` rounds (0: never), ``tune_steps`` Adam steps of ``tune_batch`` molecules
