@@ -23,8 +23,8 @@ import pandas as pd
 import torch
 
 from molvae import MolVAE
+from molvae.optimize.design import proposal_decoding
 from molvae.runtime import cpu_model
-from molvae.settings import DecodeSettings
 
 
 def main() -> None:
@@ -58,8 +58,7 @@ def main() -> None:
     for radius in args.radii:
         z = base + radius * torch.randn(base.shape, generator=gen)
         for temperature in args.temperatures:
-            settings = (DecodeSettings(strategy="sample", temperature=temperature)
-                        if temperature > 0 else DecodeSettings(strategy="greedy"))
+            settings = proposal_decoding(temperature)  # as `design` decodes its rounds
             out = vae.decode(z, settings, check_form=True, seed=args.seed)
             ok = (out["valid"] & out["canonical_form"]).to_numpy()
             distinct = set(out["canonical"][ok])

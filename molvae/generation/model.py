@@ -391,7 +391,7 @@ class MolVAE:
         else:
             gen.seed()
         eps = torch.randn(n, self.latent_dim, generator=gen)
-        if not conditions or self.model.prior_net is None:
+        if not conditions or not self.has_conditional_prior:
             return eps
         with torch.no_grad():
             mu, logvar = self.model.prior(self.condition_vector(conditions), 1)

@@ -269,6 +269,14 @@ class _Region:
                 self.radius = s.radius
 
 
+def proposal_decoding(temperature: float) -> DecodeSettings:
+    """How a round's latent points are decoded (``DesignSettings.decode_temperature``): greedily
+    at 0, else by sampling at ``temperature``."""
+    if temperature > 0:
+        return DecodeSettings(strategy="sample", temperature=temperature)
+    return DecodeSettings(strategy="greedy")
+
+
 def _start_rounds(calls: list[dict]) -> set[int]:
     """Rounds of the record that scored ``--start-from`` molecules (no search, no fine-tune)."""
     return {int(row["round"]) for row in calls if row["source"] == SOURCE_START}
@@ -454,11 +462,7 @@ def _propose(
         parts.append(torch.randn(n_prior, d, generator=gen))
         sources += [SOURCE_PRIOR] * n_prior
     z = torch.cat(parts)
-    decoding = (
-        DecodeSettings(strategy="sample", temperature=s.decode_temperature)
-        if s.decode_temperature > 0
-        else None
-    )
+    decoding = proposal_decoding(s.decode_temperature)
     decoded = vae.decode(z, decoding, check_form=True, seed=seed % 2**63)
     keep = decoded["valid"].to_numpy() & decoded["canonical_form"].to_numpy()
     frame = pd.DataFrame({"smiles": decoded["canonical"], "source": sources})[keep]
