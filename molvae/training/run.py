@@ -151,7 +151,7 @@ def create_run(
         init_model, init_bundle = load_model_dir(init_from)
         vocabulary = init_bundle.vocabulary
         cfg.representation = init_bundle.representation
-        wants_prior = model_cfg.conditional_prior
+        wants_prior, prior_hidden = model_cfg.conditional_prior, model_cfg.prior_hidden
         model_cfg = init_bundle.config
         if wants_prior and not model_cfg.conditional_prior:
             # The one architecture change fine-tuning allows: adding a learned prior, which
@@ -161,6 +161,7 @@ def create_run(
                     f"conditional_prior needs a conditional model; {init_from} has no conditions"
                 )
             model_cfg.conditional_prior = True
+            model_cfg.prior_hidden = prior_hidden
         fixed_props = list(model_cfg.properties)
         if cfg.conditions and cfg.conditions != model_cfg.conditions:
             have = ", ".join(model_cfg.conditions) or "none"

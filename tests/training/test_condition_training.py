@@ -116,6 +116,7 @@ def test_fine_tuning_can_add_a_learned_prior_that_moves_with_the_request(tmp_pat
           progress=False, status=lambda s: None)  # fmt: skip
     model, bundle = load_model_dir(run / "model")
     assert bundle.config.conditional_prior and bundle.config.conditions == ["logP", "MW"]
+    assert bundle.config.prior_hidden == 16  # the size asked for, not the default
     assert model.prior_net[2].weight.abs().sum() > 0  # learnt away from its zero start
     vae = MolVAE.load(run / "model")
     assert vae.has_conditional_prior
