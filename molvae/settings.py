@@ -249,9 +249,11 @@ class DesignSettings:
 
     Each round the VAE proposes ``pool_size`` latent points: Gaussian trust regions around the
     encodings of the ``centers`` best-scored molecules (a share ``prior_share`` drawn from the
-    prior instead, and a share ``crossover_share`` blended between two of those encodings),
-    decoded greedily; the decoded molecules in canonical form that pass the
-    constraints and were never scored form the candidate pool. A Gaussian process with a
+    prior instead, a share ``crossover_share`` blended between two of those encodings, and a
+    share ``splice_share`` decoded from one good molecule's encoding after the first tokens of
+    another's string), decoded greedily; the decoded molecules (in canonical form, with
+    ``canonical_only``) that pass the constraints and were never scored form the candidate
+    pool. A Gaussian process with a
     Tanimoto kernel on Morgan fingerprints, fitted to at most ``max_train`` scored molecules,
     picks ``batch_size`` of them by Thompson sampling (``surrogate="none"``: a random pick). The
     trust-region radius (the standard deviation of the perturbation, per latent dimension)
@@ -272,6 +274,14 @@ class DesignSettings:
     failure_rounds: int = 5
     prior_share: float = 0.1
     crossover_share: float = 0.0
+    # A share of each round's points decoded as splices: the decoder is given the first tokens
+    # of one good molecule and writes the rest from the latent point of another (or the same),
+    # sampling at ``splice_temperature``: a crossover or a mutation that the decoder writes.
+    splice_share: float = 0.0
+    splice_temperature: float = 1.0
+    # Keep only proposals the model wrote as the canonical form of their molecule (as in its
+    # training data); False keeps every valid molecule it wrote.
+    canonical_only: bool = True
     # 0: every point is decoded greedily. > 0: decoded by sampling at this temperature, which
     # keeps a small trust region productive: around the 10 best molecules of a PMO run, at radius
     # 0.1, greedy decoding of 1,350 points gives 1 molecule not scored yet, sampling at 0.7 gives
@@ -314,6 +324,16 @@ class DesignSettings:
         if not 0.0 <= self.decode_temperature <= 5.0:
             raise MolvaeError(
                 f"decode_temperature must be within [0, 5], got {self.decode_temperature}"
+            )
+        if not 0.0 <= self.splice_share <= 1.0:
+            raise MolvaeError(f"splice_share must be within [0, 1], got {self.splice_share}")
+        if not 0.0 < self.splice_temperature <= 5.0:
+            raise MolvaeError(
+                f"splice_temperature must be within (0, 5], got {self.splice_temperature}"
+            )
+        if self.prior_share + self.crossover_share + self.splice_share > 1.0 + 1e-9:
+            raise MolvaeError(
+                "prior_share, crossover_share and splice_share must add up to at most 1"
             )
         if not 0.0 <= self.crossover_share <= 1.0:
             raise MolvaeError(

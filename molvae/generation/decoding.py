@@ -101,9 +101,9 @@ def _single_thread() -> None:
 
 def _decode_batch_in_worker(task: tuple[int, int]) -> list[tuple]:
     """In a forked worker: decode one batch and check its molecules with RDKit."""
-    vae, z, batch_size, settings, check_form, condition = _DECODE_STATE
+    vae, z, batch_size, settings, check_form, condition, prefix = _DECODE_STATE
     start, seed = task
-    texts = vae._generate_texts(z, start, batch_size, seed, settings, condition)
+    texts = vae._generate_texts(z, start, batch_size, seed, settings, condition, prefix)
     if settings.picks_nearest:
         return vae._pick_nearest(z[start : start + batch_size], texts, check_form, condition)
     return _postprocess_chunk(texts, vae.bundle.representation, check_form)
@@ -119,16 +119,18 @@ def decode_in_workers(
     seeds: Sequence[int],
     jobs: int,
     condition: torch.Tensor | None = None,
+    prefix: torch.Tensor | None = None,
 ) -> Iterator[list[tuple]]:
     """Checked rows of each batch, in order, decoded by ``jobs`` forked single-thread workers.
 
     On the CPU, whole batches go to forked workers that each decode on one thread and check
     their own molecules: more molecules/s than one process decoding on every core while others
     run RDKit (``benchmarks/throughput.py``). The model and z reach the workers by fork, never
-    pickled. ``condition`` is the conditional model's condition input for every row.
+    pickled. ``condition`` is the conditional model's condition input for every row;
+    ``prefix`` the forced first tokens of each row (:meth:`MolVAE.decode`).
     """
     global _DECODE_STATE
-    _DECODE_STATE = (vae, z, batch_size, settings, check_form, condition)
+    _DECODE_STATE = (vae, z, batch_size, settings, check_form, condition, prefix)
     try:
         with mp.get_context("fork").Pool(jobs, initializer=_single_thread) as pool:
             yield from pool.imap(_decode_batch_in_worker, zip(starts, seeds, strict=True))

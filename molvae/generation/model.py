@@ -38,7 +38,7 @@ from molvae.models.store import ModelBundle, load_model_dir, resolve_model_path
 from molvae.models.vae import GRUVAE
 from molvae.runtime import autocast_dtype, default_jobs, resolve_device
 from molvae.settings import DecodeSettings, SampleSettings
-from molvae.tokens import get_tokenizer
+from molvae.tokens import Vocabulary, get_tokenizer
 
 SAMPLE = SampleSettings()
 
@@ -210,6 +210,7 @@ class MolVAE:
         seed: int,
         settings: DecodeSettings,
         condition: torch.Tensor | None = None,
+        prefix: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Token ids of ``z[start:start + batch_size]``, sampled with its own seeded stream."""
         gen = torch.Generator(device=self.device)
@@ -223,6 +224,7 @@ class MolVAE:
                 top_k=settings.top_k,
                 generator=gen,
                 condition=condition,
+                prefix=None if prefix is None else prefix[start : start + batch_size],
             )
 
     def _generate_texts(
@@ -233,10 +235,11 @@ class MolVAE:
         seed: int,
         settings: DecodeSettings,
         condition: torch.Tensor | None = None,
+        prefix: torch.Tensor | None = None,
     ) -> list[str] | list[list[str]]:
         """Decoded strings of one batch; for ``beam``, each row's beam (best first)."""
         if settings.strategy != "beam":
-            ids = self._generate_batch(z, start, batch_size, seed, settings, condition)
+            ids = self._generate_batch(z, start, batch_size, seed, settings, condition, prefix)
             return self._ids_to_texts(ids)
         zb = z[start : start + batch_size].to(self.device, torch.float32)
         with self.autocast():
@@ -256,6 +259,7 @@ class MolVAE:
         on_progress: Callable[[int], None] | None = None,
         check_form: bool = False,
         conditions: Mapping[str, float] | None = None,
+        prefix: torch.Tensor | None = None,
     ) -> pd.DataFrame:
         """Decode latent points: columns ``smiles`` (as decoded), ``canonical``, ``valid``.
 
@@ -264,6 +268,10 @@ class MolVAE:
 
         ``conditions`` (a conditional model only, :meth:`condition_vector`) decodes every point
         under the same requested property values; without, nothing is requested.
+
+        ``prefix`` (token ids, one row per point, ``<pad>`` where the decoder is free: see
+        :meth:`token_prefixes`) forces each string's first tokens; greedy or sampled decoding
+        only.
 
         With ``check_form`` also ``canonical_form``: whether the decoded string is exactly the
         training writing of its molecule (:func:`in_canonical_form`; about 70% more RDKit and
@@ -291,6 +299,14 @@ class MolVAE:
         seeds = [int(x) & 0x7FFF_FFFF_FFFF_FFFF for x in seeds]
         settings = settings or DecodeSettings()
         condition = self.condition_vector(conditions)
+        if prefix is not None:
+            if settings.strategy == "beam":
+                raise MolvaeError("a forced prefix works with greedy or sampled decoding, not beam")
+            if prefix.ndim != 2 or prefix.shape[0] != len(z):
+                raise MolvaeError(
+                    f"the prefix must have one row per latent point ({len(z)}), "
+                    f"got shape {tuple(prefix.shape)}"
+                )
         rows: list[tuple] = []
         jobs = default_jobs() if n_jobs is None else n_jobs
         if (
@@ -304,7 +320,7 @@ class MolVAE:
             # core while others run RDKit (measured by benchmarks/throughput.py).
             for part in decode_in_workers(
                 self, z, batch_size, settings, check_form, starts, seeds, min(jobs, len(starts)),
-                condition,
+                condition, prefix,
             ):
                 rows.extend(part)
                 if on_progress:
@@ -323,7 +339,7 @@ class MolVAE:
 
                 for start, batch_seed in zip(starts, seeds, strict=True):
                     texts = self._generate_texts(
-                        z, start, batch_size, batch_seed, settings, condition
+                        z, start, batch_size, batch_seed, settings, condition, prefix
                     )
                     if settings.picks_nearest:
                         part = self._pick_nearest(
@@ -596,6 +612,27 @@ class MolVAE:
             n_jobs=n_jobs,
         )
         return dataset, rejects
+
+    def token_ids(self, smiles: Sequence[str]) -> dict[str, np.ndarray]:
+        """The model's token ids (without ``<eos>``) of each molecule it can write as given,
+        keyed by canonical SMILES; molecules it cannot write are left out. With
+        :meth:`token_prefixes` they give the forced prefixes of :meth:`decode`."""
+        dataset = self.prepare(smiles, flatten=False).dataset
+        return {
+            m: dataset.ids[dataset.offsets[i] : dataset.offsets[i + 1] - 1].astype(np.int64)
+            for i, m in enumerate(dataset.smiles)
+        }
+
+    @staticmethod
+    def token_prefixes(ids: Sequence[np.ndarray], keep: Sequence[int]) -> torch.Tensor:
+        """Rows of the first ``keep[i]`` tokens of ``ids[i]``, padded with ``<pad>``: the
+        ``prefix`` argument of :meth:`decode` (a row of pads leaves the decoder free)."""
+        width = max([int(k) for k in keep] + [1])
+        out = torch.full((len(ids), width), Vocabulary.pad_id, dtype=torch.long)
+        for i, (row, k) in enumerate(zip(ids, keep, strict=True)):
+            k = min(int(k), len(row))
+            out[i, :k] = torch.from_numpy(np.asarray(row[:k], dtype=np.int64))
+        return out
 
     def prepare(self, smiles: Sequence[str], flatten: bool = False) -> EncodedInput:
         """Canonicalize and tokenize input SMILES; invalid or unencodable ones become rejects.

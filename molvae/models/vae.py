@@ -296,12 +296,19 @@ class GRUVAE(nn.Module):
         top_k: int | None = None,
         generator: torch.Generator | None = None,
         condition: Tensor | None = None,
+        prefix: Tensor | None = None,
     ) -> Tensor:
         """Decode all of ``z`` in parallel; token ids (batch, <= max_length), padded after eos.
 
         Stops as soon as every sequence has produced ``<eos>``. ``strategy`` is ``greedy`` or
         ``sample`` (multinomial at ``temperature``, optionally restricted to the ``top_k``).
         ``condition``: see the module docstring.
+
+        ``prefix`` (batch, P) forces each row's first tokens: where it holds a token other than
+        ``<pad>``, that token is written at that step instead of the decoder's choice, and the
+        decoder continues from it; ``<pad>`` leaves the step to the decoder (a row's prefix
+        ends at its first ``<pad>``). The rest of the string is decoded from ``z`` as usual,
+        so a molecule's own prefix with its encoding rewrites only its end.
         """
         if strategy not in ("greedy", "sample"):
             raise ValueError(f"strategy must be 'greedy' or 'sample', got {strategy!r}")
@@ -316,6 +323,15 @@ class GRUVAE(nn.Module):
         # Rows still decoding. Finished rows are dropped from the batch (their hidden states,
         # z projections and tokens), so the cost follows the mean length, not the longest one.
         rows = torch.arange(batch, device=device)
+        if prefix is not None:
+            if prefix.shape[0] != batch:
+                raise ValueError(f"prefix has {prefix.shape[0]} rows for {batch} latent points")
+            prefix = prefix.to(device, torch.long)
+            # Positions after a row's first pad are free, whatever follows.
+            prefix = prefix.masked_fill(
+                (prefix == Vocabulary.pad_id).long().cummax(dim=1).values.bool(),
+                Vocabulary.pad_id,
+            )
         next_logits = self._next_token_logits(z_proj.dtype)
         for t in range(max_length):
             hidden = step(token, hidden, z_proj)
@@ -329,6 +345,9 @@ class GRUVAE(nn.Module):
                     logits = logits.masked_fill(logits < kth, float("-inf"))
                 probs = torch.softmax(logits, dim=-1)
                 token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            if prefix is not None and t < prefix.shape[1]:
+                forced = prefix[rows, t]
+                token = torch.where(forced != Vocabulary.pad_id, forced, token)
             out[rows, t] = token
             going = token != Vocabulary.eos_id
             if not bool(going.all()):

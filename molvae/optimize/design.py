@@ -9,10 +9,13 @@ from the record for free, invalid molecules never sent, the budget never exceede
 Each round (one oracle batch):
 
 1. the VAE proposes latent points: Gaussian trust regions around the encodings of the best
-   molecules scored so far, a share of blend crossovers between two of those encodings, and a
-   share of prior draws (all prior draws before any score);
-2. the points are decoded greedily; molecules the model wrote in canonical form, valid for
-   RDKit, passing the constraints and never scored form the candidate pool;
+   molecules scored so far, a share of blend crossovers between two of those encodings, a
+   share of splices and a share of prior draws (all prior draws before any score);
+2. the points are decoded greedily; a splice is decoded by sampling from one good molecule's
+   region after the decoder was made to write the first tokens of another's string (or the
+   same one's), so the decoder itself writes the crossover or mutation; valid molecules
+   (written in canonical form, unless that is waived), passing the constraints and never
+   scored, form the candidate pool;
 3. a Tanimoto-kernel GP on Morgan fingerprints, fitted to the scores so far, picks the batch by
    Thompson sampling (:mod:`molvae.optimize.surrogate`);
 4. the oracle scores the batch; the calls are appended to the record and flushed.
@@ -58,7 +61,8 @@ SOURCE_START = "start"
 SOURCE_PRIOR = "vae-prior"
 SOURCE_TRUST = "vae-trust-region"
 SOURCE_CROSS = "vae-crossover"
-VAE_SOURCES = (SOURCE_PRIOR, SOURCE_TRUST, SOURCE_CROSS)
+SOURCE_SPLICE = "vae-splice"
+VAE_SOURCES = (SOURCE_PRIOR, SOURCE_TRUST, SOURCE_CROSS, SOURCE_SPLICE)
 # Blend crossover (BLX-alpha, Eshelman and Schaffer 1993) of two parents' latent points: the
 # child lies on the line through them, up to this fraction of their distance beyond either one.
 BLEND_ALPHA = 0.25
@@ -309,11 +313,21 @@ def _replay_region(calls: list[dict], prior: dict[str, float], s: DesignSettings
 
 
 class _Latents:
-    """Encodings (mu) of scored molecules, computed once each; None for those that cannot be."""
+    """Encodings (mu) of scored molecules, computed once each; None for those that cannot be.
+    Also their token ids (:meth:`tokens`), the prefixes of splices."""
 
     def __init__(self, vae: MolVAE):
         self.vae = vae
         self.cache: dict[str, np.ndarray | None] = {}
+        self.token_cache: dict[str, np.ndarray | None] = {}
+
+    def tokens(self, smiles: Sequence[str]) -> dict[str, np.ndarray]:
+        todo = [s for s in smiles if s not in self.token_cache]
+        if todo:
+            found = self.vae.token_ids(todo)
+            for s in todo:
+                self.token_cache[s] = found.get(s)
+        return {s: self.token_cache[s] for s in smiles if self.token_cache.get(s) is not None}
 
     def get(self, smiles: Sequence[str]) -> dict[str, np.ndarray]:
         todo = [s for s in smiles if s not in self.cache]
@@ -440,7 +454,9 @@ def _propose(
     n_prior = s.pool_size if not centres else int(round(s.pool_size * s.prior_share))
     n_cross = int(round(s.pool_size * s.crossover_share)) if len(centres) >= 2 else 0
     n_cross = min(n_cross, s.pool_size - n_prior)
-    n_trust = s.pool_size - n_prior - n_cross
+    n_splice = int(round(s.pool_size * s.splice_share)) if centres else 0
+    n_splice = min(n_splice, s.pool_size - n_prior - n_cross)
+    n_trust = s.pool_size - n_prior - n_cross - n_splice
     parts, sources = [], []
     if n_cross > 0:
         parts.append(_blend_children(np.stack(list(centres.values())), n_cross, region, gen))
@@ -461,10 +477,22 @@ def _propose(
     if n_prior > 0:
         parts.append(torch.randn(n_prior, d, generator=gen))
         sources += [SOURCE_PRIOR] * n_prior
-    z = torch.cat(parts)
-    decoding = proposal_decoding(s.decode_temperature)
-    decoded = vae.decode(z, decoding, check_form=True, seed=seed % 2**63)
-    keep = decoded["valid"].to_numpy() & decoded["canonical_form"].to_numpy()
+    frames = []
+    if parts:
+        decoding = proposal_decoding(s.decode_temperature)
+        frames.append(vae.decode(torch.cat(parts), decoding, check_form=True,
+                                 seed=seed % 2**63))
+    if n_splice > 0:
+        spliced = _splices(vae, centres, latents, n_splice, region, s, gen)
+        if spliced is not None:
+            frames.append(spliced)
+            sources += [SOURCE_SPLICE] * len(spliced)
+    if not frames:
+        return pd.DataFrame({"smiles": [], "source": []})
+    decoded = pd.concat(frames, ignore_index=True)
+    keep = decoded["valid"].to_numpy(copy=True)
+    if s.canonical_only:
+        keep &= decoded["canonical_form"].to_numpy()
     frame = pd.DataFrame({"smiles": decoded["canonical"], "source": sources})[keep]
     frame = frame.drop_duplicates("smiles")
     frame = frame[~frame["smiles"].isin(known)].reset_index(drop=True)
@@ -492,6 +520,44 @@ def _blend_children(
     t = torch.rand(n, 1, generator=gen) * (1 + 2 * BLEND_ALPHA) - BLEND_ALPHA
     noise = 0.25 * region.radius * torch.randn(n, base.shape[1], generator=gen)
     return a + t * (b - a) + noise
+
+
+def _splices(
+    vae: MolVAE,
+    centres: dict[str, np.ndarray],
+    latents: _Latents,
+    n: int,
+    region: _Region,
+    s: DesignSettings,
+    gen: torch.Generator,
+) -> pd.DataFrame | None:
+    """``n`` splices of the centres (best first), decoded: :meth:`MolVAE.decode`'s frame.
+
+    Each child has two parents drawn with weights 1/sqrt(rank), independently (so sometimes
+    the same one): the decoder is made to write the first ``k`` tokens of parent A's string
+    (``k`` uniform from 1 to its length) and writes the rest by sampling at
+    ``splice_temperature`` from a point of parent B's trust region. With A = B that rewrites
+    the end of one molecule (a mutation), else it joins the start of one to what the other's
+    encoding says (a crossover): the edits a graph GA makes, written by the decoder, so the
+    molecules stay in the language the model learned. None when no centre can be written.
+    """
+    ids = latents.tokens(list(centres))
+    names = [m for m in centres if m in ids]
+    if not names:
+        return None
+    mus = torch.from_numpy(np.stack([centres[m] for m in names])).float()
+    weights = torch.from_numpy(1.0 / np.sqrt(np.arange(1, len(names) + 1))).float()
+    a = torch.multinomial(weights, n, replacement=True, generator=gen)
+    b = torch.multinomial(weights, n, replacement=True, generator=gen)
+    prefixes = [ids[names[i]] for i in a.tolist()]
+    u = torch.rand(n, generator=gen).numpy()
+    keep = [1 + int(x * len(row)) for x, row in zip(u, prefixes, strict=True)]
+    z = mus[b] + region.radius * torch.randn(n, mus.shape[1], generator=gen)
+    seed = int(torch.randint(2**62, (1,), generator=gen))
+    return vae.decode(
+        z, DecodeSettings(strategy="sample", temperature=s.splice_temperature),
+        check_form=True, seed=seed, prefix=vae.token_prefixes(prefixes, keep),
+    )
 
 
 def _choose(

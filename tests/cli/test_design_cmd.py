@@ -150,3 +150,18 @@ def test_option_defaults_are_the_settings_defaults():
             assert default == getattr(settings, field.name), field.name
             compared += 1
     assert compared >= 10
+
+
+def test_design_options_reach_the_method(oracle_file, tmp_path):
+    """--splice-share, --any-form and --decode-temperature change what is proposed: splices are
+    recorded as their own source."""
+    out = tmp_path / "calls.csv"
+    done = molvae("design", "--oracle", f"{oracle_file}:heavy_atoms", "--budget", "30",
+                  "--out", out, *FAST, "--splice-share", "0.6", "--any-form",
+                  "--decode-temperature", "0.7", "--tune-every", "0")
+    assert done.returncode == 0, done.stderr
+    calls = pd.read_csv(out)
+    assert len(calls) == 30 and (calls["source"] == "vae-splice").sum() > 0
+    bad = molvae("design", "--oracle", f"{oracle_file}:heavy_atoms", "--out", tmp_path / "b.csv",
+                 "--prior-share", "0.5", "--splice-share", "0.6")
+    assert bad.returncode == 1 and "add up to at most 1" in bad.stderr

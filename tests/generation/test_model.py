@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from rdkit import Chem
 
 from molvae.chem.molecules import canonical_smiles
 from molvae.errors import MolvaeError
@@ -93,6 +94,36 @@ def test_parallel_decode_equals_one_process(tiny_vae, strategy):
     assert sum(done) == 100 and len(done) == 7
     other = tiny_vae.decode(z, DecodeSettings(strategy=strategy), batch_size=16, seed=6, n_jobs=2)
     assert strategy == "greedy" or not other["smiles"].equals(two["smiles"])
+
+
+def test_decoding_after_a_forced_prefix(tiny_vae):
+    """Each row's prefix reaches its own latent point, in forked workers as in one process;
+    a beam cannot take a prefix, and a prefix of the wrong shape is refused in one line."""
+    smiles = [canonical_smiles(m) for m in ("CCO", "c1ccccc1O", "CC(=O)Nc1ccccc1", "CCN(C)C")]
+    ids = tiny_vae.token_ids(smiles + ["not a molecule"])
+    assert set(ids) == set(smiles)
+    rows = [ids[m] for m in smiles] * 20
+    keep = [len(r) for r in rows]  # the whole string: the decoder can only go on after it
+    prefix = tiny_vae.token_prefixes(rows, keep)
+    assert prefix.shape == (80, max(keep)) and (prefix[:, 0] != 0).all()
+    z = tiny_vae.sample_prior(80, seed=1)
+    one = tiny_vae.decode(z, DecodeSettings("sample"), prefix=prefix, batch_size=16, seed=2,
+                          n_jobs=1)
+    two = tiny_vae.decode(z, DecodeSettings("sample"), prefix=prefix, batch_size=16, seed=2,
+                          n_jobs=2)
+    assert one.equals(two)
+    # Every valid molecule written holds at least its prefix's atoms: nothing is taken away.
+    sizes = {m: Chem.MolFromSmiles(m).GetNumHeavyAtoms() for m in smiles}
+    valid = 0
+    for parent, written in zip(smiles * 20, one["canonical"], strict=True):
+        if isinstance(written, str):
+            valid += 1
+            assert Chem.MolFromSmiles(written).GetNumHeavyAtoms() >= sizes[parent]
+    assert valid > 40
+    with pytest.raises(MolvaeError, match="beam"):
+        tiny_vae.decode(z, DecodeSettings("beam"), prefix=prefix)
+    with pytest.raises(MolvaeError, match="one row per latent point"):
+        tiny_vae.decode(z[:5], prefix=prefix)
 
 
 def test_sample_from_a_given_latent_source(tiny_vae):

@@ -1,3 +1,4 @@
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -156,3 +157,44 @@ def test_beam_of_one_is_greedy():
     pad = torch.nn.functional.pad
     assert torch.equal(pad(greedy, (0, width - greedy.shape[1]), value=Vocabulary.pad_id),
                        pad(beam[:, 0], (0, width - beam.shape[2]), value=Vocabulary.pad_id))
+
+
+def test_a_forced_prefix_is_written_and_the_decoder_goes_on_from_it():
+    """Forced tokens are written as given; after a row's first pad the decoder is free, and it
+    continues as it would have had it written the prefix itself (greedy equals the
+    teacher-forced argmax after the prefix)."""
+    model = make_model()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3.0)
+    z = torch.randn(6, 4, generator=torch.Generator().manual_seed(3))
+    pad = Vocabulary.pad_id
+    # Rows 0-2 forced for 1-3 tokens; row 3 wholly free; row 4 has a token after a pad,
+    # which must be ignored; row 5 is forced with an eos, which ends it.
+    prefix = torch.tensor([
+        [5, pad, pad, pad],
+        [6, 7, pad, pad],
+        [8, 9, 10, pad],
+        [pad, pad, pad, pad],
+        [11, pad, 4, pad],
+        [5, Vocabulary.eos_id, pad, pad],
+    ])
+    ids = model.generate(z, strategy="greedy", prefix=prefix)
+    free = model.generate(z, strategy="greedy")
+    assert ids[0, 0] == 5 and ids[1, :2].tolist() == [6, 7] and ids[2, :3].tolist() == [8, 9, 10]
+    n = min(ids.shape[1], free.shape[1])  # padding after eos may differ in width
+    assert torch.equal(ids[3, :n], free[3, :n]) and not torch.equal(ids[0, :n], free[0, :n])
+    assert ids[4, 0] == 11
+    assert ids[5, :2].tolist() == [5, Vocabulary.eos_id] and (ids[5, 2:] == pad).all()
+    # After the prefix, greedy decoding follows the teacher-forced argmax.
+    dec_in = torch.cat([torch.full((6, 1), Vocabulary.bos_id), ids[:, :-1]], dim=1)
+    dec_in = dec_in.masked_fill(dec_in == Vocabulary.eos_id, pad)
+    with torch.no_grad():
+        logits = model.decode_logits(z, dec_in)
+    logits[:, :, [pad, Vocabulary.bos_id, Vocabulary.unk_id]] = float("-inf")
+    expected = logits.argmax(-1)
+    for row, n in ((0, 1), (1, 2), (2, 3), (4, 1)):
+        alive = [t for t in range(n, ids.shape[1]) if Vocabulary.eos_id not in ids[row, :t]]
+        assert all(ids[row, t] == expected[row, t] for t in alive)
+    with pytest.raises(ValueError, match="prefix"):
+        model.generate(z, prefix=prefix[:2])

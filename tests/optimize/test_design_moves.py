@@ -167,3 +167,63 @@ def test_sampled_decoding_keeps_a_small_trust_region_productive_and_runs_reprodu
     assert len(set(runs[0]["smiles"])) == 30
     with pytest.raises(MolvaeError, match="decode_temperature"):
         DesignSettings(decode_temperature=-1)
+
+
+def test_splices_start_with_a_good_molecules_tokens_and_are_recorded_as_vae_proposals(
+    vae, tmp_path
+):
+    """A splice is decoded after the first tokens of one centre's string, so every spliced
+    string starts like one of the centres; with canonical_only off, valid molecules the model
+    wrote in another form join the pool too. A run with splices keeps the budget, records
+    them as a VAE source and is reproducible."""
+    from molvae.optimize.design import SOURCE_SPLICE, VAE_SOURCES, _Latents, _splices
+
+    start = ["CCOc1ccc(C(=O)Nc2ccccc2)cc1", "Cc1ccc(S(=O)(=O)N2CCCC2)cc1", "O=C(O)c1ccccc1O"]
+    start = [chem.canonical_smiles(s) for s in start]
+    latents = _Latents(vae)
+    centres = latents.get(start)
+    ids = vae.token_ids(start)
+    seen = {}
+
+    class Spy:  # the model, recording the prefixes it is asked to decode after
+        def __getattr__(self, name):
+            return getattr(vae, name)
+
+        def decode(self, z, settings, **kw):
+            seen["prefix"] = kw["prefix"]
+            return vae.decode(z, settings, **kw)
+
+    s = DesignSettings(pool_size=200, splice_share=1.0, prior_share=0.0)
+    out = _splices(Spy(), centres, latents, 200, _Region(radius=0.1), s,
+                   torch.Generator().manual_seed(0))
+    assert len(out) == 200 and out["valid"].mean() > 0.9
+    lengths = []
+    for row in seen["prefix"].tolist():
+        forced = [t for t in row if t != 0]
+        lengths.append(len(forced))
+        assert forced and any(list(ids[m][: len(forced)]) == forced for m in start)
+    assert min(lengths) == 1 and max(lengths) > 10  # short and long prefixes both occur
+    # Splices write molecules not among the centres, some not in canonical form.
+    assert len(set(out["canonical"].dropna()) - set(start)) > 20
+    assert not out["canonical_form"].all()
+
+    def oracle(smiles: list[str]) -> list[float]:
+        return [float(chem.heavy_atoms(chem.parse_smiles(m))) for m in smiles]
+
+    settings = DesignSettings(batch_size=10, pool_size=60, centers=4, max_train=200,
+                              splice_share=0.5, canonical_only=False)
+    runs = [design(oracle, 30, model=vae, settings=settings, seed=2,
+                   record=tmp_path / f"calls{i}.csv").calls for i in range(2)]  # fmt: skip
+    assert runs[0]["smiles"].tolist() == runs[1]["smiles"].tolist()
+    assert len(set(runs[0]["smiles"])) == 30
+    assert (runs[0]["source"] == SOURCE_SPLICE).sum() > 0
+    assert set(runs[0]["source"]) <= set(VAE_SOURCES)
+
+
+def test_splice_settings_are_checked():
+    with pytest.raises(MolvaeError, match="splice_share"):
+        DesignSettings(splice_share=-0.1)
+    with pytest.raises(MolvaeError, match="splice_temperature"):
+        DesignSettings(splice_temperature=0)
+    with pytest.raises(MolvaeError, match="add up"):
+        DesignSettings(prior_share=0.5, splice_share=0.6)
