@@ -279,6 +279,9 @@ class DesignSettings:
     # sampling at ``splice_temperature``: a crossover or a mutation that the decoder writes.
     splice_share: float = 0.0
     splice_temperature: float = 1.0
+    # Parents of splices: the ``splice_parents`` best molecules (at most ``centers`` when
+    # smaller), so that splicing recombines a wider population than the trust regions' centres.
+    splice_parents: int = 10
     # Keep only proposals the model wrote as the canonical form of their molecule (as in its
     # training data); False keeps every valid molecule it wrote.
     canonical_only: bool = True
@@ -327,6 +330,8 @@ class DesignSettings:
             )
         if not 0.0 <= self.splice_share <= 1.0:
             raise MolvaeError(f"splice_share must be within [0, 1], got {self.splice_share}")
+        if self.splice_parents < 1:
+            raise MolvaeError(f"splice_parents must be at least 1, got {self.splice_parents}")
         if not 0.0 < self.splice_temperature <= 5.0:
             raise MolvaeError(
                 f"splice_temperature must be within (0, 5], got {self.splice_temperature}"

@@ -483,7 +483,10 @@ def _propose(
         frames.append(vae.decode(torch.cat(parts), decoding, check_form=True,
                                  seed=seed % 2**63))
     if n_splice > 0:
-        spliced = _splices(vae, centres, latents, n_splice, region, s, gen)
+        parents = centres
+        if s.splice_parents > len(centres):
+            parents = latents.get(list(dict.fromkeys(centre_smiles + ranked[: s.splice_parents])))
+        spliced = _splices(vae, parents, latents, n_splice, region, s, gen)
         if spliced is not None:
             frames.append(spliced)
             sources += [SOURCE_SPLICE] * len(spliced)

@@ -220,7 +220,41 @@ def test_splices_start_with_a_good_molecules_tokens_and_are_recorded_as_vae_prop
     assert set(runs[0]["source"]) <= set(VAE_SOURCES)
 
 
+def test_splice_parents_reach_beyond_the_trust_region_centres(vae):
+    """With one centre and splice_parents=3, splices start like any of the three best."""
+    from molvae.optimize.design import _Latents, _propose
+
+    start = ["CCOc1ccc(C(=O)Nc2ccccc2)cc1", "Cc1ccc(S(=O)(=O)N2CCCC2)cc1", "O=C(O)c1ccccc1O"]
+    data = {chem.canonical_smiles(m): 3.0 - i for i, m in enumerate(start)}
+    ids = vae.token_ids(list(data))
+    used = {}
+    seen: list = []
+
+    class Spy:  # the model, recording the prefixes it is asked to decode after
+        def __getattr__(self, name):
+            return getattr(vae, name)
+
+        def decode(self, z, settings, **kw):
+            if kw.get("prefix") is not None:
+                seen.append(kw["prefix"])
+            return vae.decode(z, settings, **kw)
+
+    for parents in (1, 3):
+        seen.clear()
+        s = DesignSettings(pool_size=300, centers=1, prior_share=0.0, splice_share=1.0,
+                           splice_parents=parents)
+        _propose(Spy(), s, data, set(data), _Latents(vae), _Region(radius=0.1), [], 1, {})
+        rows = [[t for t in row if t != 0] for row in seen[0].tolist()]
+        # The parents each prefix can come from (its tokens start that parent's string).
+        used[parents] = [{m for m in data if list(ids[m][: len(r)]) == r} for r in rows]
+    best = max(data, key=data.get)
+    assert all(best in options for options in used[1])
+    assert sum(best not in options for options in used[3]) > 50
+
+
 def test_splice_settings_are_checked():
+    with pytest.raises(MolvaeError, match="splice_parents"):
+        DesignSettings(splice_parents=0)
     with pytest.raises(MolvaeError, match="splice_share"):
         DesignSettings(splice_share=-0.1)
     with pytest.raises(MolvaeError, match="splice_temperature"):
