@@ -37,6 +37,8 @@ MOVES = [
     ("trust region, sampled T=0.7", {"decode_temperature": 0.7}),
     ("splice, 10 parents", {"splice_share": 1.0}),
     ("splice, 100 parents", {"splice_share": 1.0, "splice_parents": 100}),
+    ("splice, 100 parents, random writings", {"splice_share": 1.0, "splice_parents": 100,
+                                              "splice_random_writing": 1.0}),
 ]
 
 

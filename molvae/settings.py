@@ -282,6 +282,9 @@ class DesignSettings:
     # Parents of splices: the ``splice_parents`` best molecules (at most ``centers`` when
     # smaller), so that splicing recombines a wider population than the trust regions' centres.
     splice_parents: int = 10
+    # A share of splices whose prefix is taken from a random writing of the parent (RDKit's
+    # random SMILES) instead of its canonical string, so that any part of it can be kept.
+    splice_random_writing: float = 0.0
     # Keep only proposals the model wrote as the canonical form of their molecule (as in its
     # training data); False keeps every valid molecule it wrote.
     canonical_only: bool = True
@@ -330,6 +333,10 @@ class DesignSettings:
             )
         if not 0.0 <= self.splice_share <= 1.0:
             raise MolvaeError(f"splice_share must be within [0, 1], got {self.splice_share}")
+        if not 0.0 <= self.splice_random_writing <= 1.0:
+            raise MolvaeError(
+                f"splice_random_writing must be within [0, 1], got {self.splice_random_writing}"
+            )
         if self.splice_parents < 1:
             raise MolvaeError(f"splice_parents must be at least 1, got {self.splice_parents}")
         if not 0.0 < self.splice_temperature <= 5.0:

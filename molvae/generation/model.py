@@ -38,7 +38,7 @@ from molvae.models.store import ModelBundle, load_model_dir, resolve_model_path
 from molvae.models.vae import GRUVAE
 from molvae.runtime import autocast_dtype, default_jobs, resolve_device
 from molvae.settings import DecodeSettings, SampleSettings
-from molvae.tokens import Vocabulary, get_tokenizer
+from molvae.tokens import TokenizationError, Vocabulary, get_tokenizer
 
 SAMPLE = SampleSettings()
 
@@ -622,6 +622,26 @@ class MolVAE:
             m: dataset.ids[dataset.offsets[i] : dataset.offsets[i + 1] - 1].astype(np.int64)
             for i, m in enumerate(dataset.smiles)
         }
+
+    def random_writing_ids(self, smiles: str, n: int, seed: int) -> list[np.ndarray]:
+        """Token ids (without ``<eos>``) of up to ``n`` random writings of a molecule (RDKit's
+        random SMILES, seeded), each starting at another atom; writings the model cannot spell
+        in its vocabulary are left out. As prefixes (:meth:`token_prefixes`) they let the
+        decoder keep any part of a molecule, not only the start of its canonical string."""
+        from rdkit import Chem
+
+        mol = chem.parse_smiles(smiles)
+        if mol is None or n < 1:
+            return []
+        out = []
+        vocab = self.bundle.vocabulary
+        for text in Chem.MolToRandomSmilesVect(mol, n, randomSeed=seed % 2**31):
+            try:
+                ids = vocab.encode(self.tokenizer.smiles_to_tokens(text))
+            except TokenizationError:
+                continue
+            out.append(np.asarray(ids, dtype=np.int64))
+        return out
 
     @staticmethod
     def token_prefixes(ids: Sequence[np.ndarray], keep: Sequence[int]) -> torch.Tensor:

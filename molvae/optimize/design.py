@@ -553,6 +553,16 @@ def _splices(
     a = torch.multinomial(weights, n, replacement=True, generator=gen)
     b = torch.multinomial(weights, n, replacement=True, generator=gen)
     prefixes = [ids[names[i]] for i in a.tolist()]
+    if s.splice_random_writing > 0:
+        # A share of the prefixes come from random writings of their parent (each starting at
+        # another atom), so any part of a molecule can be kept, not only its string's start.
+        chosen = (torch.rand(n, generator=gen) < s.splice_random_writing).numpy()
+        for parent in sorted({int(a[i]) for i in np.flatnonzero(chosen)}):
+            rows = [i for i in np.flatnonzero(chosen) if int(a[i]) == parent]
+            seed = int(torch.randint(2**31 - 1, (1,), generator=gen))
+            writings = vae.random_writing_ids(names[parent], len(rows), seed)
+            for i, w in zip(rows, writings, strict=False):
+                prefixes[i] = w
     u = torch.rand(n, generator=gen).numpy()
     keep = [1 + int(x * len(row)) for x, row in zip(u, prefixes, strict=True)]
     z = mus[b] + region.radius * torch.randn(n, mus.shape[1], generator=gen)

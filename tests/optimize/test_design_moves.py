@@ -261,3 +261,38 @@ def test_splice_settings_are_checked():
         DesignSettings(splice_temperature=0)
     with pytest.raises(MolvaeError, match="add up"):
         DesignSettings(prior_share=0.5, splice_share=0.6)
+
+
+def test_random_writings_spell_the_same_molecule_from_other_starts(vae):
+    """Random writings are other strings of the same molecule, so splices after them keep
+    other parts of it; with splice_random_writing=1 the prefixes are not all canonical ones."""
+    from molvae.optimize.design import _Latents, _splices
+
+    smiles = chem.canonical_smiles("CCOc1ccc(C(=O)Nc2ccccc2)cc1")
+    writings = vae.random_writing_ids(smiles, 20, seed=4)
+    assert len(writings) == 20
+    vocab, tokenizer = vae.bundle.vocabulary, vae.tokenizer
+    texts = [tokenizer.detokenize(vocab.decode(w.tolist() + [2])) for w in writings]
+    assert {chem.canonical_smiles(tokenizer.to_smiles(t)) for t in texts} == {smiles}
+    assert len({tuple(w[:3]) for w in writings}) > 3  # they start at different atoms
+    assert vae.random_writing_ids(smiles, 20, seed=4)[0].tolist() == writings[0].tolist()
+    latents = _Latents(vae)
+    canonical = vae.token_ids([smiles])[smiles].tolist()
+    seen: list = []
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(vae, name)
+
+        def decode(self, z, settings, **kw):
+            seen.append(kw["prefix"])
+            return vae.decode(z, settings, **kw)
+
+    s = DesignSettings(splice_share=1.0, prior_share=0.0, splice_random_writing=1.0)
+    out = _splices(Spy(), latents.get([smiles]), latents, 100, _Region(radius=0.1), s,
+                   torch.Generator().manual_seed(0))
+    assert out["valid"].all()
+    rows = [[t for t in row if t != 0] for row in seen[0].tolist()]
+    assert sum(r != canonical[: len(r)] for r in rows) > 50
+    with pytest.raises(MolvaeError, match="splice_random_writing"):
+        DesignSettings(splice_random_writing=2)
