@@ -31,6 +31,9 @@ from molvae.optimize.design import _Latents, _propose, _replay_region  # noqa: E
 from molvae.runtime import cpu_model  # noqa: E402
 from molvae.settings import DesignSettings  # noqa: E402
 
+# Every move starts from these settings (whatever the defaults are), so it runs alone.
+BASE = {"splice_share": 0.0, "splice_parents": 10, "splice_random_writing": 0.0,
+        "crossover_share": 0.0, "decode_temperature": 0.0, "prior_share": 0.0}
 # (label, DesignSettings fields): each move alone fills the whole pool.
 MOVES = [
     ("trust region, greedy", {}),
@@ -75,8 +78,8 @@ def main() -> None:
     latents = _Latents(vae)
     for label, fields in MOVES:
         for canonical_only in (True, False):
-            s = DesignSettings(pool_size=args.pool_size, prior_share=0.0,
-                               canonical_only=canonical_only, **fields)
+            s = DesignSettings(pool_size=args.pool_size, canonical_only=canonical_only,
+                               **{**BASE, **fields})
             region = _replay_region(rows, {}, s)
             pool = _propose(vae, s, data, known, latents, region, [], args.seed, {})
             new = pool["smiles"].tolist()

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import importlib
 import json
@@ -327,6 +328,8 @@ def run_molvae(oracle: CountingOracle, seed: int, args: argparse.Namespace) -> d
     extra["_scores"] = scores
     if args._design:
         extra["design_settings"] = args._design
+    # Every setting the run used, so that rows made under different defaults stay apart.
+    extra["design_settings_all"] = dataclasses.asdict(settings)
     if args.model is not None:
         extra["model"] = args.model
     return extra

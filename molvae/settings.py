@@ -250,8 +250,9 @@ class DesignSettings:
     Each round the VAE proposes ``pool_size`` latent points: Gaussian trust regions around the
     encodings of the ``centers`` best-scored molecules (a share ``prior_share`` drawn from the
     prior instead, a share ``crossover_share`` blended between two of those encodings, and a
-    share ``splice_share`` decoded from one good molecule's encoding after the first tokens of
-    another's string), decoded greedily; the decoded molecules (in canonical form, with
+    share ``splice_share`` decoded, by sampling, from one good molecule's region after the
+    first tokens of another's string, with parents among the ``splice_parents`` best), the
+    others decoded greedily; the valid molecules (in canonical form only, with
     ``canonical_only``) that pass the constraints and were never scored form the candidate
     pool. A Gaussian process with a
     Tanimoto kernel on Morgan fingerprints, fitted to at most ``max_train`` scored molecules,
@@ -277,17 +278,17 @@ class DesignSettings:
     # A share of each round's points decoded as splices: the decoder is given the first tokens
     # of one good molecule and writes the rest from the latent point of another (or the same),
     # sampling at ``splice_temperature``: a crossover or a mutation that the decoder writes.
-    splice_share: float = 0.0
+    splice_share: float = 0.5
     splice_temperature: float = 1.0
-    # Parents of splices: the ``splice_parents`` best molecules (at most ``centers`` when
-    # smaller), so that splicing recombines a wider population than the trust regions' centres.
-    splice_parents: int = 10
+    # Parents of splices: the ``splice_parents`` best molecules (and the trust regions'
+    # centres), so that splicing recombines a wider population than the centres alone.
+    splice_parents: int = 100
     # A share of splices whose prefix is taken from a random writing of the parent (RDKit's
     # random SMILES) instead of its canonical string, so that any part of it can be kept.
     splice_random_writing: float = 0.0
     # Keep only proposals the model wrote as the canonical form of their molecule (as in its
     # training data); False keeps every valid molecule it wrote.
-    canonical_only: bool = True
+    canonical_only: bool = False
     # 0: every point is decoded greedily. > 0: decoded by sampling at this temperature, which
     # keeps a small trust region productive: around the 10 best molecules of a PMO run, at radius
     # 0.1, greedy decoding of 1,350 points gives 1 molecule not scored yet, sampling at 0.7 gives

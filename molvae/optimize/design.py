@@ -14,8 +14,8 @@ Each round (one oracle batch):
 2. the points are decoded greedily; a splice is decoded by sampling from one good molecule's
    region after the decoder was made to write the first tokens of another's string (or the
    same one's), so the decoder itself writes the crossover or mutation; valid molecules
-   (written in canonical form, unless that is waived), passing the constraints and never
-   scored, form the candidate pool;
+   (only those written in canonical form, with ``canonical_only``), passing the constraints
+   and never scored, form the candidate pool;
 3. a Tanimoto-kernel GP on Morgan fingerprints, fitted to the scores so far, picks the batch by
    Thompson sampling (:mod:`molvae.optimize.surrogate`);
 4. the oracle scores the batch; the calls are appended to the record and flushed.

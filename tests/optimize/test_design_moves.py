@@ -71,7 +71,7 @@ def test_design_with_crossover_proposes_children_and_keeps_the_budget(vae, tmp_p
         return [float(chem.heavy_atoms(chem.parse_smiles(s))) for s in smiles]
 
     settings = DesignSettings(batch_size=10, pool_size=60, centers=4, max_train=200,
-                              crossover_share=0.5)
+                              crossover_share=0.5, splice_share=0.0)
     result = design(oracle, 30, model=vae, settings=settings, seed=3,
                     record=tmp_path / "calls.csv")
     assert result.n_calls == len(sent) == len(set(sent)) == 30
@@ -150,8 +150,8 @@ def test_sampled_decoding_keeps_a_small_trust_region_productive_and_runs_reprodu
     known = set(data)
     found = {}
     for temperature in (0.0, 1.0):
-        s = DesignSettings(pool_size=300, centers=3, prior_share=0.0,
-                           decode_temperature=temperature)  # fmt: skip
+        s = DesignSettings(pool_size=300, centers=3, prior_share=0.0, splice_share=0.0,
+                           canonical_only=True, decode_temperature=temperature)  # fmt: skip
         pool = _propose(vae, s, data, known, _Latents(vae), _Region(radius=0.05), [], 7, {})
         found[temperature] = len(pool)
     assert found[1.0] > 3 * max(found[0.0], 1)
