@@ -38,7 +38,7 @@ from molvae.models.store import ModelBundle, load_model_dir, resolve_model_path
 from molvae.models.vae import GRUVAE
 from molvae.runtime import autocast_dtype, default_jobs, resolve_device
 from molvae.settings import DecodeSettings, SampleSettings
-from molvae.tokens import TokenizationError, Vocabulary, get_tokenizer
+from molvae.tokens import Vocabulary, get_tokenizer
 
 SAMPLE = SampleSettings()
 
@@ -613,35 +613,35 @@ class MolVAE:
         )
         return dataset, rejects
 
+    @staticmethod
+    def _ids_without_eos(dataset: EncodedDataset) -> list[np.ndarray]:
+        """Each molecule's token ids in ``dataset``, without its ``<eos>``."""
+        ends = dataset.offsets
+        return [dataset.ids[ends[i] : ends[i + 1] - 1].astype(np.int64)
+                for i in range(len(dataset))]
+
     def token_ids(self, smiles: Sequence[str]) -> dict[str, np.ndarray]:
         """The model's token ids (without ``<eos>``) of each molecule it can write as given,
         keyed by canonical SMILES; molecules it cannot write are left out. With
         :meth:`token_prefixes` they give the forced prefixes of :meth:`decode`."""
         dataset = self.prepare(smiles, flatten=False).dataset
-        return {
-            m: dataset.ids[dataset.offsets[i] : dataset.offsets[i + 1] - 1].astype(np.int64)
-            for i, m in enumerate(dataset.smiles)
-        }
+        return dict(zip(dataset.smiles, self._ids_without_eos(dataset), strict=True))
 
     def random_writing_ids(self, smiles: str, n: int, seed: int) -> list[np.ndarray]:
         """Token ids (without ``<eos>``) of up to ``n`` random writings of a molecule (RDKit's
-        random SMILES, seeded), each starting at another atom; writings the model cannot spell
-        in its vocabulary are left out. As prefixes (:meth:`token_prefixes`) they let the
-        decoder keep any part of a molecule, not only the start of its canonical string."""
+        random SMILES, seeded), each starting at another atom; writings the model cannot
+        write (a token outside its vocabulary, or too long) are left out. As prefixes
+        (:meth:`token_prefixes`) they let the decoder keep any part of a molecule, not only
+        the start of its canonical string."""
         from rdkit import Chem
 
         mol = chem.parse_smiles(smiles)
         if mol is None or n < 1:
             return []
-        out = []
-        vocab = self.bundle.vocabulary
-        for text in Chem.MolToRandomSmilesVect(mol, n, randomSeed=seed % 2**31):
-            try:
-                ids = vocab.encode(self.tokenizer.smiles_to_tokens(text))
-            except TokenizationError:
-                continue
-            out.append(np.asarray(ids, dtype=np.int64))
-        return out
+        writings = list(Chem.MolToRandomSmilesVect(mol, n, randomSeed=seed % 2**31))
+        # Tokenized as written (not canonicalized), as every encoder input is.
+        dataset = self._tokenize(writings, range(len(writings)), n_jobs=1)[0]
+        return self._ids_without_eos(dataset)
 
     @staticmethod
     def token_prefixes(ids: Sequence[np.ndarray], keep: Sequence[int]) -> torch.Tensor:

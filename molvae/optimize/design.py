@@ -312,6 +312,21 @@ def _replay_region(calls: list[dict], prior: dict[str, float], s: DesignSettings
     return region
 
 
+def _cached(
+    cache: dict[str, np.ndarray | None],
+    smiles: Sequence[str],
+    compute: Callable[[list[str]], dict[str, np.ndarray]],
+) -> dict[str, np.ndarray]:
+    """``compute`` for the molecules ``cache`` lacks (None where it gives nothing), then the
+    cached values of ``smiles`` that are not None."""
+    todo = [s for s in smiles if s not in cache]
+    if todo:
+        found = compute(todo)
+        for s in todo:
+            cache[s] = found.get(s)
+    return {s: cache[s] for s in smiles if cache.get(s) is not None}
+
+
 class _Latents:
     """Encodings (mu) of scored molecules, computed once each; None for those that cannot be.
     Also their token ids (:meth:`tokens`), the prefixes of splices."""
@@ -322,22 +337,15 @@ class _Latents:
         self.token_cache: dict[str, np.ndarray | None] = {}
 
     def tokens(self, smiles: Sequence[str]) -> dict[str, np.ndarray]:
-        todo = [s for s in smiles if s not in self.token_cache]
-        if todo:
-            found = self.vae.token_ids(todo)
-            for s in todo:
-                self.token_cache[s] = found.get(s)
-        return {s: self.token_cache[s] for s in smiles if self.token_cache.get(s) is not None}
+        return _cached(self.token_cache, smiles, self.vae.token_ids)
 
     def get(self, smiles: Sequence[str]) -> dict[str, np.ndarray]:
-        todo = [s for s in smiles if s not in self.cache]
-        if todo:
-            prep = self.vae.prepare(todo, flatten=True)
-            mu = self.vae.encode_dataset(prep.dataset)[0].numpy() if len(prep.dataset) else []
-            found = dict(zip(prep.dataset.rows.tolist(), mu, strict=True))
-            for i, s in enumerate(todo):
-                self.cache[s] = found.get(i)
-        return {s: self.cache[s] for s in smiles if self.cache.get(s) is not None}
+        return _cached(self.cache, smiles, self._encode)
+
+    def _encode(self, smiles: list[str]) -> dict[str, np.ndarray]:
+        prep = self.vae.prepare(smiles, flatten=True)
+        mu = self.vae.encode_dataset(prep.dataset)[0].numpy() if len(prep.dataset) else []
+        return {smiles[r]: m for r, m in zip(prep.dataset.rows.tolist(), mu, strict=True)}
 
 
 def _round_seed(seed: int, round_: int) -> int:
@@ -557,8 +565,10 @@ def _splices(
         # A share of the prefixes come from random writings of their parent (each starting at
         # another atom), so any part of a molecule can be kept, not only its string's start.
         chosen = (torch.rand(n, generator=gen) < s.splice_random_writing).numpy()
-        for parent in sorted({int(a[i]) for i in np.flatnonzero(chosen)}):
-            rows = [i for i in np.flatnonzero(chosen) if int(a[i]) == parent]
+        by_parent: dict[int, list[int]] = {}
+        for i in np.flatnonzero(chosen):
+            by_parent.setdefault(int(a[i]), []).append(int(i))
+        for parent, rows in sorted(by_parent.items()):
             seed = int(torch.randint(2**31 - 1, (1,), generator=gen))
             writings = vae.random_writing_ids(names[parent], len(rows), seed)
             for i, w in zip(rows, writings, strict=False):
