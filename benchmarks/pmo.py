@@ -42,6 +42,7 @@ import json
 import os
 import platform
 import random
+import resource
 import sys
 import time
 import types
@@ -314,7 +315,9 @@ def run_molvae(oracle: CountingOracle, seed: int, args: argparse.Namespace) -> d
                     resume=True, settings=settings)
     calls = result.calls.sort_values("call")
     scores = [0.0 if (v is None or v != v) else float(v) for v in calls["score"]]
-    extra: dict = {"record": str(record.relative_to(REPO))}
+    # Calls read from the record of an earlier process: the run's wall and CPU times cover
+    # only the rest.
+    extra: dict = {"record": str(record.relative_to(REPO)), "resumed_calls": result.resumed}
     # Top-10 by score (first reached wins a tie, as in the call order) and where it came from.
     order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:10]
     sources = [str(calls["source"].iloc[i]) for i in order]
@@ -379,8 +382,10 @@ def run_one(method: str, task: str, seed: int, objectives: dict, args: argparse.
     args._method = method
     t0 = time.perf_counter()
     cpu0 = time.process_time()
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     extra = RUNNERS[runner_of(method)](oracle, seed, args)
     wall = time.perf_counter() - t0
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     scores = extra.pop("_scores", oracle.scores)
     row = {
         "method": method, "task": task, "seed": seed, "budget": args.budget,
@@ -390,6 +395,13 @@ def run_one(method: str, task: str, seed: int, objectives: dict, args: argparse.
         "wall_s": round(wall, 1), "cpu_s": round(time.process_time() - cpu0, 1),
         "oracle_s": round(oracle.oracle_seconds, 1),
         "oracle_cpu_s": round(oracle.oracle_cpu_seconds, 1),
+        # CPU of the forked decode workers (reaped when each decode ends), and peak memory:
+        # this process's, and the largest of any worker's (they share the parent's pages
+        # until they write, so the sum overstates what the run held).
+        "workers_cpu_s": round(children.ru_utime + children.ru_stime
+                               - children0.ru_utime - children0.ru_stime, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "worker_peak_rss_mb": round(children.ru_maxrss / 1024),
         **extra,
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "host": f"{_cpu()}, {os.cpu_count()} cores",
