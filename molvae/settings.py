@@ -297,8 +297,9 @@ class DesignSettings:
     # Fine-tuning the VAE on the best molecules scored so far (LOLBO, Maus et al. 2022): every
     # ``tune_every`` rounds (0: never), ``tune_steps`` Adam steps of ``tune_batch`` molecules
     # drawn from the ``tune_top`` best, at learning rate ``tune_lr``, on the VAE loss with KL
-    # weight ``tune_beta``.
-    tune_every: int = 0
+    # weight ``tune_beta``. The decoder then writes more molecules like the best ones, which
+    # splices and prior draws both use.
+    tune_every: int = 10
     tune_top: int = 500
     tune_steps: int = 50
     tune_batch: int = 64
