@@ -46,7 +46,7 @@ import resource
 import sys
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -348,6 +348,10 @@ def molvae_design() -> Callable | None:
         return None
 
 
+# The ``source`` values of molvae's call records that are the VAE's proposals (as
+# ``molvae.optimize.design.VAE_SOURCES``; everything but ``start``).
+VAE_SOURCES = ("vae-prior", "vae-trust-region", "vae-crossover", "vae-splice")
+
 RUNNERS = {"screening": run_screening, "graph_ga": run_graph_ga, "molvae": run_molvae}
 
 
@@ -427,7 +431,16 @@ def mean_std(values: list[float]) -> str:
     return f"{np.mean(values):.3f} +- {np.std(values, ddof=1):.3f}"
 
 
-def print_tables(runs: list[dict], methods: list[str], tasks: list[str], budget: int) -> None:
+def vae_share(run: dict, vae_sources: set[str]) -> float:
+    """Share of a molvae run's top 10 that the VAE proposed, from its recorded sources."""
+    sources = run.get("top10_sources")
+    if not sources:
+        return float(run.get("vae_share_top10", float("nan")))
+    return sum(n for s, n in sources.items() if s in vae_sources) / sum(sources.values())
+
+
+def print_tables(runs: list[dict], methods: list[str], tasks: list[str], budget: int,
+                 vae_sources: Sequence[str] = VAE_SOURCES) -> None:
     """Per-task tables (mean +- sample std over seeds) and the sums beside published numbers."""
     if budget != PMO_BUDGET:
         print(f"**Budget {budget} calls: quick run, NOT comparable with PMO's 10,000-call "
@@ -492,7 +505,7 @@ def print_tables(runs: list[dict], methods: list[str], tasks: list[str], budget:
             row = (f"| {t} | {len(rs)} | " + " | ".join(cells)
                    + f" | {calls} | {wall} | {cpu} | {orac} | {ocpu_cell}")
             if extra_head:
-                row += " | " + mean_std([r.get("vae_share_top10", float("nan")) for r in rs])
+                row += " | " + mean_std([vae_share(r, set(vae_sources)) for r in rs])
             print(row + " |")
 
 
@@ -539,7 +552,7 @@ def main() -> int:
                    help="oracle calls per run; anything but 10000 is a quick, non-comparable run")
     p.add_argument("--table-only", action="store_true", help="print the table of recorded runs")
     p.add_argument("--note", default="", help="free text stored with each run (e.g. load)")
-    p.add_argument("--vae-sources", default="vae-prior,vae-trust-region,vae-crossover",
+    p.add_argument("--vae-sources", default=",".join(VAE_SOURCES),
                    help="values of molvae's calls 'source' column counted as VAE proposals")
     p.add_argument("--design", action="append", default=[], metavar="KEY=VALUE",
                    help="a DesignSettings field for molvae runs (repeatable); give such runs a "
@@ -600,7 +613,7 @@ def main() -> int:
     print(f"# pmo.py\n\n- **Printed:** {dt.date.today().isoformat()}\n"
           f"- **Hardware:** {_cpu()}, {os.cpu_count()} cores\n"
           f"- **Results file:** {path.relative_to(REPO)}\n")
-    print_tables(runs, methods, tasks, args.budget)
+    print_tables(runs, methods, tasks, args.budget, args.vae_sources.split(","))
     return 0
 
 

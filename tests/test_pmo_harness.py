@@ -181,3 +181,14 @@ def test_graph_ga_spends_exactly_a_small_budget():
     extra = pmo.run_graph_ga(oracle, seed=0, args=None)
     assert oracle.calls == 200 and len(set(oracle.smiles)) == 200
     assert extra["generations"] >= 1
+
+
+def test_vae_share_counts_every_source_design_marks_as_the_vae():
+    pmo = importlib.import_module("pmo")
+    from molvae.optimize.design import VAE_SOURCES
+
+    assert set(pmo.VAE_SOURCES) == set(VAE_SOURCES)
+    run = {"top10_sources": {"vae-splice": 6, "vae-trust-region": 3, "start": 1},
+           "vae_share_top10": 0.3}
+    assert pmo.vae_share(run, set(pmo.VAE_SOURCES)) == pytest.approx(0.9)
+    assert pmo.vae_share({"vae_share_top10": 0.5}, set(pmo.VAE_SOURCES)) == 0.5
