@@ -29,31 +29,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pmo  # noqa: E402  (the benchmark's oracles and --design parsing)
+from pmo_protocol import CountingOracle  # noqa: E402  (times the oracle apart)
 
 import molvae  # noqa: E402
 from molvae.runtime import cpu_model  # noqa: E402
 from molvae.settings import DesignSettings  # noqa: E402
-
-
-class TimedOracle:
-    """The task's scorer, with the wall and CPU time spent inside it."""
-
-    def __init__(self, score) -> None:
-        self.score = score
-        self.wall = 0.0
-        self.cpu = 0.0
-
-    def __call__(self, smiles: list[str]) -> list[float]:
-        t0, c0 = time.perf_counter(), time.process_time()
-        try:
-            return list(self.score(smiles))
-        finally:
-            self.wall += time.perf_counter() - t0
-            self.cpu += time.process_time() - c0
-
-
-def cpu_of(usage: resource.struct_rusage) -> float:
-    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -76,7 +56,7 @@ def main() -> None:
         raise SystemExit(f"error: unknown task {args.task!r}; one of {', '.join(pmo.TASKS)}")
     fields = pmo.parse_design(args.design)
     settings = DesignSettings(**fields)
-    oracle = TimedOracle(pmo.task_scorer(objectives[args.task]))
+    oracle = CountingOracle(pmo.task_scorer(objectives[args.task]), budget=args.budget)
     profiler = cProfile.Profile() if args.profile else None
     with tempfile.TemporaryDirectory() as tmp:
         children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -91,8 +71,8 @@ def main() -> None:
         wall = time.perf_counter() - t0
         self1 = resource.getrusage(resource.RUSAGE_SELF)
         children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    main_cpu = cpu_of(self1) - cpu_of(self0)
-    workers_cpu = cpu_of(children1) - cpu_of(children0)
+    main_cpu = pmo.cpu_seconds(self1) - pmo.cpu_seconds(self0)
+    workers_cpu = pmo.cpu_seconds(children1) - pmo.cpu_seconds(children0)
     scores = result.calls["score"].astype(float).fillna(0.0).to_numpy()
     top10 = float(np.sort(scores)[::-1][:10].mean()) if len(scores) else float("nan")
     print(f"## design cost ({dt.date.today()}, {cpu_model()}, torch {torch.__version__}, "
@@ -103,7 +83,8 @@ def main() -> None:
     print("| calls | wall s | oracle wall s | wall s without the oracle | main CPU s | "
           "workers' CPU s | peak RSS MB (main) | peak RSS MB (largest worker) | top-10 mean |")
     print("|---|---|---|---|---|---|---|---|---|")
-    print(f"| {result.n_calls:,} | {wall:.0f} | {oracle.wall:.0f} | {wall - oracle.wall:.0f} | "
+    in_oracle = oracle.oracle_seconds
+    print(f"| {result.n_calls:,} | {wall:.0f} | {in_oracle:.0f} | {wall - in_oracle:.0f} | "
           f"{main_cpu:.0f} | {workers_cpu:.0f} | {self1.ru_maxrss / 1024:.0f} | "
           f"{children1.ru_maxrss / 1024:.0f} | {top10:.3f} |")
     if profiler is not None:

@@ -294,6 +294,19 @@ def run_graph_ga(oracle: CountingOracle, seed: int, args: argparse.Namespace) ->
     return {"generations": generations - 1}
 
 
+def vae_share(run: dict, vae_sources: set[str]) -> float:
+    """Share of a molvae run's top 10 that the VAE proposed, from its recorded sources."""
+    sources = run.get("top10_sources")
+    if not sources:
+        return float(run.get("vae_share_top10", float("nan")))
+    return sum(n for s, n in sources.items() if s in vae_sources) / sum(sources.values())
+
+
+def cpu_seconds(usage: resource.struct_rusage) -> float:
+    """User plus system CPU seconds of a ``resource.getrusage`` result."""
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_molvae(oracle: CountingOracle, seed: int, args: argparse.Namespace) -> dict:
     """``molvae.design`` with the bundled model; metrics from its own record of calls.
 
@@ -323,7 +336,7 @@ def run_molvae(oracle: CountingOracle, seed: int, args: argparse.Namespace) -> d
     sources = [str(calls["source"].iloc[i]) for i in order]
     vae_sources = set(args.vae_sources.split(","))
     extra["top10_sources"] = {s: sources.count(s) for s in sorted(set(sources))}
-    extra["vae_share_top10"] = sum(s in vae_sources for s in sources) / max(len(sources), 1)
+    extra["vae_share_top10"] = vae_share(extra, vae_sources)
     extra["sources_all"] = {str(k): int(v) for k, v in calls["source"].value_counts().items()}
     fresh = oracle.calls == len(scores)
     extra["counted_by_harness"] = oracle.calls
@@ -402,8 +415,7 @@ def run_one(method: str, task: str, seed: int, objectives: dict, args: argparse.
         # CPU of the forked decode workers (reaped when each decode ends), and peak memory:
         # this process's, and the largest of any worker's (they share the parent's pages
         # until they write, so the sum overstates what the run held).
-        "workers_cpu_s": round(children.ru_utime + children.ru_stime
-                               - children0.ru_utime - children0.ru_stime, 1),
+        "workers_cpu_s": round(cpu_seconds(children) - cpu_seconds(children0), 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "worker_peak_rss_mb": round(children.ru_maxrss / 1024),
         **extra,
@@ -431,12 +443,6 @@ def mean_std(values: list[float]) -> str:
     return f"{np.mean(values):.3f} +- {np.std(values, ddof=1):.3f}"
 
 
-def vae_share(run: dict, vae_sources: set[str]) -> float:
-    """Share of a molvae run's top 10 that the VAE proposed, from its recorded sources."""
-    sources = run.get("top10_sources")
-    if not sources:
-        return float(run.get("vae_share_top10", float("nan")))
-    return sum(n for s, n in sources.items() if s in vae_sources) / sum(sources.values())
 
 
 def print_tables(runs: list[dict], methods: list[str], tasks: list[str], budget: int,
