@@ -324,8 +324,11 @@ def run_molvae(oracle: CountingOracle, seed: int, args: argparse.Namespace) -> d
     from molvae.settings import DesignSettings
 
     settings = DesignSettings(**args._design)
+    # With --start-zinc N: N random ZINC-250k molecules scored first (counted), drawn as
+    # run_graph_ga draws its starting population, so N=120 starts from the same molecules.
+    start = random.Random(seed).sample(zinc_smiles(), args.start_zinc) if args.start_zinc else None
     result = design(oracle, budget=budget, model=args.model, seed=seed, record=record,
-                    resume=True, settings=settings)
+                    resume=True, settings=settings, start_from=start)
     calls = result.calls.sort_values("call")
     scores = [0.0 if (v is None or v != v) else float(v) for v in calls["score"]]
     # Calls read from the record of an earlier process: the run's wall and CPU times cover
@@ -348,6 +351,8 @@ def run_molvae(oracle: CountingOracle, seed: int, args: argparse.Namespace) -> d
     extra["design_settings_all"] = dataclasses.asdict(settings)
     if args.model is not None:
         extra["model"] = args.model
+    if args.start_zinc:
+        extra["start_zinc"] = args.start_zinc
     return extra
 
 
@@ -565,6 +570,9 @@ def main() -> int:
                         "method name molvae-<label> so they are kept apart")
     p.add_argument("--model", default=None,
                    help="molvae's model (bundled name or directory); default: the bundled one")
+    p.add_argument("--start-zinc", type=int, default=0, metavar="N",
+                   help="molvae runs start from N random ZINC-250k molecules, scored and counted "
+                        "(120: graph_ga's starting population)")
     p.add_argument("--check-tdc", type=Path, default=None, metavar="ORACLE_PY",
                    help="compare the oracles with TDC's tdc/chem_utils/oracle/oracle.py and exit")
     p.add_argument("--check-n", type=int, default=2000, help="molecules for --check-tdc")
@@ -578,10 +586,13 @@ def main() -> int:
         return check_tdc(args.check_tdc, args.check_n)
     if args.budget < 1:
         raise SystemExit("error: --budget must be at least 1")
+    if not 0 <= args.start_zinc <= args.budget:
+        raise SystemExit("error: --start-zinc must be within [0, --budget]")
     methods = parse_list(args.methods, METHODS, "method")
     args._design = parse_design(args.design)
-    if (args._design or args.model) and "molvae" in methods and not args.table_only:
-        raise SystemExit("error: runs with --design or --model need a method name "
+    if (args._design or args.model or args.start_zinc) and "molvae" in methods \
+            and not args.table_only:
+        raise SystemExit("error: runs with --design, --model or --start-zinc need a method name "
                          "molvae-<label>, so that they are not mixed with the default runs")
     tasks = parse_list(args.tasks, TASKS, "task")
     try:

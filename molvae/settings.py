@@ -275,6 +275,11 @@ class DesignSettings:
     failure_rounds: int = 5
     prior_share: float = 0.1
     crossover_share: float = 0.0
+    # A share of each round's pool made by graph-GA edits (Jensen's Graph GA as the ``mol-ga``
+    # package implements it: crossovers of two molecular graphs, mutations) of the
+    # ``splice_parents`` best molecules, parents drawn by score quantile as mol-ga draws them.
+    # Not VAE proposals (source ``graph-ga``); the GP chooses among them and the VAE's alike.
+    ga_share: float = 0.0
     # A share of each round's points decoded as splices: the decoder is given the first tokens
     # of one good molecule and writes the rest from the latent point of another (or the same),
     # sampling at ``splice_temperature``: a crossover or a mutation that the decoder writes.
@@ -355,9 +360,12 @@ class DesignSettings:
             raise MolvaeError(
                 f"splice_grow_tokens must be at least 1, got {self.splice_grow_tokens}"
             )
-        if self.prior_share + self.crossover_share + self.splice_share > 1.0 + 1e-9:
+        if not 0.0 <= self.ga_share <= 1.0:
+            raise MolvaeError(f"ga_share must be within [0, 1], got {self.ga_share}")
+        shares = self.prior_share + self.crossover_share + self.splice_share + self.ga_share
+        if shares > 1.0 + 1e-9:
             raise MolvaeError(
-                "prior_share, crossover_share and splice_share must add up to at most 1"
+                "prior_share, crossover_share, splice_share and ga_share must add up to at most 1"
             )
         if not 0.0 <= self.crossover_share <= 1.0:
             raise MolvaeError(

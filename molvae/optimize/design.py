@@ -63,6 +63,8 @@ SOURCE_TRUST = "vae-trust-region"
 SOURCE_CROSS = "vae-crossover"
 SOURCE_SPLICE = "vae-splice"
 SOURCE_GROW = "vae-grow"
+# Graph-GA edits of the best molecules (``ga_share``): proposals that are not the VAE's.
+SOURCE_GA = "graph-ga"
 VAE_SOURCES = (SOURCE_PRIOR, SOURCE_TRUST, SOURCE_CROSS, SOURCE_SPLICE, SOURCE_GROW)
 # Blend crossover (BLX-alpha, Eshelman and Schaffer 1993) of two parents' latent points: the
 # child lies on the line through them, up to this fraction of their distance beyond either one.
@@ -465,7 +467,9 @@ def _propose(
     n_cross = min(n_cross, s.pool_size - n_prior)
     n_splice = int(round(s.pool_size * s.splice_share)) if centres else 0
     n_splice = min(n_splice, s.pool_size - n_prior - n_cross)
-    n_trust = s.pool_size - n_prior - n_cross - n_splice
+    n_ga = int(round(s.pool_size * s.ga_share)) if len(data) >= 2 else 0
+    n_ga = min(n_ga, s.pool_size - n_prior - n_cross - n_splice)
+    n_trust = s.pool_size - n_prior - n_cross - n_splice - n_ga
     parts, sources = [], []
     if n_cross > 0:
         parts.append(_blend_children(np.stack(list(centres.values())), n_cross, region, gen))
@@ -499,6 +503,10 @@ def _propose(
         if spliced is not None:
             frames.append(spliced[0])
             sources += spliced[1]
+    if n_ga > 0:
+        children = _graph_ga_children(data, ranked[: s.splice_parents], n_ga, gen)
+        frames.append(children)
+        sources += [SOURCE_GA] * len(children)
     if not frames:
         return pd.DataFrame({"smiles": [], "source": []})
     decoded = pd.concat(frames, ignore_index=True)
@@ -598,6 +606,31 @@ def _splices(
         check_form=True, seed=seed, prefix=vae.token_prefixes(prefixes, keep, min_length),
     )
     return frame, sources
+
+
+def _graph_ga_children(
+    data: dict[str, float], parents: list[str], n: int, gen: torch.Generator
+) -> pd.DataFrame:
+    """Up to ``n`` graph-GA children of ``parents`` (the best molecules), as a frame like
+    :meth:`MolVAE.decode`'s: Jensen's Graph GA crossovers and mutations (Chem. Sci. 2019) as
+    the ``mol-ga`` package implements them, parents drawn by score quantile as mol-ga draws
+    its mating pool. Deterministic given ``gen``."""
+    import random
+
+    try:
+        from mol_ga.graph_ga.gen_candidates import graph_ga_blended_generation
+        from mol_ga.sample_population import uniform_quantile_sampling
+    except ImportError:
+        raise MolvaeError("ga_share needs the mol-ga package: pip install mol-ga") from None
+    rng = random.Random(int(torch.randint(2**62, (1,), generator=gen)))
+    population = [(data[m], m) for m in parents]
+    samples = uniform_quantile_sampling(population, n, rng)
+    children = sorted(graph_ga_blended_generation(samples, n, rng))
+    canonical = [chem.canonical_smiles(c) for c in children]
+    return pd.DataFrame({
+        "smiles": children, "canonical": canonical, "valid": [c is not None for c in canonical],
+        "canonical_form": True,  # not written by the model: canonical_only does not apply
+    })
 
 
 def _choose(

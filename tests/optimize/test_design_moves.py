@@ -345,3 +345,34 @@ def test_random_writings_spell_the_same_molecule_from_other_starts(vae):
     assert sum(r != canonical[: len(r)] for r in rows) > 50
     with pytest.raises(MolvaeError, match="splice_random_writing"):
         DesignSettings(splice_random_writing=2)
+
+
+def test_graph_ga_children_are_valid_new_molecules_made_from_the_parents(vae, tmp_path):
+    """ga_share adds graph-GA edits of the best molecules to the pool: valid molecules,
+    reproducible from the generator, recorded as graph-ga and not counted as VAE proposals;
+    a run with them keeps the budget."""
+    pytest.importorskip("mol_ga")
+    from molvae.optimize.design import SOURCE_GA, VAE_SOURCES, _graph_ga_children
+
+    parents = ["CCOc1ccc(C(=O)Nc2ccccc2)cc1", "Cc1ccc(S(=O)(=O)N2CCCC2)cc1",
+               "O=C(O)c1ccccc1O", "CN1CCN(c2ccc(F)cc2)CC1"]
+    data = {chem.canonical_smiles(m): float(i) for i, m in enumerate(parents)}
+    one = _graph_ga_children(data, list(data), 60, torch.Generator().manual_seed(4))
+    two = _graph_ga_children(data, list(data), 60, torch.Generator().manual_seed(4))
+    assert one.equals(two) and 20 < len(one) <= 60
+    assert one["valid"].all() and len(set(one["canonical"]) - set(data)) > 10
+    assert SOURCE_GA not in VAE_SOURCES
+
+    def oracle(smiles: list[str]) -> list[float]:
+        return [float(chem.heavy_atoms(chem.parse_smiles(m))) for m in smiles]
+
+    settings = DesignSettings(batch_size=10, pool_size=60, centers=4, max_train=200,
+                              splice_share=0.3, ga_share=0.5, tune_every=0)
+    calls = design(oracle, 40, model=vae, settings=settings, seed=2,
+                   record=tmp_path / "calls.csv").calls
+    assert len(calls) == 40 and calls["smiles"].is_unique
+    assert (calls["source"] == SOURCE_GA).sum() > 0
+    with pytest.raises(MolvaeError, match="ga_share"):
+        DesignSettings(ga_share=1.5)
+    with pytest.raises(MolvaeError, match="add up"):
+        DesignSettings(splice_share=0.5, ga_share=0.6)
