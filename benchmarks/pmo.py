@@ -368,7 +368,7 @@ def molvae_design() -> Callable | None:
 
 # The ``source`` values of molvae's call records that are the VAE's proposals (as
 # ``molvae.optimize.design.VAE_SOURCES``; everything but ``start``).
-VAE_SOURCES = ("vae-prior", "vae-trust-region", "vae-crossover", "vae-splice", "vae-grow")
+VAE_SOURCES = ("vae-prior", "vae-trust-region", "vae-crossover", "vae-splice")
 
 RUNNERS = {"screening": run_screening, "graph_ga": run_graph_ga, "molvae": run_molvae}
 

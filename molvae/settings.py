@@ -291,10 +291,6 @@ class DesignSettings:
     # A share of splices whose prefix is taken from a random writing of the parent (RDKit's
     # random SMILES) instead of its canonical string, so that any part of it can be kept.
     splice_random_writing: float = 0.0
-    # A share of splices that may not end before their first parent's length plus 1 to
-    # ``splice_grow_tokens`` tokens: the decoder writes a longer end, so molecules can grow.
-    splice_grow: float = 0.0
-    splice_grow_tokens: int = 10
     # Keep only proposals the model wrote as the canonical form of their molecule (as in its
     # training data); False keeps every valid molecule it wrote.
     canonical_only: bool = False
@@ -353,12 +349,6 @@ class DesignSettings:
         if not 0.0 < self.splice_temperature <= 5.0:
             raise MolvaeError(
                 f"splice_temperature must be within (0, 5], got {self.splice_temperature}"
-            )
-        if not 0.0 <= self.splice_grow <= 1.0:
-            raise MolvaeError(f"splice_grow must be within [0, 1], got {self.splice_grow}")
-        if self.splice_grow_tokens < 1:
-            raise MolvaeError(
-                f"splice_grow_tokens must be at least 1, got {self.splice_grow_tokens}"
             )
         if not 0.0 <= self.ga_share <= 1.0:
             raise MolvaeError(f"ga_share must be within [0, 1], got {self.ga_share}")

@@ -35,7 +35,7 @@ from molvae.generation.decoding import (
 )
 from molvae.models.critic import Critic, load_critic
 from molvae.models.store import ModelBundle, load_model_dir, resolve_model_path
-from molvae.models.vae import GRUVAE, NO_EOS
+from molvae.models.vae import GRUVAE
 from molvae.runtime import autocast_dtype, default_jobs, resolve_device
 from molvae.settings import DecodeSettings, SampleSettings
 from molvae.tokens import Vocabulary, get_tokenizer
@@ -644,24 +644,14 @@ class MolVAE:
         return self._ids_without_eos(dataset)
 
     @staticmethod
-    def token_prefixes(
-        ids: Sequence[np.ndarray], keep: Sequence[int], min_length: Sequence[int] | None = None
-    ) -> torch.Tensor:
+    def token_prefixes(ids: Sequence[np.ndarray], keep: Sequence[int]) -> torch.Tensor:
         """Rows of the first ``keep[i]`` tokens of ``ids[i]``, padded with ``<pad>``: the
-        ``prefix`` argument of :meth:`decode` (a row of pads leaves the decoder free).
-
-        ``min_length[i]`` (tokens, ``<eos>`` not counted) makes row ``i``'s string at least
-        that long: the decoder may not end it before (``NO_EOS`` of :mod:`molvae.models.vae`), so
-        it writes more after the kept tokens than it would by itself."""
-        lengths = [0] * len(ids) if min_length is None else [int(m) for m in min_length]
-        if len(lengths) != len(ids):
-            raise ValueError(f"min_length has {len(lengths)} values for {len(ids)} rows")
-        width = max([int(k) for k in keep] + lengths + [1])
+        ``prefix`` argument of :meth:`decode` (a row of pads leaves the decoder free)."""
+        width = max([int(k) for k in keep] + [1])
         out = torch.full((len(ids), width), Vocabulary.pad_id, dtype=torch.long)
         for i, (row, k) in enumerate(zip(ids, keep, strict=True)):
             k = min(int(k), len(row))
             out[i, :k] = torch.from_numpy(np.asarray(row[:k], dtype=np.int64))
-            out[i, k : lengths[i]] = NO_EOS
         return out
 
     def prepare(self, smiles: Sequence[str], flatten: bool = False) -> EncodedInput:

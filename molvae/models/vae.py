@@ -33,10 +33,6 @@ from torch import Tensor, nn
 from molvae.models.config import ModelConfig
 from molvae.tokens import Vocabulary
 
-# In a forced prefix (:meth:`MolVAE.generate`): the decoder chooses this step's token, but not
-# ``<eos>``, so that the string goes on at least to there.
-NO_EOS = -1
-
 __all__ = ["GRUVAE", "PropertyEnsemble", "kl_divergence"]
 
 
@@ -312,9 +308,7 @@ class GRUVAE(nn.Module):
         ``<pad>``, that token is written at that step instead of the decoder's choice, and the
         decoder continues from it; ``<pad>`` leaves the step to the decoder (a row's prefix
         ends at its first ``<pad>``). The rest of the string is decoded from ``z`` as usual,
-        so a molecule's own prefix with its encoding rewrites only its end. :data:`NO_EOS`
-        leaves the step to the decoder but forbids ``<eos>`` there: a row of them after the
-        forced tokens makes the string at least that long.
+        so a molecule's own prefix with its encoding rewrites only its end.
         """
         if strategy not in ("greedy", "sample"):
             raise ValueError(f"strategy must be 'greedy' or 'sample', got {strategy!r}")
@@ -342,12 +336,6 @@ class GRUVAE(nn.Module):
         for t in range(max_length):
             hidden = step(token, hidden, z_proj)
             logits = next_logits(hidden[-1])
-            forced = None
-            if prefix is not None and t < prefix.shape[1]:
-                forced = prefix[rows, t]
-                growing = forced == NO_EOS
-                if bool(growing.any()):
-                    logits[growing, Vocabulary.eos_id] = float("-inf")
             if strategy == "greedy":
                 token = logits.argmax(dim=-1)
             else:
@@ -357,8 +345,9 @@ class GRUVAE(nn.Module):
                     logits = logits.masked_fill(logits < kth, float("-inf"))
                 probs = torch.softmax(logits, dim=-1)
                 token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-            if forced is not None:
-                token = torch.where(forced > Vocabulary.pad_id, forced, token)
+            if prefix is not None and t < prefix.shape[1]:
+                forced = prefix[rows, t]
+                token = torch.where(forced != Vocabulary.pad_id, forced, token)
             out[rows, t] = token
             going = token != Vocabulary.eos_id
             if not bool(going.all()):

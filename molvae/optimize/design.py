@@ -62,10 +62,9 @@ SOURCE_PRIOR = "vae-prior"
 SOURCE_TRUST = "vae-trust-region"
 SOURCE_CROSS = "vae-crossover"
 SOURCE_SPLICE = "vae-splice"
-SOURCE_GROW = "vae-grow"
 # Graph-GA edits of the best molecules (``ga_share``): proposals that are not the VAE's.
 SOURCE_GA = "graph-ga"
-VAE_SOURCES = (SOURCE_PRIOR, SOURCE_TRUST, SOURCE_CROSS, SOURCE_SPLICE, SOURCE_GROW)
+VAE_SOURCES = (SOURCE_PRIOR, SOURCE_TRUST, SOURCE_CROSS, SOURCE_SPLICE)
 # Blend crossover (BLX-alpha, Eshelman and Schaffer 1993) of two parents' latent points: the
 # child lies on the line through them, up to this fraction of their distance beyond either one.
 BLEND_ALPHA = 0.25
@@ -95,7 +94,7 @@ class DesignResult:
 
     ``calls`` columns: ``call`` (1-based), ``smiles`` (canonical), ``score`` (NaN when the
     call failed), ``status`` (``ok``/``failed``), ``reason`` (why it failed), ``round`` and
-    ``source`` (``start`` or one of :data:`VAE_SOURCES`). ``prior`` holds the
+    ``source`` (``start``, ``graph-ga`` or one of :data:`VAE_SOURCES`). ``prior`` holds the
     molecules with known scores given to the run (never sent to the oracle); ``skipped``
     counts input molecules that could not be used, by reason; ``rejected`` counts proposed
     molecules the constraints turned down, by reason; ``resumed`` is the number of calls read
@@ -501,8 +500,8 @@ def _propose(
             parents = latents.get(list(dict.fromkeys(centre_smiles + ranked[: s.splice_parents])))
         spliced = _splices(vae, parents, latents, n_splice, region, s, gen)
         if spliced is not None:
-            frames.append(spliced[0])
-            sources += spliced[1]
+            frames.append(spliced)
+            sources += [SOURCE_SPLICE] * len(spliced)
     if n_ga > 0:
         children = _graph_ga_children(data, ranked[: s.splice_parents], n_ga, gen)
         frames.append(children)
@@ -550,9 +549,8 @@ def _splices(
     region: _Region,
     s: DesignSettings,
     gen: torch.Generator,
-) -> tuple[pd.DataFrame, list[str]] | None:
-    """``n`` splices of the centres (best first), decoded: :meth:`MolVAE.decode`'s frame, and
-    each row's source.
+) -> pd.DataFrame | None:
+    """``n`` splices of the centres (best first), decoded: :meth:`MolVAE.decode`'s frame.
 
     Each child has two parents drawn with weights 1/sqrt(rank), independently (so sometimes
     the same one): the decoder is made to write the first ``k`` tokens of parent A's string
@@ -561,11 +559,6 @@ def _splices(
     the end of one molecule (a mutation), else it joins the start of one to what the other's
     encoding says (a crossover): the edits a graph GA makes, written by the decoder, so the
     molecules stay in the language the model learned. None when no centre can be written.
-
-    A share ``splice_grow`` of them (source ``vae-grow``) may not end before parent A's length
-    plus 1 to ``splice_grow_tokens`` tokens: the decoder, which by itself writes molecules of
-    its training data's sizes, then writes a longer end, so molecules can grow toward an
-    objective that rewards larger ones (a graph GA's atom and ring insertions).
     """
     ids = latents.tokens(list(centres))
     names = [m for m in centres if m in ids]
@@ -590,22 +583,12 @@ def _splices(
                 prefixes[i] = w
     u = torch.rand(n, generator=gen).numpy()
     keep = [1 + int(x * len(row)) for x, row in zip(u, prefixes, strict=True)]
-    sources = [SOURCE_SPLICE] * n
-    min_length = None
-    if s.splice_grow > 0:
-        grow = (torch.rand(n, generator=gen) < s.splice_grow).numpy()
-        extra = torch.randint(1, s.splice_grow_tokens + 1, (n,), generator=gen).numpy()
-        longest = vae.model.config.max_length - 1  # room for <eos>
-        min_length = [min(len(row) + int(e), longest) if g else 0
-                      for row, g, e in zip(prefixes, grow, extra, strict=True)]
-        sources = [SOURCE_GROW if g else SOURCE_SPLICE for g in grow]
     z = mus[b] + region.radius * torch.randn(n, mus.shape[1], generator=gen)
     seed = int(torch.randint(2**62, (1,), generator=gen))
-    frame = vae.decode(
+    return vae.decode(
         z, DecodeSettings(strategy="sample", temperature=s.splice_temperature),
-        check_form=True, seed=seed, prefix=vae.token_prefixes(prefixes, keep, min_length),
+        check_form=True, seed=seed, prefix=vae.token_prefixes(prefixes, keep),
     )
-    return frame, sources
 
 
 def _graph_ga_children(

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from molvae.models.config import ModelConfig
-from molvae.models.vae import GRUVAE, NO_EOS, kl_divergence
+from molvae.models.vae import GRUVAE, kl_divergence
 from molvae.tokens import Vocabulary
 
 
@@ -198,27 +198,3 @@ def test_a_forced_prefix_is_written_and_the_decoder_goes_on_from_it():
         assert all(ids[row, t] == expected[row, t] for t in alive)
     with pytest.raises(ValueError, match="prefix"):
         model.generate(z, prefix=prefix[:2])
-
-
-def test_no_eos_steps_make_a_string_at_least_that_long():
-    """A model that would end every string at once (eos favoured) writes on through NO_EOS
-    steps, choosing those tokens itself, and may end right after them; rows without them end
-    at once as before, and forced tokens stay forced."""
-    model = make_model()
-    with torch.no_grad():
-        model.output.bias[Vocabulary.eos_id] = 50.0
-    z = torch.randn(3, 4, generator=torch.Generator().manual_seed(0))
-    pad = Vocabulary.pad_id
-    prefix = torch.tensor([
-        [5, NO_EOS, NO_EOS, NO_EOS, pad],
-        [pad, pad, pad, pad, pad],
-        [NO_EOS, NO_EOS, 7, pad, pad],
-    ])
-    for strategy in ("greedy", "sample"):
-        ids = model.generate(z, strategy=strategy, prefix=prefix,
-                             generator=torch.Generator().manual_seed(1))
-        assert ids[0, 0] == 5 and ids[0, 4] == Vocabulary.eos_id
-        assert all(int(t) not in (pad, Vocabulary.eos_id, NO_EOS) for t in ids[0, 1:4])
-        assert ids[1, 0] == Vocabulary.eos_id
-        assert ids[2, 2] == 7 and ids[2, 3] == Vocabulary.eos_id
-        assert all(int(t) not in (pad, Vocabulary.eos_id) for t in ids[2, :2])
