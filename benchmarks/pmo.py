@@ -274,7 +274,7 @@ def run_graph_ga(oracle: CountingOracle, seed: int, args: argparse.Namespace) ->
     try:
         from mol_ga import default_ga
     except ImportError:
-        raise SystemExit("error: mol-ga is not installed; run: pip install -e '.[benchmark]'") \
+        raise SystemExit("error: mol-ga is not installed; run: pip install -e .") \
             from None
     rng = random.Random(seed)
     np.random.seed(seed)

@@ -252,9 +252,10 @@ class DesignSettings:
     prior instead, a share ``crossover_share`` blended between two of those encodings, and a
     share ``splice_share`` decoded, by sampling, from one good molecule's region after the
     first tokens of another's string, with parents among the ``splice_parents`` best), the
-    others decoded greedily; the valid molecules (in canonical form only, with
-    ``canonical_only``) that pass the constraints and were never scored form the candidate
-    pool. A Gaussian process with a
+    others decoded greedily; a share ``ga_share`` of the pool are graph-GA children of those
+    best molecules instead. The valid molecules (in canonical form only, with
+    ``canonical_only``, for the VAE's) that pass the constraints and were never scored form
+    the candidate pool. A Gaussian process with a
     Tanimoto kernel on Morgan fingerprints, fitted to at most ``max_train`` scored molecules,
     picks ``batch_size`` of them by Thompson sampling (``surrogate="none"``: a random pick). The
     trust-region radius (the standard deviation of the perturbation, per latent dimension)
@@ -279,7 +280,7 @@ class DesignSettings:
     # package implements it: crossovers of two molecular graphs, mutations) of the
     # ``splice_parents`` best molecules, parents drawn by score quantile as mol-ga draws them.
     # Not VAE proposals (source ``graph-ga``); the GP chooses among them and the VAE's alike.
-    ga_share: float = 0.0
+    ga_share: float = 0.2
     # A share of each round's points decoded as splices: the decoder is given the first tokens
     # of one good molecule and writes the rest from the latent point of another (or the same),
     # sampling at ``splice_temperature``: a crossover or a mutation that the decoder writes.

@@ -13,9 +13,10 @@ Each round (one oracle batch):
    share of splices and a share of prior draws (all prior draws before any score);
 2. the points are decoded greedily; a splice is decoded by sampling from one good molecule's
    region after the decoder was made to write the first tokens of another's string (or the
-   same one's), so the decoder itself writes the crossover or mutation; valid molecules
-   (only those written in canonical form, with ``canonical_only``), passing the constraints
-   and never scored, form the candidate pool;
+   same one's), so the decoder itself writes the crossover or mutation; a share of the pool
+   (``ga_share``) are graph-GA children of the best molecules (``mol-ga``), which reach edits
+   the decoder does not write; valid molecules (only those written in canonical form, with
+   ``canonical_only``), passing the constraints and never scored, form the candidate pool;
 3. a Tanimoto-kernel GP on Morgan fingerprints, fitted to the scores so far, picks the batch by
    Thompson sampling (:mod:`molvae.optimize.surrogate`);
 4. the oracle scores the batch; the calls are appended to the record and flushed.
@@ -346,7 +347,11 @@ class _Latents:
 
     def _encode(self, smiles: list[str]) -> dict[str, np.ndarray]:
         prep = self.vae.prepare(smiles, flatten=True)
-        mu = self.vae.encode_dataset(prep.dataset)[0].numpy() if len(prep.dataset) else []
+        # One molecule per batch: a batch's composition changes its members' encodings in
+        # the last digits (more under bf16), and which molecules are new in a round differs
+        # between a run and its resumed copy, which must propose the same points.
+        mu = (self.vae.encode_dataset(prep.dataset, batch_size=1)[0].numpy()
+              if len(prep.dataset) else [])
         return {smiles[r]: m for r, m in zip(prep.dataset.rows.tolist(), mu, strict=True)}
 
 
@@ -600,15 +605,15 @@ def _graph_ga_children(
     its mating pool. Deterministic given ``gen``."""
     import random
 
-    try:
-        from mol_ga.graph_ga.gen_candidates import graph_ga_blended_generation
-        from mol_ga.sample_population import uniform_quantile_sampling
-    except ImportError:
-        raise MolvaeError("ga_share needs the mol-ga package: pip install mol-ga") from None
+    from mol_ga.graph_ga.gen_candidates import graph_ga_blended_generation
+    from mol_ga.sample_population import uniform_quantile_sampling
+
     rng = random.Random(int(torch.randint(2**62, (1,), generator=gen)))
     population = [(data[m], m) for m in parents]
     samples = uniform_quantile_sampling(population, n, rng)
     children = sorted(graph_ga_blended_generation(samples, n, rng))
+    # mol-ga silences RDKit's logging at each call: back to molvae's choice (MOLVAE_RDKIT_LOG).
+    chem.set_rdkit_logging(None)
     canonical = [chem.canonical_smiles(c) for c in children]
     return pd.DataFrame({
         "smiles": children, "canonical": canonical, "valid": [c is not None for c in canonical],

@@ -11,7 +11,7 @@ import pytest
 
 from molvae import chem
 from molvae.errors import MolvaeError
-from molvae.optimize.design import CALL_COLUMNS, VAE_SOURCES, design
+from molvae.optimize.design import CALL_COLUMNS, SOURCE_GA, VAE_SOURCES, design
 from molvae.optimize.oracles import (
     CommandOracle,
     OracleError,
@@ -66,7 +66,7 @@ def test_budget_is_never_exceeded_and_repeats_are_free(vae, tmp_path):
     assert list(calls.columns) == CALL_COLUMNS
     assert calls["call"].tolist() == list(range(1, 38))
     assert calls["smiles"].tolist() == oracle.sent
-    assert set(calls["source"].iloc[2:]) <= set(VAE_SOURCES)
+    assert set(calls["source"].iloc[2:]) <= {*VAE_SOURCES, SOURCE_GA}
     assert calls["source"].iloc[:2].tolist() == ["start", "start"]
     on_disk = pd.read_csv(tmp_path / "calls.csv")
     assert on_disk["smiles"].tolist() == oracle.sent

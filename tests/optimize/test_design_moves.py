@@ -151,7 +151,8 @@ def test_sampled_decoding_keeps_a_small_trust_region_productive_and_runs_reprodu
     found = {}
     for temperature in (0.0, 1.0):
         s = DesignSettings(pool_size=300, centers=3, prior_share=0.0, splice_share=0.0,
-                           canonical_only=True, decode_temperature=temperature)  # fmt: skip
+                           ga_share=0.0, canonical_only=True,
+                           decode_temperature=temperature)  # fmt: skip
         pool = _propose(vae, s, data, known, _Latents(vae), _Region(radius=0.05), [], 7, {})
         found[temperature] = len(pool)
     assert found[1.0] > 3 * max(found[0.0], 1)
@@ -176,7 +177,7 @@ def test_splices_start_with_a_good_molecules_tokens_and_are_recorded_as_vae_prop
     string starts like one of the centres; with canonical_only off, valid molecules the model
     wrote in another form join the pool too. A run with splices keeps the budget, records
     them as a VAE source and is reproducible."""
-    from molvae.optimize.design import SOURCE_SPLICE, VAE_SOURCES, _Latents, _splices
+    from molvae.optimize.design import SOURCE_GA, SOURCE_SPLICE, VAE_SOURCES, _Latents, _splices
 
     start = ["CCOc1ccc(C(=O)Nc2ccccc2)cc1", "Cc1ccc(S(=O)(=O)N2CCCC2)cc1", "O=C(O)c1ccccc1O"]
     start = [chem.canonical_smiles(s) for s in start]
@@ -193,7 +194,7 @@ def test_splices_start_with_a_good_molecules_tokens_and_are_recorded_as_vae_prop
             seen["prefix"] = kw["prefix"]
             return vae.decode(z, settings, **kw)
 
-    s = DesignSettings(pool_size=200, splice_share=1.0, prior_share=0.0)
+    s = DesignSettings(pool_size=200, splice_share=1.0, prior_share=0.0, ga_share=0.0)
     out = _splices(Spy(), centres, latents, 200, _Region(radius=0.1), s,
                    torch.Generator().manual_seed(0))
     assert len(out) == 200 and out["valid"].mean() > 0.9
@@ -217,7 +218,7 @@ def test_splices_start_with_a_good_molecules_tokens_and_are_recorded_as_vae_prop
     assert runs[0]["smiles"].tolist() == runs[1]["smiles"].tolist()
     assert len(set(runs[0]["smiles"])) == 30
     assert (runs[0]["source"] == SOURCE_SPLICE).sum() > 0
-    assert set(runs[0]["source"]) <= set(VAE_SOURCES)
+    assert set(runs[0]["source"]) <= {*VAE_SOURCES, SOURCE_GA}
 
 
 def test_splice_parents_reach_beyond_the_trust_region_centres(vae):
@@ -242,7 +243,7 @@ def test_splice_parents_reach_beyond_the_trust_region_centres(vae):
     for parents in (1, 3):
         seen.clear()
         s = DesignSettings(pool_size=300, centers=1, prior_share=0.0, splice_share=1.0,
-                           splice_parents=parents)
+                           ga_share=0.0, splice_parents=parents)
         _propose(Spy(), s, data, set(data), _Latents(vae), _Region(radius=0.1), [], 1, {})
         rows = [[t for t in row if t != 0] for row in seen[0].tolist()]
         # The parents each prefix can come from (its tokens start that parent's string).
@@ -288,7 +289,8 @@ def test_random_writings_spell_the_same_molecule_from_other_starts(vae):
             seen.append(kw["prefix"])
             return vae.decode(z, settings, **kw)
 
-    s = DesignSettings(splice_share=1.0, prior_share=0.0, splice_random_writing=1.0)
+    s = DesignSettings(splice_share=1.0, prior_share=0.0, ga_share=0.0,
+                       splice_random_writing=1.0)
     out = _splices(Spy(), latents.get([smiles]), latents, 100, _Region(radius=0.1), s,
                    torch.Generator().manual_seed(0))
     assert out["valid"].all()
@@ -302,7 +304,6 @@ def test_graph_ga_children_are_valid_new_molecules_made_from_the_parents(vae, tm
     """ga_share adds graph-GA edits of the best molecules to the pool: valid molecules,
     reproducible from the generator, recorded as graph-ga and not counted as VAE proposals;
     a run with them keeps the budget."""
-    pytest.importorskip("mol_ga")
     from molvae.optimize.design import SOURCE_GA, VAE_SOURCES, _graph_ga_children
 
     parents = ["CCOc1ccc(C(=O)Nc2ccccc2)cc1", "Cc1ccc(S(=O)(=O)N2CCCC2)cc1",
