@@ -448,8 +448,6 @@ def mean_std(values: list[float]) -> str:
     return f"{np.mean(values):.3f} +- {np.std(values, ddof=1):.3f}"
 
 
-
-
 def print_tables(runs: list[dict], methods: list[str], tasks: list[str], budget: int,
                  vae_sources: Sequence[str] = VAE_SOURCES) -> None:
     """Per-task tables (mean +- sample std over seeds) and the sums beside published numbers."""

@@ -611,10 +611,13 @@ def _graph_ga_children(
     rng = random.Random(int(torch.randint(2**62, (1,), generator=gen)))
     population = [(data[m], m) for m in parents]
     samples = uniform_quantile_sampling(population, n, rng)
-    children = sorted(graph_ga_blended_generation(samples, n, rng))
-    # mol-ga silences RDKit's logging at each call: back to molvae's choice (MOLVAE_RDKIT_LOG).
-    chem.set_rdkit_logging(None)
-    canonical = [chem.canonical_smiles(c) for c in children]
+    try:
+        children = sorted(graph_ga_blended_generation(samples, n, rng))
+    finally:
+        # mol-ga silences RDKit's logging at each call: back to molvae's choice
+        # (MOLVAE_RDKIT_LOG), also when it raises.
+        chem.set_rdkit_logging(None)
+    canonical = chem.canonicalize(children, n_jobs=1)
     return pd.DataFrame({
         "smiles": children, "canonical": canonical, "valid": [c is not None for c in canonical],
         "canonical_form": True,  # not written by the model: canonical_only does not apply
