@@ -50,6 +50,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pmo_protocol import PMO_BUDGET, BudgetExhausted, CountingOracle, summarize  # noqa: E402
@@ -302,6 +303,31 @@ def vae_share(run: dict, vae_sources: set[str]) -> float:
     return sum(n for s, n in sources.items() if s in vae_sources) / sum(sources.values())
 
 
+def top10_lineage(calls: pd.DataFrame, order: list[int], vae_sources: set[str]) -> dict | None:
+    """Where the top 10 (rows ``order`` of ``calls``) came from, one generation back: the VAE
+    (``vae``), a graph-GA child with at least one parent the VAE proposed (``ga-of-vae``), or
+    with none (``ga-of-other``: parents from the GA or the start), or a start molecule. None
+    for a record without parents (written before design recorded them)."""
+    ga = calls["source"] == "graph-ga"
+    parents = calls["parents"] if "parents" in calls else pd.Series("", index=calls.index)
+    if not ga.any() or (parents[ga] == "").all():
+        return None
+    source_of = dict(zip(calls["smiles"], calls["source"], strict=True))
+    counts: dict[str, int] = {}
+    for i in order:
+        source = str(calls["source"].iloc[i])
+        if source in vae_sources:
+            kind = "vae"
+        elif source == "graph-ga":
+            mothers = str(parents.iloc[i]).split()
+            kind = ("ga-of-vae" if any(source_of.get(m) in vae_sources for m in mothers)
+                    else "ga-of-other")
+        else:
+            kind = source
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
 def cpu_seconds(usage: resource.struct_rusage) -> float:
     """User plus system CPU seconds of a ``resource.getrusage`` result."""
     return usage.ru_utime + usage.ru_stime
@@ -340,6 +366,9 @@ def run_molvae(oracle: CountingOracle, seed: int, args: argparse.Namespace) -> d
     vae_sources = set(args.vae_sources.split(","))
     extra["top10_sources"] = {s: sources.count(s) for s in sorted(set(sources))}
     extra["vae_share_top10"] = vae_share(extra, vae_sources)
+    lineage = top10_lineage(calls, order, vae_sources)
+    if lineage is not None:
+        extra["top10_lineage"] = lineage
     extra["sources_all"] = {str(k): int(v) for k, v in calls["source"].value_counts().items()}
     fresh = oracle.calls == len(scores)
     extra["counted_by_harness"] = oracle.calls
@@ -493,11 +522,12 @@ def print_tables(runs: list[dict], methods: list[str], tasks: list[str], budget:
         end = "10k" if budget == PMO_BUDGET else str(budget)
         early = "1k" if budget >= 1000 else str(budget)
         print(f"\n## {m}: top-1 / top-10 mean at {early} and {end} calls, cost per run\n")
-        extra_head = " | VAE share of top-10" if runner_of(m) == "molvae" else ""
+        extra_head = (" | VAE share of top-10 | top-10 GA children of a VAE molecule"
+                      if runner_of(m) == "molvae" else "")
         print(f"| task | seeds | top-1 @{early} | top-10 @{early} | top-1 @{end} | top-10 @{end} "
               "| calls "
               f"| wall s | CPU s | oracle wall s | oracle CPU s{extra_head} |")
-        print("|---|---|---|---|---|---|---|---|---|---|---" + ("|---" if extra_head else "")
+        print("|---|---|---|---|---|---|---|---|---|---|---" + ("|---|---" if extra_head else "")
               + "|")
         for t in tasks:
             rs = list(by.get((m, t), {}).values())
@@ -515,6 +545,9 @@ def print_tables(runs: list[dict], methods: list[str], tasks: list[str], budget:
                    + f" | {calls} | {wall} | {cpu} | {orac} | {ocpu_cell}")
             if extra_head:
                 row += " | " + mean_std([vae_share(r, set(vae_sources)) for r in rs])
+                known = [r["top10_lineage"].get("ga-of-vae", 0) for r in rs
+                         if "top10_lineage" in r]
+                row += " | " + (f"{np.mean(known):.1f}" if len(known) == len(rs) else "-")
             print(row + " |")
 
 

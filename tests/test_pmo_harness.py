@@ -192,3 +192,18 @@ def test_vae_share_counts_every_source_design_marks_as_the_vae():
            "vae_share_top10": 0.3}
     assert pmo.vae_share(run, set(pmo.VAE_SOURCES)) == pytest.approx(0.9)
     assert pmo.vae_share({"vae_share_top10": 0.5}, set(pmo.VAE_SOURCES)) == 0.5
+
+
+def test_top10_lineage_tells_graph_ga_children_of_vae_molecules_from_the_others():
+    import pandas as pd
+
+    pmo = importlib.import_module("pmo")
+    calls = pd.DataFrame({
+        "smiles": ["A", "B", "C", "D", "E", "F"],
+        "source": ["start", "vae-prior", "graph-ga", "graph-ga", "vae-splice", "graph-ga"],
+        "parents": ["", "", "A B", "A", "", "C D"],
+    })
+    counts = pmo.top10_lineage(calls, [5, 4, 3, 2, 1, 0], set(pmo.VAE_SOURCES))
+    assert counts == {"ga-of-other": 2, "vae": 2, "ga-of-vae": 1, "start": 1}
+    # A record without parents (or with none filled in) has no lineage to report.
+    assert pmo.top10_lineage(calls.drop(columns="parents"), [0, 1], set(pmo.VAE_SOURCES)) is None

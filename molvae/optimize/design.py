@@ -56,7 +56,9 @@ from molvae.settings import DecodeSettings, DesignSettings
 if TYPE_CHECKING:
     from molvae.generation.model import MolVAE
 
-CALL_COLUMNS = ["call", "smiles", "score", "status", "reason", "round", "source"]
+CALL_COLUMNS = ["call", "smiles", "score", "status", "reason", "round", "source", "parents"]
+# Columns a record must have (one without ``parents`` still resumes, and is continued without it).
+REQUIRED_COLUMNS = CALL_COLUMNS[:-1]
 # Where a scored molecule came from (column ``source`` of the calls).
 SOURCE_START = "start"
 SOURCE_PRIOR = "vae-prior"
@@ -95,11 +97,14 @@ class DesignResult:
 
     ``calls`` columns: ``call`` (1-based), ``smiles`` (canonical), ``score`` (NaN when the
     call failed), ``status`` (``ok``/``failed``), ``reason`` (why it failed), ``round`` and
-    ``source`` (``start``, ``graph-ga`` or one of :data:`VAE_SOURCES`). ``prior`` holds the
-    molecules with known scores given to the run (never sent to the oracle); ``skipped``
-    counts input molecules that could not be used, by reason; ``rejected`` counts proposed
-    molecules the constraints turned down, by reason; ``resumed`` is the number of calls read
-    from the record; ``stopped`` says why a run ended before its budget ("" when it spent it).
+    ``source`` (``start``, ``graph-ga`` or one of :data:`VAE_SOURCES`) and ``parents`` (a
+    graph-GA child's parent molecules, canonical SMILES separated by a space; "" for the
+    others: with ``source`` it says which of the GA's children the VAE's molecules made).
+    ``prior`` holds the molecules with known scores given to the run (never sent to the
+    oracle); ``skipped`` counts input molecules that could not be used, by reason;
+    ``rejected`` counts proposed molecules the constraints turned down, by reason; ``resumed``
+    is the number of calls read from the record; ``stopped`` says why a run ended before its
+    budget ("" when it spent it).
     """
 
     calls: pd.DataFrame
@@ -145,6 +150,7 @@ class CallRecord:
     def __init__(self, path: str | os.PathLike | None, resume: bool):
         self.path = Path(path) if path is not None else None
         self.rows: list[dict] = []
+        self.columns = CALL_COLUMNS  # those of the file: an older record has no ``parents``
         if self.path is None:
             return
         if recorded_calls(self.path) > 0:
@@ -153,14 +159,14 @@ class CallRecord:
                     f"{self.path}: a record of calls already exists; pass --resume "
                     "(resume=True) to continue it, or choose another file"
                 )
-            self.rows = self._read(self.path)
+            self.rows, self.columns = self._read(self.path)
         else:  # no file, or a header without calls: start a new record
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("w", newline="", encoding="utf-8") as handle:
                 csv.writer(handle).writerow(CALL_COLUMNS)
 
     @staticmethod
-    def _read(path: Path) -> list[dict]:
+    def _read(path: Path) -> tuple[list[dict], list[str]]:
         raw = path.read_bytes()
         if not raw.endswith(b"\n"):  # a run killed while writing a line: that line is lost
             cut = raw.rfind(b"\n") + 1
@@ -168,11 +174,12 @@ class CallRecord:
                 handle.truncate(cut)
         try:
             frame = pd.read_csv(path, dtype={"smiles": str, "reason": str, "source": str,
-                                             "status": str}, keep_default_na=False,
+                                             "status": str, "parents": str},
+                                keep_default_na=False,
                                 na_values={"score": ["", "nan", "NaN"]})
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
             raise MolvaeError(f"{path}: cannot read the record of calls: {exc}") from None
-        missing = [c for c in CALL_COLUMNS if c not in frame.columns]
+        missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
         if missing:
             raise MolvaeError(
                 f"{path}: not a record of calls from molvae design (missing column(s) "
@@ -181,7 +188,10 @@ class CallRecord:
         if len(frame) and frame["call"].tolist() != list(range(1, len(frame) + 1)):
             raise MolvaeError(f"{path}: the calls are not numbered 1, 2, ... in order")
         frame["score"] = pd.to_numeric(frame["score"], errors="coerce")
-        return frame[CALL_COLUMNS].to_dict("records")
+        columns = CALL_COLUMNS if "parents" in frame.columns else REQUIRED_COLUMNS
+        if "parents" not in frame.columns:
+            frame["parents"] = ""
+        return frame[CALL_COLUMNS].to_dict("records"), columns
 
     def append(self, rows: list[dict]) -> None:
         """Add a batch of calls; with a file, written and flushed to disk before returning."""
@@ -192,9 +202,10 @@ class CallRecord:
             writer = csv.writer(handle)
             for row in rows:
                 score = row["score"]
-                writer.writerow([row["call"], row["smiles"], "" if math.isnan(score) else
-                                 repr(float(score)), row["status"], row["reason"], row["round"],
-                                 row["source"]])
+                line = [row["call"], row["smiles"], "" if math.isnan(score) else
+                        repr(float(score)), row["status"], row["reason"], row["round"],
+                        row["source"], row["parents"]]
+                writer.writerow(line[: len(self.columns)])
             handle.flush()
             os.fsync(handle.fileno())
 
@@ -460,7 +471,8 @@ def _propose(
     seed: int,
     rejected: dict[str, int],
 ) -> pd.DataFrame:
-    """Candidates of one round: ``smiles`` (canonical, unscored, passing) and ``source``."""
+    """Candidates of one round: ``smiles`` (canonical, unscored, passing), ``source`` and
+    ``parents`` (a graph-GA child's; "" for the others)."""
     gen = torch.Generator().manual_seed(seed % 2**63)
     d = vae.latent_dim
     ranked = sorted(data, key=lambda m: data[m], reverse=True)
@@ -512,12 +524,15 @@ def _propose(
         frames.append(children)
         sources += [SOURCE_GA] * len(children)
     if not frames:
-        return pd.DataFrame({"smiles": [], "source": []})
+        return pd.DataFrame({"smiles": [], "source": [], "parents": []})
     decoded = pd.concat(frames, ignore_index=True)
     keep = decoded["valid"].to_numpy(copy=True)
     if s.canonical_only:
         keep &= decoded["canonical_form"].to_numpy()
-    frame = pd.DataFrame({"smiles": decoded["canonical"], "source": sources})[keep]
+    parents = decoded["parents"].fillna("") if "parents" in decoded else ""
+    frame = pd.DataFrame(
+        {"smiles": decoded["canonical"], "source": sources, "parents": parents}
+    )[keep]
     frame = frame.drop_duplicates("smiles")
     frame = frame[~frame["smiles"].isin(known)].reset_index(drop=True)
     mask = _apply_constraints(frame["smiles"].tolist(), s, rejected)
@@ -596,31 +611,59 @@ def _splices(
     )
 
 
+# Graph GA's blend of operators, as mol-ga's ``graph_ga_blended_generation`` has it: each
+# parent drawn is mutated alone with this probability, else crossed with another parent drawn
+# (the child then mutated with probability GA_CROSSOVER_MUTATION).
+GA_MUTATE_SHARE = 0.10
+GA_CROSSOVER_MUTATION = 1e-2
+
+
 def _graph_ga_children(
     data: dict[str, float], parents: list[str], n: int, gen: torch.Generator
 ) -> pd.DataFrame:
     """Up to ``n`` graph-GA children of ``parents`` (the best molecules), as a frame like
-    :meth:`MolVAE.decode`'s: Jensen's Graph GA crossovers and mutations (Chem. Sci. 2019) as
-    the ``mol-ga`` package implements them, parents drawn by score quantile as mol-ga draws
-    its mating pool. Deterministic given ``gen``."""
+    :meth:`MolVAE.decode`'s plus ``parents`` (each child's parents, space-separated).
+
+    Jensen's Graph GA crossovers and mutations (Chem. Sci. 2019), as the ``mol-ga`` package
+    implements them (its ``mutate`` and ``reproduce``), blended the way its
+    ``graph_ga_blended_generation`` blends them, with the same random draws in the same order;
+    parents are drawn by score quantile as mol-ga draws its mating pool. Done here rather than
+    by that function so that each child's parents are known: the record then says which
+    children the VAE's molecules made. Deterministic given ``gen``."""
     import random
 
-    from mol_ga.graph_ga.gen_candidates import graph_ga_blended_generation
+    from mol_ga.graph_ga.gen_candidates import mutate, reproduce
     from mol_ga.sample_population import uniform_quantile_sampling
 
     rng = random.Random(int(torch.randint(2**62, (1,), generator=gen)))
     population = [(data[m], m) for m in parents]
     samples = uniform_quantile_sampling(population, n, rng)
     try:
-        children = sorted(graph_ga_blended_generation(samples, n, rng))
+        alone, crossed = [], []
+        for smiles in samples:
+            (alone if rng.random() < GA_MUTATE_SHARE else crossed).append(smiles)
+        alone = alone[: int(n * GA_MUTATE_SHARE + 1)]
+        made = [(mutate(m, rng), m) for m in alone]
+        partners = list(crossed)
+        rng.shuffle(partners)
+        made += [
+            (reproduce(a, b, GA_CROSSOVER_MUTATION, rng), f"{a} {b}")
+            for a, b in zip(crossed[: n - len(made)], partners, strict=False)
+        ]
     finally:
         # mol-ga silences RDKit's logging at each call: back to molvae's choice
         # (MOLVAE_RDKIT_LOG), also when it raises.
         chem.set_rdkit_logging(None)
+    lineage: dict[str, str] = {}
+    for child, parent_smiles in made:
+        if child is not None:
+            lineage.setdefault(child, parent_smiles)  # the first pair that made it
+    children = sorted(lineage)
     canonical = chem.canonicalize(children, n_jobs=1)
     return pd.DataFrame({
         "smiles": children, "canonical": canonical, "valid": [c is not None for c in canonical],
         "canonical_form": True,  # not written by the model: canonical_only does not apply
+        "parents": [lineage[c] for c in children],
     })
 
 
@@ -715,15 +758,20 @@ def design(
             failed=sum(1 for r in log.rows if r["status"] != "ok"),
         ))
 
-    def score_batch(smiles: list[str], sources: list[str], round_: int) -> None:
+    def score_batch(
+        smiles: list[str], sources: list[str], round_: int, parents: list[str] | None = None
+    ) -> None:
         nonlocal raised_in_a_row
         values, reasons = call_oracle(oracle, smiles)
+        parents = parents or [""] * len(smiles)
         rows = []
-        for m, value, reason, source in zip(smiles, values, reasons, sources, strict=True):
+        for m, value, reason, source, mother in zip(
+            smiles, values, reasons, sources, parents, strict=True
+        ):
             rows.append({
                 "call": len(log.rows) + len(rows) + 1, "smiles": m, "score": value,
                 "status": "failed" if reason else "ok", "reason": reason, "round": round_,
-                "source": source,
+                "source": source, "parents": mother,
             })
             scored[m] = value
             raised_in_a_row = raised_in_a_row + 1 if reason.startswith("oracle raised") else 0
@@ -787,7 +835,8 @@ def design(
         k = min(s.batch_size, budget - len(log.rows))
         picks = _choose(pool, k, data, s, rng)
         batch = pool.iloc[picks]
-        score_batch(batch["smiles"].tolist(), batch["source"].tolist(), round_)
+        score_batch(batch["smiles"].tolist(), batch["source"].tolist(), round_,
+                    batch["parents"].tolist())
         new = [scored[m] for m in batch["smiles"]]
         finite = [v for v in new if not math.isnan(v)]
         region.update(max(finite) if finite else -math.inf, s)

@@ -98,6 +98,20 @@ def test_resume_after_a_kill_calls_nothing_twice_and_continues_the_run(vae, tmp_
     assert third.sent == [] and again.n_calls == 50
 
 
+def test_a_record_without_the_parents_column_resumes_in_its_own_columns(vae, tmp_path):
+    """Records written without ``parents`` continue as they are: same columns, same calls."""
+    record = tmp_path / "calls.csv"
+    design(Recorder(), 20, model=vae, settings=FAST, seed=3, record=record)
+    pd.read_csv(record, keep_default_na=False).drop(columns="parents").to_csv(record, index=False)
+    resumed = design(Recorder(), 40, model=vae, settings=FAST, seed=3, record=record,
+                     resume=True)
+    on_disk = pd.read_csv(record, keep_default_na=False)
+    assert list(on_disk.columns) == CALL_COLUMNS[:-1] and len(on_disk) == 40
+    assert on_disk["smiles"].tolist() == resumed.calls["smiles"].tolist()
+    whole = design(Recorder(), 40, model=vae, settings=FAST, seed=3)
+    assert whole.calls["smiles"].tolist() == resumed.calls["smiles"].tolist()
+
+
 def test_an_existing_record_needs_resume(vae, tmp_path):
     record = tmp_path / "calls.csv"
     design(Recorder(), 5, model=vae, settings=FAST, record=record)

@@ -6,6 +6,7 @@ so it makes the calls the uninterrupted run made."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -302,8 +303,8 @@ def test_random_writings_spell_the_same_molecule_from_other_starts(vae):
 
 def test_graph_ga_children_are_valid_new_molecules_made_from_the_parents(vae, tmp_path):
     """ga_share adds graph-GA edits of the best molecules to the pool: valid molecules,
-    reproducible from the generator, recorded as graph-ga and not counted as VAE proposals;
-    a run with them keeps the budget."""
+    reproducible from the generator, recorded as graph-ga with their parents and not counted as
+    VAE proposals; a run with them keeps the budget."""
     from molvae.optimize.design import SOURCE_GA, VAE_SOURCES, _graph_ga_children
 
     parents = ["CCOc1ccc(C(=O)Nc2ccccc2)cc1", "Cc1ccc(S(=O)(=O)N2CCCC2)cc1",
@@ -314,6 +315,10 @@ def test_graph_ga_children_are_valid_new_molecules_made_from_the_parents(vae, tm
     assert one.equals(two) and 20 < len(one) <= 60
     assert one["valid"].all() and len(set(one["canonical"]) - set(data)) > 10
     assert SOURCE_GA not in VAE_SOURCES
+    # Each child names its parent (a mutation) or two (a crossover), all of them parents given.
+    named = one["parents"].str.split(" ")
+    assert named.map(len).isin([1, 2]).all() and (named.map(len) == 2).any()
+    assert set(named.explode()) <= set(data)
 
     def oracle(smiles: list[str]) -> list[float]:
         return [float(chem.heavy_atoms(chem.parse_smiles(m))) for m in smiles]
@@ -323,7 +328,14 @@ def test_graph_ga_children_are_valid_new_molecules_made_from_the_parents(vae, tm
     calls = design(oracle, 40, model=vae, settings=settings, seed=2,
                    record=tmp_path / "calls.csv").calls
     assert len(calls) == 40 and calls["smiles"].is_unique
-    assert (calls["source"] == SOURCE_GA).sum() > 0
+    ga = calls[calls["source"] == SOURCE_GA]
+    assert len(ga) > 0 and (calls.loc[calls["source"] != SOURCE_GA, "parents"] == "").all()
+    # A GA child's parents were scored before it.
+    for call, mothers in zip(ga["call"], ga["parents"], strict=True):
+        assert set(mothers.split(" ")) <= set(calls.loc[calls["call"] < call, "smiles"])
+    assert pd.read_csv(tmp_path / "calls.csv", keep_default_na=False)["parents"].tolist() == (
+        calls["parents"].tolist()
+    )
     with pytest.raises(MolvaeError, match="ga_share"):
         DesignSettings(ga_share=1.5)
     with pytest.raises(MolvaeError, match="add up"):
