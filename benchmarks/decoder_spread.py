@@ -30,21 +30,21 @@ import torch
 
 from molvae import MolVAE, chem
 from molvae.data.encoding import compute_property_matrix
+from molvae.errors import MolvaeError
 from molvae.runtime import cpu_model
 from molvae.settings import DecodeSettings
+from molvae_cli.sample import parse_conditions as cli_parse_conditions
 
 PROPERTIES = ("logP", "QED", "MW")
 
 
 def parse_conditions(items: list[str]) -> dict[str, float]:
-    """``NAME=VALUE`` items as a dict."""
-    out = {}
-    for item in items:
-        name, _, value = item.partition("=")
-        if not value:
-            raise SystemExit(f"error: --condition needs NAME=VALUE, got {item!r}")
-        out[name.strip()] = float(value)
-    return out
+    """``NAME=VALUE`` items as a dict, parsed as ``molvae sample --condition`` parses them; a
+    malformed item exits with that command's one-line message."""
+    try:
+        return cli_parse_conditions(items)
+    except MolvaeError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 def spread(vae: MolVAE, points: int, repeats: int, temperature: float, seed: int,
@@ -57,11 +57,13 @@ def spread(vae: MolVAE, points: int, repeats: int, temperature: float, seed: int
     canonical = frame["canonical"].where(kept, "").fillna("").tolist()
     values = compute_property_matrix(canonical, list(PROPERTIES)).reshape(points, repeats, -1)
     row = {"valid": float(frame["valid"].mean()), "kept": float(kept.mean())}
-    # A point none of whose decodes was kept has no mean: it is left out (NaN-aware statistics).
-    warnings.simplefilter("ignore", RuntimeWarning)
-    for j, name in enumerate(PROPERTIES):
-        row[f"{name} within"] = float(np.nanmean(np.nanstd(values[:, :, j], axis=1)))
-        row[f"{name} between"] = float(np.nanstd(np.nanmean(values[:, :, j], axis=1)))
+    with warnings.catch_warnings():
+        # A point none of whose decodes was kept has no mean: it is left out (NaN-aware
+        # statistics), without numpy's empty-slice warning.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for j, name in enumerate(PROPERTIES):
+            row[f"{name} within"] = float(np.nanmean(np.nanstd(values[:, :, j], axis=1)))
+            row[f"{name} between"] = float(np.nanstd(np.nanmean(values[:, :, j], axis=1)))
     groups = np.asarray(canonical, dtype=object).reshape(points, repeats)
     row["distinct"] = float(np.mean([len({m for m in g if m}) for g in groups]))
     return row
