@@ -5,7 +5,8 @@ Unconstrained: the top-3 penalized logP and QED found by ``molvae.optimize.gener
 property evaluations spent: 6 rounds of 256 trajectories x 40 steps, rounds after the first
 restarting from the 32 best molecules so far (``--elite``). Constrained: the 800-molecule
 benchmark of Jin et al. 2018 (``../shared/benchmarks/constrained_plogp``), mean +- std
-improvement, success rate and mean similarity at each delta.
+improvement, success rate and mean similarity at each delta, after the latent search (with its
+rescue rounds) and after the polish rounds of edits (``--polish-ga-shares``: one row per share).
 
     python benchmarks/optimization.py --model default
     python benchmarks/optimization.py --model default --skip-unconstrained --deltas 0.4 --limit 100
@@ -20,6 +21,7 @@ import datetime as dt
 import os
 import pstats
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +29,15 @@ import torch
 
 from molvae import MolVAE, chem
 from molvae.optimize.goals import Goal
+from molvae.optimize.moves import SOURCE_GA, SOURCE_SPLICE
 from molvae.optimize.search import generate
-from molvae.optimize.seeds import rescue_seeds, search_seeds
+from molvae.optimize.seeds import (
+    SOURCE_LATENT,
+    SeedSearch,
+    polish_seeds,
+    rescue_seeds,
+    search_seeds,
+)
 from molvae.runtime import cpu_model
 from molvae.settings import OptimizeSettings, SearchSettings
 
@@ -71,15 +80,18 @@ def constrained(vae: MolVAE, args) -> tuple[list[tuple[str, ...]], list[str]]:
     settings = OptimizeSettings(seed=0, **{k: v for k, v in given.items() if v is not None})
     goal = Goal("plogP", "max")
     rows, searched, timing = [], 0, []
+    polish = settings.polish_rounds if args.polish_rounds is None else args.polish_rounds
+    shares = args.polish_ga_shares or [settings.polish_ga_share]
     for delta in args.deltas:
         # Exactly what `molvae optimize --min-similarity delta` does, timed as a whole: the
-        # search (candidates under the bound are not scored), then the rescue round for the
-        # seeds that found nothing.
+        # search (candidates under the bound are not scored), the rescue rounds for the seeds
+        # that found nothing, then the polish rounds (one row per polish setting, each from the
+        # same search).
         t = time.perf_counter()
         search = search_seeds(vae, seeds, goal, settings, min_similarity=delta)
         searched = len(search.candidates)
         search_minutes = (time.perf_counter() - t) / 60
-        out = rescue_seeds(vae, seeds, search, delta, settings).best(delta)
+        rescued = rescue_seeds(vae, seeds, search, delta, settings)
         minutes = (time.perf_counter() - t) / 60
         # Counted outside the timed run (rescue_seeds leaves ``search`` as it was).
         first = search.best(delta)
@@ -95,17 +107,46 @@ def constrained(vae: MolVAE, args) -> tuple[list[tuple[str, ...]], list[str]]:
         flat_value[flat] = [chem.penalized_logp(chem.parse_smiles(f))
                             for f in table.loc[flat, "encoded_as"]]
         baseline = np.fmax(table["seed_value"], flat_value)
-        imp = out["improvement"].to_numpy()
-        # Best molecules that carry the seed's charges or nitro groups (chem.seed_sites): the
-        # model writes neutral molecules, these forms were put on its candidates afterwards.
-        own_form = out["best"].fillna("").str.contains(r"[+-]\]", regex=True)
-        sim = out.loc[out["success"], "similarity"].mean()
-        strict = np.where(out["success"], np.maximum(out["best_value"] - baseline, 0.0), 0.0)
-        rows.append((f"{delta:.1f}", f"{imp.mean():.2f} +- {imp.std():.2f}",
-                     f"{out['success'].mean():.1%}", f"{sim:.2f}",
-                     f"{strict.mean():.2f} +- {strict.std():.2f} ({(strict > 0).mean():.1%})",
-                     f"{int(own_form.sum())}", f"{minutes:.1f}",
-                     PUBLISHED_CONSTRAINED.get(delta, "")))
+        stages = [("search and rescue", rescued.best(delta), minutes)]
+        for share in shares if polish > 0 else []:
+            t = time.perf_counter()
+            polished = polish_seeds(vae, seeds, rescued, delta,
+                                    replace(settings, polish_rounds=polish,
+                                            polish_ga_share=share))
+            out = polished.best(delta)
+            spent = (time.perf_counter() - t) / 60
+            added = len(polished.candidates) - len(rescued.candidates)
+            timing.append(f"delta {delta:.1f}, polish at graph-GA share {share:g}: {added:,} "
+                          f"new candidates, {spent:.1f} min")
+            label = "VAE splices only" if share == 0 else f"graph-GA share {share:g}"
+            stages.append((f"+ {polish} polish rounds, {label}", out, minutes + spent))
+        if args.ga_baseline and polish > 0:
+            # The graph GA's edits alone, from each seed and nothing the VAE found: what the
+            # latent search and the decoder add.
+            t = time.perf_counter()
+            bare = SeedSearch(goal, rescued.seeds, rescued.candidates.iloc[:0],
+                              scored_from=rescued.scored_from)
+            out = polish_seeds(vae, seeds, bare, delta,
+                               replace(settings, polish_rounds=polish, polish_ga_share=1.0)
+                               ).best(delta)
+            spent = (time.perf_counter() - t) / 60
+            stages.append((f"graph-GA edits of the seed alone, {polish} rounds (no VAE)", out,
+                           spent))
+        for stage, out, total in stages:
+            imp = out["improvement"].to_numpy()
+            # Best molecules that carry the seed's charges or nitro groups (chem.seed_sites):
+            # the model writes neutral molecules, these forms were put on its candidates after.
+            own_form = out["best"].fillna("").str.contains(r"[+-]\]", regex=True)
+            sim = out.loc[out["success"], "similarity"].mean()
+            strict = np.where(out["success"], np.maximum(out["best_value"] - baseline, 0.0), 0.0)
+            src = out.loc[out["success"], "source"].value_counts()
+            origin = " / ".join(str(int(src.get(k, 0))) for k in
+                                (SOURCE_LATENT, SOURCE_SPLICE, SOURCE_GA))
+            rows.append((f"{delta:.1f}", stage, f"{imp.mean():.2f} +- {imp.std():.2f}",
+                         f"{out['success'].mean():.1%}", f"{sim:.2f}",
+                         f"{strict.mean():.2f} +- {strict.std():.2f} ({(strict > 0).mean():.1%})",
+                         f"{int(own_form.sum())}", origin, f"{total:.1f}",
+                         PUBLISHED_CONSTRAINED.get(delta, "")))
     failed = table[table["status"] != "ok"]
     reasons = "; ".join(sorted(set(failed["status"].str.slice(0, 60))))
     flattened = [chem.flattened_smiles(s) for s in table["seed"]]
@@ -122,6 +163,12 @@ def constrained(vae: MolVAE, args) -> tuple[list[tuple[str, ...]], list[str]]:
         "Candidates of a seed given charged or with nitro groups are also scored in the seed's "
         "form (its protonation sites and nitro groups put on them, `chem.seed_sites`); 'in the "
         "seed's form' counts the successes whose best molecule is such a form.",
+        "Polish rounds (`polish_seeds`): each round gives every seed "
+        f"{settings.polish_children} new molecules edited from its {settings.polish_parents} "
+        "best candidates within the bound and itself, the graph-GA share of them made by "
+        "mol-ga's mutations and crossovers, the rest splices written by the decoder; 'best from' "
+        "counts the successes whose best molecule came from the latent search / a decoder "
+        "splice / a graph-GA edit.",
         f"{int((flat & ~surrogate).sum())} of {len(seeds)} seeds have stereocentres or charges "
         "the model's vocabulary cannot write and were encoded flattened (no stereo, "
         "neutralized); "
@@ -157,6 +204,13 @@ def main() -> None:
     parser.add_argument("--rescue-rounds", type=int, help="0: no second search for failures")
     parser.add_argument("--rescue-waves", type=int,
                         help="1: a rescue spends all its starts at once (no stop at a success)")
+    parser.add_argument("--polish-rounds", type=int, help="0: search and rescue only")
+    parser.add_argument("--polish-ga-shares", type=float, nargs="+",
+                        help="one polish per share, each from the same search (default: "
+                        "the command's share)")
+    parser.add_argument("--ga-baseline", action="store_true",
+                        help="also polish with graph-GA edits only from each seed alone, "
+                        "without the latent search")
     parser.add_argument("--skip-unconstrained", action="store_true")
     parser.add_argument("--skip-constrained", action="store_true")
     parser.add_argument("--profile", action="store_true",
@@ -175,9 +229,9 @@ def main() -> None:
         if not BENCH.exists():
             print(f"constrained benchmark skipped: {BENCH} not found")
             return
-        print("| delta | improvement | success | similarity | vs neutral seed (success) "
-              "| in the seed's form | minutes | published |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| delta | stage | improvement | success | similarity | vs neutral seed (success) "
+              "| in the seed's form | best from (latent / splice / GA) | minutes | published |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         profiler = cProfile.Profile() if args.profile else None
         if profiler:
             profiler.enable()

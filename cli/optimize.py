@@ -47,6 +47,19 @@ def optimize(
         help="A rescue's starts go in this many waves; a seed stops at its first success "
         "(1: all at once, slower, slightly better rescued seeds).",
     ),
+    polish_rounds: int = typer.Option(
+        OPTIMIZE.polish_rounds, "--polish-rounds", **whole(0, 1000),
+        help="Rounds of edits of each seed's best molecules after the search (0: none).",
+    ),
+    polish_children: int = typer.Option(
+        OPTIMIZE.polish_children, "--polish-children", **whole(1, 10000),
+        help="New molecules per seed and polish round.",
+    ),
+    polish_ga_share: float = typer.Option(
+        OPTIMIZE.polish_ga_share, "--polish-ga-share", **SHARE,
+        help="Share of the polish's molecules made by graph-GA edits (mol-ga); the rest are "
+        "splices the decoder writes (0: the VAE's edits only).",
+    ),
     seed_forms: bool = typer.Option(
         OPTIMIZE.seed_sites, "--seed-forms/--no-seed-forms",
         help="Also score each candidate with the seed's charges and nitro groups put on it "
@@ -68,7 +81,9 @@ def optimize(
     settings = OptimizeSettings(steps=steps, starts=starts, step_size=step_size,
                                 decode_every=decode_every, extra_samples=extra_samples,
                                 refine_steps=refine_steps, rescue_rounds=rescue_rounds,
-                                rescue_waves=rescue_waves, seed_sites=seed_forms, seed=seed,
+                                rescue_waves=rescue_waves, polish_rounds=polish_rounds,
+                                polish_children=polish_children,
+                                polish_ga_share=polish_ga_share, seed_sites=seed_forms, seed=seed,
                                 min_similarity=min_similarity)
     result = optimize_seeds(vae, table.records["smiles"].tolist(), goal, min_similarity, settings)
     result.insert(0, "row", table.records["row"].to_numpy())

@@ -167,6 +167,15 @@ class SearchSettings:
     # success (1: all at once, slower, a slightly higher best improvement for rescued seeds)
     rescue_waves: int = 4
     seed_sites: bool = True  # optimize: also score candidates in the seed's charges/nitro groups
+    # optimize: rounds of edits of each seed's best molecules after the search
+    # (:func:`molvae.optimize.seeds.polish_seeds`): polish_children new molecules per seed and
+    # round from its polish_parents best, a polish_ga_share of them graph-GA children and the
+    # rest splices written by the decoder around the parents' encodings (polish_radius).
+    polish_rounds: int = 0
+    polish_children: int = 60
+    polish_parents: int = 20
+    polish_ga_share: float = 0.5
+    polish_radius: float = 0.4
     # generate: keep only molecules decoded at least once as the canonical form of their string
     # (the training language); the others are counted as "not in canonical form".
     canonical_only: bool = False
@@ -209,7 +218,9 @@ class OptimizeSettings(SearchSettings):
     30 steps (:func:`molvae.refine_latents`), so the search starts from a point that decodes
     back to the seed. Seeds that find nothing get two rescue rounds (:func:`rescue_seeds`).
     A charged or nitro-bearing seed also gets its candidates in its own form
-    (:func:`chem.seed_sites`).
+    (:func:`chem.seed_sites`). Then 6 polish rounds edit each seed's best molecules
+    (:func:`molvae.optimize.seeds.polish_seeds`), half decoder-written splices, half graph-GA
+    children.
     """
 
     steps: int = 8
@@ -219,6 +230,7 @@ class OptimizeSettings(SearchSettings):
     extra_samples: int = 3
     refine_steps: int = 30
     rescue_rounds: int = 2
+    polish_rounds: int = 6
     min_similarity: float = 0.4  # the similarity bound each seed's best molecule must meet
 
 

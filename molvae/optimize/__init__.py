@@ -23,6 +23,7 @@ _EXPORTS = {
     "generate": "molvae.optimize.search",
     "optimize_seeds": "molvae.optimize.seeds",
     "parse_goal": "molvae.optimize.goals",
+    "polish_seeds": "molvae.optimize.seeds",
     "rescue_seeds": "molvae.optimize.seeds",
     "score_molecules": "molvae.optimize.scoring",
     "search_seeds": "molvae.optimize.seeds",

@@ -47,6 +47,7 @@ import torch
 
 from molvae import chem
 from molvae.errors import MolvaeError
+from molvae.optimize.moves import SOURCE_GA, SOURCE_SPLICE, graph_ga_children, splice_plan
 from molvae.optimize.oracles import Oracle, OracleError, call_oracle
 from molvae.optimize.scoring import score_molecules
 from molvae.optimize.search import _check_constraints
@@ -64,9 +65,8 @@ SOURCE_START = "start"
 SOURCE_PRIOR = "vae-prior"
 SOURCE_TRUST = "vae-trust-region"
 SOURCE_CROSS = "vae-crossover"
-SOURCE_SPLICE = "vae-splice"
-# Graph-GA edits of the best molecules (``ga_share``): proposals that are not the VAE's.
-SOURCE_GA = "graph-ga"
+# SOURCE_SPLICE ("vae-splice") and SOURCE_GA ("graph-ga", graph-GA edits of the best molecules,
+# ``ga_share``: proposals that are not the VAE's) come from molvae.optimize.moves.
 VAE_SOURCES = (SOURCE_PRIOR, SOURCE_TRUST, SOURCE_CROSS, SOURCE_SPLICE)
 # Blend crossover (BLX-alpha, Eshelman and Schaffer 1993) of two parents' latent points: the
 # child lies on the line through them, up to this fraction of their distance beyond either one.
@@ -520,7 +520,7 @@ def _propose(
             frames.append(spliced)
             sources += [SOURCE_SPLICE] * len(spliced)
     if n_ga > 0:
-        children = _graph_ga_children(data, ranked[: s.splice_parents], n_ga, gen)
+        children = graph_ga_children(data, ranked[: s.splice_parents], n_ga, gen)
         frames.append(children)
         sources += [SOURCE_GA] * len(children)
     if not frames:
@@ -572,99 +572,22 @@ def _splices(
 ) -> pd.DataFrame | None:
     """``n`` splices of the centres (best first), decoded: :meth:`MolVAE.decode`'s frame.
 
-    Each child has two parents drawn with weights 1/sqrt(rank), independently (so sometimes
-    the same one): the decoder is made to write the first ``k`` tokens of parent A's string
-    (``k`` uniform from 1 to its length) and writes the rest by sampling at
-    ``splice_temperature`` from a point of parent B's trust region. With A = B that rewrites
-    the end of one molecule (a mutation), else it joins the start of one to what the other's
-    encoding says (a crossover): the edits a graph GA makes, written by the decoder, so the
-    molecules stay in the language the model learned. None when no centre can be written.
+    Parents are drawn from the centres and each child's point from parent B's trust region
+    (:func:`~molvae.optimize.moves.splice_plan`); decoded by sampling at
+    ``splice_temperature``. None when no centre can be written.
     """
     ids = latents.tokens(list(centres))
     names = [m for m in centres if m in ids]
     if not names:
         return None
     mus = torch.from_numpy(np.stack([centres[m] for m in names])).float()
-    weights = torch.from_numpy(1.0 / np.sqrt(np.arange(1, len(names) + 1))).float()
-    a = torch.multinomial(weights, n, replacement=True, generator=gen)
-    b = torch.multinomial(weights, n, replacement=True, generator=gen)
-    prefixes = [ids[names[i]] for i in a.tolist()]
-    if s.splice_random_writing > 0:
-        # A share of the prefixes come from random writings of their parent (each starting at
-        # another atom), so any part of a molecule can be kept, not only its string's start.
-        chosen = (torch.rand(n, generator=gen) < s.splice_random_writing).numpy()
-        by_parent: dict[int, list[int]] = {}
-        for i in np.flatnonzero(chosen):
-            by_parent.setdefault(int(a[i]), []).append(int(i))
-        for parent, rows in sorted(by_parent.items()):
-            seed = int(torch.randint(2**31 - 1, (1,), generator=gen))
-            writings = vae.random_writing_ids(names[parent], len(rows), seed)
-            for i, w in zip(rows, writings, strict=False):
-                prefixes[i] = w
-    u = torch.rand(n, generator=gen).numpy()
-    keep = [1 + int(x * len(row)) for x, row in zip(u, prefixes, strict=True)]
-    z = mus[b] + region.radius * torch.randn(n, mus.shape[1], generator=gen)
-    seed = int(torch.randint(2**62, (1,), generator=gen))
+    prefixes, keep, z, seed = splice_plan(
+        vae, names, ids, mus, n, region.radius, s.splice_random_writing, gen
+    )
     return vae.decode(
         z, DecodeSettings(strategy="sample", temperature=s.splice_temperature),
         check_form=True, seed=seed, prefix=vae.token_prefixes(prefixes, keep),
     )
-
-
-# Graph GA's blend of operators, as mol-ga's ``graph_ga_blended_generation`` has it: each
-# parent drawn is mutated alone with this probability, else crossed with another parent drawn
-# (the child then mutated with probability GA_CROSSOVER_MUTATION).
-GA_MUTATE_SHARE = 0.10
-GA_CROSSOVER_MUTATION = 1e-2
-
-
-def _graph_ga_children(
-    data: dict[str, float], parents: list[str], n: int, gen: torch.Generator
-) -> pd.DataFrame:
-    """Up to ``n`` graph-GA children of ``parents`` (the best molecules), as a frame like
-    :meth:`MolVAE.decode`'s plus ``parents`` (each child's parents, space-separated).
-
-    Jensen's Graph GA crossovers and mutations (Chem. Sci. 2019), as the ``mol-ga`` package
-    implements them (its ``mutate`` and ``reproduce``), blended the way its
-    ``graph_ga_blended_generation`` blends them, with the same random draws in the same order;
-    parents are drawn by score quantile as mol-ga draws its mating pool. Done here rather than
-    by that function so that each child's parents are known: the record then says which
-    children the VAE's molecules made. Deterministic given ``gen``."""
-    import random
-
-    from mol_ga.graph_ga.gen_candidates import mutate, reproduce
-    from mol_ga.sample_population import uniform_quantile_sampling
-
-    rng = random.Random(int(torch.randint(2**62, (1,), generator=gen)))
-    population = [(data[m], m) for m in parents]
-    samples = uniform_quantile_sampling(population, n, rng)
-    try:
-        alone, crossed = [], []
-        for smiles in samples:
-            (alone if rng.random() < GA_MUTATE_SHARE else crossed).append(smiles)
-        alone = alone[: int(n * GA_MUTATE_SHARE + 1)]
-        made = [(mutate(m, rng), m) for m in alone]
-        partners = list(crossed)
-        rng.shuffle(partners)
-        made += [
-            (reproduce(a, b, GA_CROSSOVER_MUTATION, rng), f"{a} {b}")
-            for a, b in zip(crossed[: n - len(made)], partners, strict=False)
-        ]
-    finally:
-        # mol-ga silences RDKit's logging at each call: back to molvae's choice
-        # (MOLVAE_RDKIT_LOG), also when it raises.
-        chem.set_rdkit_logging(None)
-    lineage: dict[str, str] = {}
-    for child, parent_smiles in made:
-        if child is not None:
-            lineage.setdefault(child, parent_smiles)  # the first pair that made it
-    children = sorted(lineage)
-    canonical = chem.canonicalize(children, n_jobs=1)
-    return pd.DataFrame({
-        "smiles": children, "canonical": canonical, "valid": [c is not None for c in canonical],
-        "canonical_form": True,  # not written by the model: canonical_only does not apply
-        "parents": [lineage[c] for c in children],
-    })
 
 
 def _choose(

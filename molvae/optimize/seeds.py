@@ -15,10 +15,15 @@ from molvae import chem
 from molvae.errors import MolvaeError
 from molvae.generation.refine import refine_latents
 from molvae.optimize.goals import Goal, as_goals
+from molvae.optimize.moves import SOURCE_GA, SOURCE_SPLICE, graph_ga_children, splice_plan
 from molvae.optimize.scoring import Objective, score_molecules
 from molvae.optimize.search import decode_points, trajectories
 from molvae.runtime import map_chunks
-from molvae.settings import OptimizeSettings, SearchSettings
+from molvae.settings import DecodeSettings, OptimizeSettings, SearchSettings
+
+# Where a candidate came from (column ``source``): the gradient search, or a polish round's
+# splice (SOURCE_SPLICE) or graph-GA child (SOURCE_GA).
+SOURCE_LATENT = "latent-search"
 
 
 @dataclass
@@ -27,8 +32,9 @@ class SeedSearch:
 
     ``seeds`` has one row per seed (``seed``, ``status``, ``encoded_as``, ``seed_value``);
     ``candidates`` one row per distinct decoded molecule per seed (``seed_index``, ``smiles``,
-    ``value``, ``similarity``). :meth:`best` picks the result for a similarity bound, so a
-    benchmark at several bounds pays for the search once.
+    ``value``, ``similarity``, ``source``: the search or a polish round). :meth:`best` picks
+    the result for a similarity bound, so a benchmark at several bounds pays for the search
+    once.
     """
 
     goal: Goal
@@ -52,7 +58,10 @@ class SeedSearch:
         out["improvement"] = 0.0
         out["similarity"] = np.nan
         out["success"] = False
+        out["source"] = None
         cand = self.candidates
+        if "source" not in cand:
+            cand = cand.assign(source=SOURCE_LATENT)
         out["candidates"] = np.bincount(cand["seed_index"], minlength=len(out)).astype(int)
         gain, ok = _improving(self.goal, cand["value"].to_numpy(),
                               out["seed_value"].to_numpy()[cand["seed_index"]],
@@ -68,6 +77,7 @@ class SeedSearch:
             out.loc[idx, "best_value"] = top["value"].to_numpy()
             out.loc[idx, "improvement"] = top["gain"].to_numpy()
             out.loc[idx, "similarity"] = top["similarity"].to_numpy()
+            out.loc[idx, "source"] = top["source"].to_numpy()
             out.loc[idx, "success"] = True
         return out
 
@@ -326,6 +336,138 @@ def rescue_seeds(
     return search
 
 
+# The share of polish splices whose prefix is a random writing of the parent (any part of it
+# kept, not only its canonical string's start).
+POLISH_RANDOM_WRITING = 0.5
+
+
+def _ga_chunk(items: Sequence[tuple[dict[str, float], list[str], int, int]]) -> list[list[str]]:
+    """Graph-GA children (canonical SMILES) for each (scores, parents, n, seed) item."""
+    out = []
+    for data, parents, n, seed in items:
+        children = graph_ga_children(data, parents, n, torch.Generator().manual_seed(seed))
+        out.append([c for c in children["canonical"] if isinstance(c, str)])
+    return out
+
+
+def polish_seeds(
+    vae,
+    seeds: Sequence[str],
+    search: SeedSearch,
+    min_similarity: float,
+    settings: SearchSettings | None = None,
+) -> SeedSearch:
+    """Local rounds of edits of each seed's best molecules within the similarity bound.
+
+    For ``settings.polish_rounds`` rounds, each seed's parents are its ``polish_parents`` best
+    candidates at ``similarity >= min_similarity`` and the seed itself; from them it gets
+    ``polish_children`` new molecules, a ``polish_ga_share`` of them graph-GA children
+    (:func:`~molvae.optimize.moves.graph_ga_children`, source ``graph-ga``) and the rest
+    splices written by the decoder (:func:`~molvae.optimize.moves.splice_plan`, parent B's
+    point drawn with standard deviation ``polish_radius``, source ``vae-splice``). Every new
+    molecule is scored with RDKit and joins the candidates, so the next round edits the best
+    so far. The gradient search moves a seed only as far as the latent predictor sees; these
+    edits keep most of the best molecule and change a part, which is what a similarity bound
+    rewards. ``seeds`` are the inputs of ``search``, in order.
+    """
+    s = settings or OptimizeSettings()
+    if s.polish_rounds <= 0 or s.polish_children <= 0:
+        return search
+    goal = search.goal
+    sign = -1.0 if goal.mode == "min" else 1.0
+    table = search.seeds
+    rows = np.flatnonzero((table["status"] == "ok").to_numpy())
+    canon = {int(i): chem.canonical_smiles(seeds[i]) for i in rows}
+    encoded = {int(i): (chem.canonical_smiles(table.at[i, "encoded_as"])
+                        if table.at[i, "encoded_as"] else canon[int(i)]) for i in rows}
+    sites = {int(i): chem.seed_sites(seeds[i]) if s.seed_sites else () for i in rows}
+    n_ga = int(round(s.polish_children * s.polish_ga_share))
+    n_splice = s.polish_children - n_ga
+    candidates = search.candidates
+    if "source" not in candidates:
+        candidates = candidates.assign(source=SOURCE_LATENT)
+    gen = torch.Generator().manual_seed(7727 + (s.seed if s.seed is not None else 0))
+    ids: dict[str, np.ndarray] = {}
+    mus: dict[str, np.ndarray] = {}
+    tried: set[str] = set()  # molecules whose tokens and encoding were looked up
+    for _ in range(s.polish_rounds):
+        good = candidates[(candidates["similarity"] >= min_similarity)
+                          & np.isfinite(candidates["value"].to_numpy(dtype=float))]
+        good = good.assign(rank=sign * good["value"]).sort_values(
+            ["seed_index", "rank"], ascending=[True, False])
+        top = good.groupby("seed_index", sort=False).head(s.polish_parents)
+        by_seed = {int(i): dict(zip(g["smiles"], g["rank"], strict=True))
+                   for i, g in top.groupby("seed_index")}
+        pools: dict[int, dict[str, float]] = {}
+        for i in rows:
+            pool = by_seed.get(int(i), {})
+            seed_value = float(table.at[i, "seed_value"])
+            if canon[int(i)] and np.isfinite(seed_value):
+                pool = {**pool, canon[int(i)]: sign * seed_value}
+            if pool:
+                pools[int(i)] = dict(sorted(pool.items(), key=lambda kv: -kv[1]))
+        made: list[tuple[int, str, str]] = []
+        if n_splice > 0:
+            new = sorted({m for pool in pools.values() for m in pool} - tried)
+            tried.update(new)
+            if new:
+                ids.update(vae.token_ids(new))
+                prep = vae.prepare(new, flatten=True)
+                if len(prep.dataset):
+                    mu = vae.encode_dataset(prep.dataset)[0].numpy()
+                    mus.update({new[r]: m for r, m in zip(prep.dataset.rows.tolist(), mu,
+                                                          strict=True)})
+            prefixes, keep, points, owners = [], [], [], []
+            for i, pool in pools.items():
+                names = [m for m in pool if m in ids and m in mus]
+                if not names:
+                    continue
+                block = torch.from_numpy(np.stack([mus[m] for m in names])).float()
+                p, k, z, _ = splice_plan(vae, names, ids, block, n_splice, s.polish_radius,
+                                         POLISH_RANDOM_WRITING, gen)
+                prefixes += p
+                keep += k
+                points.append(z)
+                owners += [i] * len(p)
+            if points:
+                seed = int(torch.randint(2**62, (1,), generator=gen))
+                dec = vae.decode(torch.cat(points), DecodeSettings(strategy="sample"),
+                                 seed=seed, prefix=vae.token_prefixes(prefixes, keep))
+                made += [(i, c, SOURCE_SPLICE) for i, c in zip(owners, dec["canonical"],
+                                                                 strict=True)
+                         if isinstance(c, str)]
+        if n_ga > 0:
+            items = [(pool, list(pool), n_ga, int(torch.randint(2**62, (1,), generator=gen)))
+                     for pool in pools.values()]
+            children = map_chunks(_ga_chunk, items, chunk_size=50, min_parallel=100)
+            made += [(i, c, SOURCE_GA) for i, kids in zip(pools, children, strict=True)
+                     for c in kids]
+        known = set(zip(candidates["seed_index"].tolist(), candidates["smiles"].tolist(),
+                            strict=True))
+        source: dict[tuple[int, str], str] = {}
+        for src in (SOURCE_SPLICE, SOURCE_GA):
+            mine = list(dict.fromkeys((i, c) for i, c, m in made if m == src and c != canon[i]
+                                      and c != encoded[i]))
+            # Each with its seed's charges and nitro groups too (a MOSES model's candidates).
+            for pair in _with_seed_sites(mine, sites, canon, encoded):
+                if pair not in known:
+                    source.setdefault(pair, src)
+        pairs = list(source)
+        if not pairs:
+            continue
+        scored = score_molecules([c for _, c in pairs], [goal.name],
+                                 [canon[j] for j, _ in pairs], min_similarity=min_similarity)
+        found = pd.DataFrame({
+            "seed_index": [j for j, _ in pairs],
+            "smiles": [c for _, c in pairs],
+            "value": scored[goal.name].to_numpy(dtype=float),
+            "similarity": scored["similarity"].to_numpy(dtype=float),
+            "source": [source[p] for p in pairs],
+        })
+        candidates = pd.concat([candidates, found], ignore_index=True)
+    return SeedSearch(goal, table, candidates, scored_from=search.scored_from)
+
+
 def optimize_seeds(
     vae,
     seeds: Sequence[str],
@@ -341,7 +483,8 @@ def optimize_seeds(
     this is what ``molvae optimize`` does. ``goal`` is a ``Goal`` or a spec such as ``"plogP"``.
 
     See :func:`search_seeds` for the search, :func:`rescue_seeds` for the second chance given
-    to seeds that found nothing, and :meth:`SeedSearch.best` for the columns.
+    to seeds that found nothing, :func:`polish_seeds` for the rounds of edits of the best
+    molecules, and :meth:`SeedSearch.best` for the columns.
     """
     settings = settings or OptimizeSettings()
     goal = as_goals(goal, vae.model.config.all_properties)[0]
@@ -349,4 +492,5 @@ def optimize_seeds(
     seeds = list(seeds)
     search = search_seeds(vae, seeds, goal, settings, batch_seeds, on_batch, min_similarity)
     search = rescue_seeds(vae, seeds, search, min_similarity, settings, batch_seeds)
+    search = polish_seeds(vae, seeds, search, min_similarity, settings)
     return search.best(min_similarity)

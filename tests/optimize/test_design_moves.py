@@ -305,13 +305,14 @@ def test_graph_ga_children_are_valid_new_molecules_made_from_the_parents(vae, tm
     """ga_share adds graph-GA edits of the best molecules to the pool: valid molecules,
     reproducible from the generator, recorded as graph-ga with their parents and not counted as
     VAE proposals; a run with them keeps the budget."""
-    from molvae.optimize.design import SOURCE_GA, VAE_SOURCES, _graph_ga_children
+    from molvae.optimize.design import SOURCE_GA, VAE_SOURCES
+    from molvae.optimize.moves import graph_ga_children
 
     parents = ["CCOc1ccc(C(=O)Nc2ccccc2)cc1", "Cc1ccc(S(=O)(=O)N2CCCC2)cc1",
                "O=C(O)c1ccccc1O", "CN1CCN(c2ccc(F)cc2)CC1"]
     data = {chem.canonical_smiles(m): float(i) for i, m in enumerate(parents)}
-    one = _graph_ga_children(data, list(data), 60, torch.Generator().manual_seed(4))
-    two = _graph_ga_children(data, list(data), 60, torch.Generator().manual_seed(4))
+    one = graph_ga_children(data, list(data), 60, torch.Generator().manual_seed(4))
+    two = graph_ga_children(data, list(data), 60, torch.Generator().manual_seed(4))
     assert one.equals(two) and 20 < len(one) <= 60
     assert one["valid"].all() and len(set(one["canonical"]) - set(data)) > 10
     assert SOURCE_GA not in VAE_SOURCES

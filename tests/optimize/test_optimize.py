@@ -13,7 +13,7 @@ from molvae.optimize.goals import Goal, parse_goal
 from molvae.optimize.scoring import score_molecules
 from molvae.optimize.search import generate
 from molvae.optimize.seeds import SeedSearch, optimize_seeds, rescue_seeds, search_seeds
-from molvae.settings import SearchSettings
+from molvae.settings import OptimizeSettings, SearchSettings
 
 FAST = dict(starts=32, steps=12, decode_every=3, max_rounds=2, seed=0)
 
@@ -300,3 +300,49 @@ def test_generate_canonical_only_keeps_canonical_writings(tiny_vae):
     # never written in canonical form.
     assert set(res.table["smiles"]) < set(every.table["smiles"])
     assert len(every.table) - len(res.table) == off
+
+
+def test_polish_rounds_add_scored_edits_of_the_best_molecules(tiny_vae):
+    from molvae.optimize.moves import SOURCE_GA, SOURCE_SPLICE
+    from molvae.optimize.seeds import SOURCE_LATENT, polish_seeds
+
+    seeds = ["CCOc1ccccc1", "not a smiles", "CC(=O)Nc1ccc(O)cc1"]
+    settings = OptimizeSettings(steps=4, starts=4, extra_samples=1, decode_every=2, seed=0,
+                                rescue_rounds=0, polish_rounds=2, polish_children=12)
+    goal = Goal("logP", "max")
+    search = search_seeds(tiny_vae, seeds, goal, settings, min_similarity=0.3)
+    polished = polish_seeds(tiny_vae, seeds, search, 0.3, settings)
+    old, cand = search.candidates, polished.candidates
+    pd.testing.assert_frame_equal(cand.iloc[: len(old)].drop(columns="source"), old)
+    new = cand.iloc[len(old):]
+    assert (cand.iloc[: len(old)]["source"] == SOURCE_LATENT).all()
+    assert set(new["source"]) == {SOURCE_SPLICE, SOURCE_GA}
+    assert not new.duplicated(["seed_index", "smiles"]).any()
+    assert set(new["seed_index"]) <= {0, 2}  # the invalid seed has nothing to edit
+    for row in new.sample(min(len(new), 25), random_state=0).itertuples():
+        seed = seeds[row.seed_index]
+        assert row.smiles != chem.canonical_smiles(seed)
+        assert row.similarity == pytest.approx(chem.similarity_to(seed, [row.smiles])[0])
+        if row.similarity >= 0.3:
+            assert row.value == pytest.approx(chem.logp(chem.parse_smiles(row.smiles)))
+    # Candidates only grow, so no seed's best gets worse; the same seed gives the same edits.
+    before, after = search.best(0.3), polished.best(0.3)
+    assert (after["improvement"] >= before["improvement"]).all()
+    again = polish_seeds(tiny_vae, seeds, search, 0.3, settings).candidates
+    pd.testing.assert_frame_equal(again, cand)
+
+
+@pytest.mark.parametrize(("share", "sources"), [(0.0, {"vae-splice"}), (1.0, {"graph-ga"})])
+def test_polish_ga_share_chooses_the_kind_of_edit(tiny_vae, share, sources):
+    from molvae.optimize.seeds import polish_seeds
+
+    seeds = ["CCOc1ccccc1"]
+    settings = OptimizeSettings(steps=4, starts=4, extra_samples=1, decode_every=2, seed=0,
+                                rescue_rounds=0, polish_rounds=1, polish_children=10,
+                                polish_ga_share=share)
+    search = search_seeds(tiny_vae, seeds, Goal("logP", "max"), settings)
+    new = polish_seeds(tiny_vae, seeds, search, 0.0, settings).candidates.iloc[
+        len(search.candidates):]
+    assert len(new) > 0 and set(new["source"]) == sources
+    none = polish_seeds(tiny_vae, seeds, search, 0.0, replace(settings, polish_rounds=0))
+    assert none is search
