@@ -19,6 +19,9 @@ from ._common import (
 from ._config import config_option
 
 OPTIMIZE = OptimizeSettings()
+# How the summary line names the ``source`` of each seed's best molecule.
+SOURCE_NAMES = {"latent-search": "the latent search", "vae-splice": "decoder splices",
+                "graph-ga": "graph-GA edits"}
 
 
 def optimize(
@@ -95,10 +98,13 @@ def optimize(
     write_table(result, out)
     ok = result["status"] == "ok"
     imp = result.loc[ok, "improvement"]
+    found = result.loc[result["success"].astype(bool), "source"].value_counts()
+    origin = ", ".join(f"{int(n):,} {SOURCE_NAMES.get(str(k), str(k))}" for k, n in found.items())
     console.print(
         f"{int(ok.sum()):,} seeds optimized ({int((~ok).sum()):,} not usable): improvement "
         f"{imp.mean():.2f} ± {imp.std(ddof=0):.2f}, success {result.loc[ok, 'success'].mean():.1%}, "
-        f"mean similarity {result.loc[result['success'], 'similarity'].mean():.2f}; written to {out}",
+        f"mean similarity {result.loc[result['success'], 'similarity'].mean():.2f}"
+        + (f"; best molecules from {origin}" if origin else "") + f"; written to {out}",
         highlight=False,
     )
 

@@ -53,6 +53,26 @@ def test_optimize_one_row_per_seed(tiny_run, tmp_path):
     frame = pd.read_csv(out)
     assert frame["row"].tolist() == [1, 2, 3, 4]
     assert frame["status"].tolist()[:3] == ["ok", "invalid SMILES", "empty"]
+    # The summary says which kind of move found each best molecule, as the column does.
+    found = frame.loc[frame["success"].astype(bool), "source"].value_counts()
+    text = " ".join(res.stdout.split())  # rich wraps lines
+    names = {"latent-search": "the latent search", "vae-splice": "decoder splices",
+             "graph-ga": "graph-GA edits"}
+    assert len(found) > 0
+    for source, n in found.items():
+        assert f"{n} {names[source]}" in text
+
+
+def test_optimize_polish_rounds_zero_keeps_the_search_alone(tiny_run, tmp_path):
+    seeds = tmp_path / "seeds.smi"
+    seeds.write_text("CCOc1ccccc1\nCC(=O)Nc1ccc(O)cc1\n")
+    out = tmp_path / "opt.csv"
+    res = molvae("optimize", str(seeds), "--model", str(tiny_run), "--target", "logP",
+                 "--min-similarity", "0.2", "--steps", "4", "--starts", "4",
+                 "--polish-rounds", "0", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    frame = pd.read_csv(out)
+    assert set(frame["source"].dropna()) <= {"latent-search"}
 
 
 def test_optimize_seed_forms_can_be_turned_off(tiny_run, tmp_path):
