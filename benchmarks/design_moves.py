@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pmo  # noqa: E402  (the benchmark's oracles)
 
 from molvae import MolVAE  # noqa: E402
-from molvae.optimize.design import _Latents, _propose, _replay_region  # noqa: E402
+from molvae.optimize.design import _propose, _replay_region  # noqa: E402
+from molvae.optimize.moves import Latents  # noqa: E402
 from molvae.runtime import cpu_model  # noqa: E402
 from molvae.settings import DesignSettings  # noqa: E402
 
@@ -75,7 +76,7 @@ def main() -> None:
           f"per row, no prior draws.\n")
     print("| move | new molecules | beat the 10th best | beat the best | best new | mean new |")
     print("|---|---|---|---|---|---|")
-    latents = _Latents(vae)
+    latents = Latents(vae)
     for label, fields in MOVES:
         for canonical_only in (True, False):
             s = DesignSettings(pool_size=args.pool_size, canonical_only=canonical_only,

@@ -19,9 +19,6 @@ from ._common import (
 from ._config import config_option
 
 OPTIMIZE = OptimizeSettings()
-# How the summary line names the ``source`` of each seed's best molecule.
-SOURCE_NAMES = {"latent-search": "the latent search", "vae-splice": "decoder splices",
-                "graph-ga": "graph-GA edits"}
 
 
 def optimize(
@@ -76,7 +73,8 @@ def optimize(
     """Improve each seed molecule's property under a similarity constraint (one row per seed)."""
     from molvae.data.tables import read_molecules
     from molvae.optimize.goals import parse_goal
-    from molvae.optimize.seeds import optimize_seeds
+    from molvae.optimize.moves import SOURCE_GA, SOURCE_SPLICE
+    from molvae.optimize.seeds import SOURCE_LATENT, optimize_seeds
 
     vae = load_model(model, device)
     goal = parse_goal(target, vae.model.config.all_properties)
@@ -98,8 +96,11 @@ def optimize(
     write_table(result, out)
     ok = result["status"] == "ok"
     imp = result.loc[ok, "improvement"]
+    # How the summary line names the ``source`` of each seed's best molecule.
+    names = {SOURCE_LATENT: "the latent search", SOURCE_SPLICE: "decoder splices",
+             SOURCE_GA: "graph-GA edits"}
     found = result.loc[result["success"].astype(bool), "source"].value_counts()
-    origin = ", ".join(f"{int(n):,} {SOURCE_NAMES.get(str(k), str(k))}" for k, n in found.items())
+    origin = ", ".join(f"{int(n):,} {names.get(str(k), str(k))}" for k, n in found.items())
     console.print(
         f"{int(ok.sum()):,} seeds optimized ({int((~ok).sum()):,} not usable): improvement "
         f"{imp.mean():.2f} ± {imp.std(ddof=0):.2f}, success {result.loc[ok, 'success'].mean():.1%}, "

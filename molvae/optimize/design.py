@@ -47,7 +47,13 @@ import torch
 
 from molvae import chem
 from molvae.errors import MolvaeError
-from molvae.optimize.moves import SOURCE_GA, SOURCE_SPLICE, graph_ga_children, splice_plan
+from molvae.optimize.moves import (
+    SOURCE_GA,
+    SOURCE_SPLICE,
+    Latents,
+    graph_ga_children,
+    splice_plan,
+)
 from molvae.optimize.oracles import Oracle, OracleError, call_oracle
 from molvae.optimize.scoring import score_molecules
 from molvae.optimize.search import _check_constraints
@@ -326,46 +332,6 @@ def _replay_region(calls: list[dict], prior: dict[str, float], s: DesignSettings
     return region
 
 
-def _cached(
-    cache: dict[str, np.ndarray | None],
-    smiles: Sequence[str],
-    compute: Callable[[list[str]], dict[str, np.ndarray]],
-) -> dict[str, np.ndarray]:
-    """``compute`` for the molecules ``cache`` lacks (None where it gives nothing), then the
-    cached values of ``smiles`` that are not None."""
-    todo = [s for s in smiles if s not in cache]
-    if todo:
-        found = compute(todo)
-        for s in todo:
-            cache[s] = found.get(s)
-    return {s: cache[s] for s in smiles if cache.get(s) is not None}
-
-
-class _Latents:
-    """Encodings (mu) of scored molecules, computed once each; None for those that cannot be.
-    Also their token ids (:meth:`tokens`), the prefixes of splices."""
-
-    def __init__(self, vae: MolVAE):
-        self.vae = vae
-        self.cache: dict[str, np.ndarray | None] = {}
-        self.token_cache: dict[str, np.ndarray | None] = {}
-
-    def tokens(self, smiles: Sequence[str]) -> dict[str, np.ndarray]:
-        return _cached(self.token_cache, smiles, self.vae.token_ids)
-
-    def get(self, smiles: Sequence[str]) -> dict[str, np.ndarray]:
-        return _cached(self.cache, smiles, self._encode)
-
-    def _encode(self, smiles: list[str]) -> dict[str, np.ndarray]:
-        prep = self.vae.prepare(smiles, flatten=True)
-        # One molecule per batch: a batch's composition changes its members' encodings in
-        # the last digits (more under bf16), and which molecules are new in a round differs
-        # between a run and its resumed copy, which must propose the same points.
-        mu = (self.vae.encode_dataset(prep.dataset, batch_size=1)[0].numpy()
-              if len(prep.dataset) else [])
-        return {smiles[r]: m for r, m in zip(prep.dataset.rows.tolist(), mu, strict=True)}
-
-
 def _round_seed(seed: int, round_: int) -> int:
     return int(np.random.SeedSequence([seed, round_]).generate_state(1)[0])
 
@@ -465,7 +431,7 @@ def _propose(
     s: DesignSettings,
     data: dict[str, float],
     known: set[str],
-    latents: _Latents,
+    latents: Latents,
     region: _Region,
     anchors: list[str],
     seed: int,
@@ -564,7 +530,7 @@ def _blend_children(
 def _splices(
     vae: MolVAE,
     centres: dict[str, np.ndarray],
-    latents: _Latents,
+    latents: Latents,
     n: int,
     region: _Region,
     s: DesignSettings,
@@ -728,7 +694,7 @@ def design(
                           if int(r["round"]) < past and r["status"] == "ok"}
                 before = {**prior, **before}
                 _fine_tune(vae, before, s, _round_seed(seed, past))
-    latents = _Latents(vae)
+    latents = Latents(vae)
     region = _replay_region(log.rows, prior, s)
     anchors = [s.similar_to] if s.similar_to else []
     anchors = [chem.canonical_smiles(a) for a in anchors]
@@ -741,7 +707,7 @@ def design(
         data.update({m: v for m, v in scored.items() if not math.isnan(v)})
         known = set(scored) | set(prior)
         if _tune_rounds(round_, s) and _fine_tune(vae, data, s, round_seed):
-            latents = _Latents(vae)  # the encoder changed: encode the centres again
+            latents = Latents(vae)  # the encoder changed: encode the centres again
         pool = _propose(vae, s, data, known, latents, region, anchors, round_seed, rejected)
         if pool.empty:
             # No trace in the record but a missing round number, which a resumed run replays

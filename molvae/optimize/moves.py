@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,6 +31,50 @@ GA_CROSSOVER_MUTATION = 1e-2
 # Where a molecule came from, as the calls of ``design`` and the candidates of ``optimize`` say.
 SOURCE_SPLICE = "vae-splice"
 SOURCE_GA = "graph-ga"  # not the VAE's proposal
+
+
+def _cached(
+    cache: dict[str, np.ndarray | None],
+    smiles: Sequence[str],
+    compute: Callable[[list[str]], dict[str, np.ndarray]],
+) -> dict[str, np.ndarray]:
+    """``compute`` for the molecules ``cache`` lacks (None where it gives nothing), then the
+    cached values of ``smiles`` that are not None."""
+    todo = [s for s in smiles if s not in cache]
+    if todo:
+        found = compute(todo)
+        for s in todo:
+            cache[s] = found.get(s)
+    return {s: cache[s] for s in smiles if cache.get(s) is not None}
+
+
+class Latents:
+    """Encodings (mu) of parent molecules, computed once each; None for those that cannot be.
+    Also their token ids (:meth:`tokens`), the prefixes of splices.
+
+    ``batch_size`` 1 (the default) encodes each molecule alone: a batch's composition changes
+    its members' encodings in the last digits (more under bf16), and which molecules are new
+    in a round of ``design`` differs between a run and its resumed copy, which must propose
+    the same points. Without resuming (``optimize``'s polish) larger batches are faster.
+    """
+
+    def __init__(self, vae: MolVAE, batch_size: int = 1):
+        self.vae = vae
+        self.batch_size = batch_size
+        self.cache: dict[str, np.ndarray | None] = {}
+        self.token_cache: dict[str, np.ndarray | None] = {}
+
+    def tokens(self, smiles: Sequence[str]) -> dict[str, np.ndarray]:
+        return _cached(self.token_cache, smiles, self.vae.token_ids)
+
+    def get(self, smiles: Sequence[str]) -> dict[str, np.ndarray]:
+        return _cached(self.cache, smiles, self._encode)
+
+    def _encode(self, smiles: list[str]) -> dict[str, np.ndarray]:
+        prep = self.vae.prepare(smiles, flatten=True)
+        mu = (self.vae.encode_dataset(prep.dataset, batch_size=self.batch_size)[0].numpy()
+              if len(prep.dataset) else [])
+        return {smiles[r]: m for r, m in zip(prep.dataset.rows.tolist(), mu, strict=True)}
 
 
 def splice_plan(

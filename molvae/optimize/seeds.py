@@ -15,7 +15,13 @@ from molvae import chem
 from molvae.errors import MolvaeError
 from molvae.generation.refine import refine_latents
 from molvae.optimize.goals import Goal, as_goals
-from molvae.optimize.moves import SOURCE_GA, SOURCE_SPLICE, graph_ga_children, splice_plan
+from molvae.optimize.moves import (
+    SOURCE_GA,
+    SOURCE_SPLICE,
+    Latents,
+    graph_ga_children,
+    splice_plan,
+)
 from molvae.optimize.scoring import Objective, score_molecules
 from molvae.optimize.search import decode_points, trajectories
 from molvae.runtime import map_chunks
@@ -339,6 +345,8 @@ def rescue_seeds(
 # The share of polish splices whose prefix is a random writing of the parent (any part of it
 # kept, not only its canonical string's start).
 POLISH_RANDOM_WRITING = 0.5
+# Parents encoded per batch (a polish is not resumed, so batches need not be of one).
+POLISH_ENCODE_BATCH = 1024
 
 
 def _ga_chunk(items: Sequence[tuple[dict[str, float], list[str], int, int]]) -> list[list[str]]:
@@ -387,9 +395,7 @@ def polish_seeds(
     if "source" not in candidates:
         candidates = candidates.assign(source=SOURCE_LATENT)
     gen = torch.Generator().manual_seed(7727 + (s.seed if s.seed is not None else 0))
-    ids: dict[str, np.ndarray] = {}
-    mus: dict[str, np.ndarray] = {}
-    tried: set[str] = set()  # molecules whose tokens and encoding were looked up
+    latents = Latents(vae, batch_size=POLISH_ENCODE_BATCH)
     for _ in range(s.polish_rounds):
         good = candidates[(candidates["similarity"] >= min_similarity)
                           & np.isfinite(candidates["value"].to_numpy(dtype=float))]
@@ -408,15 +414,8 @@ def polish_seeds(
                 pools[int(i)] = dict(sorted(pool.items(), key=lambda kv: -kv[1]))
         made: list[tuple[int, str, str]] = []
         if n_splice > 0:
-            new = sorted({m for pool in pools.values() for m in pool} - tried)
-            tried.update(new)
-            if new:
-                ids.update(vae.token_ids(new))
-                prep = vae.prepare(new, flatten=True)
-                if len(prep.dataset):
-                    mu = vae.encode_dataset(prep.dataset)[0].numpy()
-                    mus.update({new[r]: m for r, m in zip(prep.dataset.rows.tolist(), mu,
-                                                          strict=True)})
+            parents = sorted({m for pool in pools.values() for m in pool})
+            ids, mus = latents.tokens(parents), latents.get(parents)
             prefixes, keep, points, owners = [], [], [], []
             for i, pool in pools.items():
                 names = [m for m in pool if m in ids and m in mus]

@@ -144,7 +144,8 @@ def test_sampled_decoding_keeps_a_small_trust_region_productive_and_runs_reprodu
     """Around a few good molecules at the smallest radius, greedy decoding writes them back
     and little else; sampling at a temperature writes molecules not scored yet. A run that
     decodes by sampling is as reproducible as a greedy one."""
-    from molvae.optimize.design import _Latents, _propose
+    from molvae.optimize.design import _propose
+    from molvae.optimize.moves import Latents
 
     start = ["CCOc1ccc(C(=O)Nc2ccccc2)cc1", "Cc1ccc(S(=O)(=O)N2CCCC2)cc1", "O=C(O)c1ccccc1O"]
     data = {chem.canonical_smiles(s): 1.0 for s in start}
@@ -154,7 +155,7 @@ def test_sampled_decoding_keeps_a_small_trust_region_productive_and_runs_reprodu
         s = DesignSettings(pool_size=300, centers=3, prior_share=0.0, splice_share=0.0,
                            ga_share=0.0, canonical_only=True,
                            decode_temperature=temperature)  # fmt: skip
-        pool = _propose(vae, s, data, known, _Latents(vae), _Region(radius=0.05), [], 7, {})
+        pool = _propose(vae, s, data, known, Latents(vae), _Region(radius=0.05), [], 7, {})
         found[temperature] = len(pool)
     assert found[1.0] > 3 * max(found[0.0], 1)
 
@@ -178,11 +179,12 @@ def test_splices_start_with_a_good_molecules_tokens_and_are_recorded_as_vae_prop
     string starts like one of the centres; with canonical_only off, valid molecules the model
     wrote in another form join the pool too. A run with splices keeps the budget, records
     them as a VAE source and is reproducible."""
-    from molvae.optimize.design import SOURCE_GA, SOURCE_SPLICE, VAE_SOURCES, _Latents, _splices
+    from molvae.optimize.design import SOURCE_GA, SOURCE_SPLICE, VAE_SOURCES, _splices
+    from molvae.optimize.moves import Latents
 
     start = ["CCOc1ccc(C(=O)Nc2ccccc2)cc1", "Cc1ccc(S(=O)(=O)N2CCCC2)cc1", "O=C(O)c1ccccc1O"]
     start = [chem.canonical_smiles(s) for s in start]
-    latents = _Latents(vae)
+    latents = Latents(vae)
     centres = latents.get(start)
     ids = vae.token_ids(start)
     seen = {}
@@ -224,7 +226,8 @@ def test_splices_start_with_a_good_molecules_tokens_and_are_recorded_as_vae_prop
 
 def test_splice_parents_reach_beyond_the_trust_region_centres(vae):
     """With one centre and splice_parents=3, splices start like any of the three best."""
-    from molvae.optimize.design import _Latents, _propose
+    from molvae.optimize.design import _propose
+    from molvae.optimize.moves import Latents
 
     start = ["CCOc1ccc(C(=O)Nc2ccccc2)cc1", "Cc1ccc(S(=O)(=O)N2CCCC2)cc1", "O=C(O)c1ccccc1O"]
     data = {chem.canonical_smiles(m): 3.0 - i for i, m in enumerate(start)}
@@ -245,7 +248,7 @@ def test_splice_parents_reach_beyond_the_trust_region_centres(vae):
         seen.clear()
         s = DesignSettings(pool_size=300, centers=1, prior_share=0.0, splice_share=1.0,
                            ga_share=0.0, splice_parents=parents)
-        _propose(Spy(), s, data, set(data), _Latents(vae), _Region(radius=0.1), [], 1, {})
+        _propose(Spy(), s, data, set(data), Latents(vae), _Region(radius=0.1), [], 1, {})
         rows = [[t for t in row if t != 0] for row in seen[0].tolist()]
         # The parents each prefix can come from (its tokens start that parent's string).
         used[parents] = [{m for m in data if list(ids[m][: len(r)]) == r} for r in rows]
@@ -268,7 +271,8 @@ def test_splice_settings_are_checked():
 def test_random_writings_spell_the_same_molecule_from_other_starts(vae):
     """Random writings are other strings of the same molecule, so splices after them keep
     other parts of it; with splice_random_writing=1 the prefixes are not all canonical ones."""
-    from molvae.optimize.design import _Latents, _splices
+    from molvae.optimize.design import _splices
+    from molvae.optimize.moves import Latents
 
     smiles = chem.canonical_smiles("CCOc1ccc(C(=O)Nc2ccccc2)cc1")
     writings = vae.random_writing_ids(smiles, 20, seed=4)
@@ -278,7 +282,7 @@ def test_random_writings_spell_the_same_molecule_from_other_starts(vae):
     assert {chem.canonical_smiles(tokenizer.to_smiles(t)) for t in texts} == {smiles}
     assert len({tuple(w[:3]) for w in writings}) > 3  # they start at different atoms
     assert vae.random_writing_ids(smiles, 20, seed=4)[0].tolist() == writings[0].tolist()
-    latents = _Latents(vae)
+    latents = Latents(vae)
     canonical = vae.token_ids([smiles])[smiles].tolist()
     seen: list = []
 
