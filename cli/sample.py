@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from molvae.data.writing import write_table
+from molvae.errors import MolvaeError
 from molvae.settings import SampleSettings
 
 from ._bounds import MAX_DECODE_BATCH, MAX_SAMPLES, MAX_VOCABULARY, SEED, TEMPERATURE, whole
@@ -58,6 +59,12 @@ def sample(
         "comma-separate for several, e.g. logP=2.5,MW=400); the output gets requested_NAME "
         "and RDKit's NAME columns.",
     ),
+    tolerance: list[str] | None = typer.Option(
+        None,
+        "--tolerance",
+        help="With --condition: keep only molecules whose RDKit value is within this distance "
+        "of the request, NAME=VALUE (e.g. logP=0.3,MW=15), drawing until -n are kept.",
+    ),
     seed: int | None = typer.Option(None, "--seed", **SEED, help="Random seed (reproducible on CPU)."),
     batch_size: int = typer.Option(SAMPLE.batch_size, "--batch-size", **whole(1, MAX_DECODE_BATCH), help="Draws decoded per batch."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
@@ -68,6 +75,9 @@ def sample(
 
     check_choice(strategy, ("sample", "greedy"), "--strategy")
     requested = parse_conditions(condition)
+    tolerances = parse_conditions(tolerance, option="--tolerance", example="logP=0.3")
+    if tolerances and not requested:
+        raise MolvaeError("--tolerance applies to requested values: give them with --condition")
     vae = load_model(model, device)
     if requested:
         _check_conditions(vae, requested)
@@ -88,20 +98,20 @@ def sample(
             canonical_only=canonical_only,
             critic=critic,
             conditions=requested or None,
+            tolerance=tolerances or None,
         )
     write_table(frame, out)
     valid = int(frame["valid"].sum())
     n_unique = frame.loc[frame["valid"], "canonical"].nunique()
     drawn = int(frame.attrs.get("drawn", len(frame)))
-    why = (
-        "not in their molecule's canonical form or turned down by the critic"
-        if frame.attrs.get("critic")
-        else "not in their molecule's canonical form"
-    )
+    reasons = (["not in their molecule's canonical form"] if canonical_only else []) + (
+        ["turned down by the critic"] if frame.attrs.get("critic") else []
+    ) + ([("" if canonical_only else "invalid or ") + "outside the tolerance"] if tolerances else [])
+    why = " or ".join([", ".join(reasons[:-1]), reasons[-1]] if len(reasons) > 1 else reasons)
     kept = (
         f"{len(frame):,} kept of {drawn:,} drawn ({len(frame) / max(drawn, 1):.1%}; the rest "
         f"were {why}), "
-        if canonical_only
+        if reasons
         else f"{len(frame):,} decoded, "
     )
     console.print(
@@ -111,18 +121,20 @@ def sample(
     )
     if len(frame) < n:
         what = "unique molecules" if unique else "molecules in canonical form"
+        if tolerances:
+            what = f"{'unique ' if unique else ''}molecules within the tolerance"
         err_console.print(f"warning: only {len(frame):,} {what} found of {n:,} requested")
     _print_verdict(vae, frame, canonical_only)
     if requested:
         _print_condition_errors(frame)
 
 
-def parse_conditions(values: list[str] | None) -> dict[str, float]:
+def parse_conditions(
+    values: list[str] | None, option: str = "--condition", example: str = "logP=2.5"
+) -> dict[str, float]:
     """``["logP=2.5", "MW=400,QED=0.8"]`` as ``{"logP": 2.5, ...}``; a malformed item is a
-    one-line error."""
+    one-line error naming ``option``."""
     import math
-
-    from molvae.errors import MolvaeError
 
     out: dict[str, float] = {}
     for item in parse_csv_list(values):
@@ -134,10 +146,10 @@ def parse_conditions(values: list[str] | None) -> dict[str, float]:
             number = None
         if not sep or not name or number is None or not math.isfinite(number):
             raise MolvaeError(
-                f"--condition {item!r}: expected NAME=VALUE with a finite number, e.g. logP=2.5"
+                f"{option} {item!r}: expected NAME=VALUE with a finite number, e.g. {example}"
             )
         if name in out:
-            raise MolvaeError(f"--condition {name} is given more than once")
+            raise MolvaeError(f"{option} {name} is given more than once")
         out[name] = number
     return out
 
@@ -176,7 +188,8 @@ def _print_verdict(vae, frame, canonical_only: bool) -> None:
     from molvae.training.verdicts import model_verdict, sample_stats
 
     # Kept/drawn is the canonical-form share only when nothing else turned draws down.
-    drawn = frame.attrs.get("drawn") if canonical_only and not frame.attrs.get("critic") else None
+    only_form = canonical_only and not frame.attrs.get("critic") and not frame.attrs.get("tolerance")
+    drawn = frame.attrs.get("drawn") if only_form else None
     verdict = model_verdict(vae.bundle.metrics, sample_stats(frame, drawn=drawn))
     if not verdict.usable:
         err_console.print(verdict.line(), highlight=False, soft_wrap=True)

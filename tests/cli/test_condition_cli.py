@@ -75,3 +75,36 @@ def test_train_with_conditions_from_the_command_line(tmp_path):
     assert config["model"]["conditions"] == ["logP", "TPSA"]
     assert {"logP", "TPSA"} <= set(config["properties"]["names"])
     assert json.loads((run / "run.json").read_text())["train"]["condition_dropout"] == 0.5
+
+
+def test_sample_with_a_tolerance_keeps_molecules_within_it(tmp_path):
+    out = tmp_path / "s.csv"
+    res = molvae("sample", "--model", conditional_run(), "--condition", "logP=1.5,MW=300",
+                 "--tolerance", "logP=1,MW=40", "-n", "10", "--any-form", "--seed", "0",
+                 "--out", out)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    frame = pd.read_csv(out)
+    assert len(frame) == 10
+    assert ((frame["logP"] - 1.5).abs() <= 1).all() and ((frame["MW"] - 300).abs() <= 40).all()
+    assert "the rest were invalid or outside the tolerance" in res.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--tolerance", "logP=0.3"], "--tolerance applies to requested values: give them with "
+                                      "--condition"),
+        (["--condition", "logP=2", "--tolerance", "logP"], "--tolerance 'logP': expected "
+                                                           "NAME=VALUE"),
+        (["--condition", "logP=2", "--tolerance", "MW=15"], "tolerance MW: not among the "
+                                                            "requested conditions"),
+        (["--condition", "logP=2", "--tolerance", "logP=-1"], "tolerance logP: must be a "
+                                                              "positive number"),
+    ],
+)
+def test_bad_tolerances_are_one_line_errors(args, message, tmp_path):
+    res = molvae("sample", "--model", conditional_run(), *args, "-n", "3",
+                 "--out", tmp_path / "s.csv")  # fmt: skip
+    assert res.returncode == 1
+    assert message in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "s.csv").exists()

@@ -108,3 +108,44 @@ def test_latent_search_works_on_a_conditional_model(cvae):
     assert 0 < len(res.table) <= 5
     for row in res.table.itertuples():
         assert row.logP == pytest.approx(chem.logp(chem.parse_smiles(row.smiles)), abs=1e-6)
+
+
+def test_a_tolerance_keeps_only_molecules_within_it(cvae):
+    """Every kept molecule's RDKit values are within the tolerance of the request, n are kept,
+    and the draws that missed are counted in ``drawn``. (The tiny model seldom writes the
+    canonical form, so every form is taken here.)"""
+    request, tolerance = {"logP": 1.5, "MW": 300.0}, {"logp": 1.0, "MW": 40.0}
+    frame = cvae.sample(25, seed=0, canonical_only=False,
+                        conditions=request, tolerance=tolerance)  # fmt: skip
+    assert len(frame) == 25 and frame["valid"].all()
+    assert frame.attrs["tolerance"] == {"logP": 1.0, "MW": 40.0}
+    for row in frame.itertuples():
+        mol = chem.parse_smiles(row.canonical)
+        assert abs(chem.logp(mol) - 1.5) <= 1.0 and abs(chem.molecular_weight(mol) - 300) <= 40
+    free = cvae.sample(300, seed=0, canonical_only=False, unique=False, conditions=request)
+    hit_rate = float(((free["logP"] - 1.5).abs().le(1.0) & (free["MW"] - 300).abs().le(40)).mean())
+    assert hit_rate < 0.9  # so the tolerance had draws to turn down ...
+    assert frame.attrs["drawn"] > len(frame)  # ... and it did
+
+
+def test_a_tolerance_out_of_reach_returns_fewer_with_a_warning(cvae):
+    with pytest.warns(UserWarning, match="molecules within the tolerance found of 5"):
+        frame = cvae.sample(5, seed=0, canonical_only=False, conditions={"MW": 300.0},
+                            tolerance={"MW": 1e-6}, max_rounds=2)  # fmt: skip
+    assert len(frame) < 5
+
+
+@pytest.mark.parametrize(
+    "conditions, tolerance, message",
+    [
+        (None, {"logP": 0.3}, "a tolerance needs the conditions it applies to"),
+        ({"logP": 2.0}, {"MW": 15.0}, "tolerance MW: not among the requested conditions"),
+        ({"logP": 2.0}, {"logP": 0.0}, "tolerance logP: must be a positive number"),
+        ({"logP": 2.0}, {"logP": float("nan")}, "tolerance logP: must be a positive number"),
+        ({"logP": 2.0}, {"logP": "0.3"}, "tolerance logP: must be a number"),
+        ({"logP": 2.0}, {"QED": 0.1}, "'QED': not a condition of this model"),
+    ],
+)
+def test_bad_tolerances_are_clear_errors(cvae, conditions, tolerance, message):
+    with pytest.raises(MolvaeError, match=message):
+        cvae.sample(5, seed=0, conditions=conditions, tolerance=tolerance)
