@@ -14,6 +14,7 @@ from ._bounds import REFINE_STEPS, SEED, SHARE, real, whole
 from ._common import (
     MODEL_HELP,
     console,
+    err_console,
     load_model,
 )
 from ._config import config_option
@@ -86,7 +87,10 @@ def optimize(
                                 polish_children=polish_children,
                                 polish_ga_share=polish_ga_share, seed_sites=seed_forms, seed=seed,
                                 min_similarity=min_similarity)
-    result = optimize_seeds(vae, table.records["smiles"].tolist(), goal, min_similarity, settings)
+    progress, on_stage = _stage_progress()
+    with progress:
+        result = optimize_seeds(vae, table.records["smiles"].tolist(), goal, min_similarity,
+                                settings, on_stage=on_stage)
     result.insert(0, "row", table.records["row"].to_numpy())
     if len(table.rejects):
         bad = pd.DataFrame({"row": table.rejects["row"], "seed": table.rejects["smiles"],
@@ -108,6 +112,33 @@ def optimize(
         + (f"; best molecules from {origin}" if origin else "") + f"; written to {out}",
         highlight=False,
     )
+
+
+def _stage_progress():
+    """A transient stderr display with a bar per stage of the run (the latent search, each
+    rescue round, the polish), and the ``on_stage`` callback of ``optimize_seeds`` feeding it.
+    A stage that starts marks the one before it done (a search skips unusable seeds)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("{task.description}", style="bold", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+    tasks: list = []
+
+    def on_stage(name: str, total: int):
+        if tasks:
+            last = progress.tasks[-1]
+            progress.update(tasks[-1], completed=last.total)
+        task = progress.add_task(name, total=total)
+        tasks.append(task)
+        return lambda n: progress.advance(task, n)
+
+    return progress, on_stage
 
 
 def register(app: typer.Typer) -> None:

@@ -27,6 +27,10 @@ from molvae.optimize.search import decode_points, trajectories
 from molvae.runtime import map_chunks
 from molvae.settings import DecodeSettings, OptimizeSettings, SearchSettings
 
+# ``on_stage(name, total)`` of :func:`optimize_seeds`: called as a stage starts, it returns the
+# callback the stage advances with (seeds or rounds done).
+StageCallback = Callable[[str, int], Callable[[int], None]]
+
 # Where a candidate came from (column ``source``): the gradient search, or a polish round's
 # splice (SOURCE_SPLICE) or graph-GA child (SOURCE_GA).
 SOURCE_LATENT = "latent-search"
@@ -296,6 +300,7 @@ def rescue_seeds(
     min_similarity: float,
     settings: SearchSettings | None = None,
     batch_seeds: int = 32,
+    on_stage: StageCallback | None = None,
 ) -> SeedSearch:
     """Search again around the seeds of ``search`` that found no improving molecule.
 
@@ -310,6 +315,7 @@ def rescue_seeds(
     that still failed at similarity 0.4 after one round of the ordinary kind, 300 such steps
     found a molecule for 12 (the ordinary refinement: 1); greedy decoding gave the seed itself back
     for 7 of the 22, at a mean z norm of 28. ``seeds`` are the inputs of ``search``, in order.
+    ``on_stage`` (see :func:`optimize_seeds`) is told of each round and its seeds.
     """
     s = settings or OptimizeSettings()
     seeds = list(seeds)
@@ -330,9 +336,11 @@ def rescue_seeds(
         )
         # A seed stops at its first wave with a success. Batches hold rescue_waves times the
         # seeds, so that with 4 waves a wave decodes as many points as a first-search batch.
+        advance = on_stage(f"rescue round {r + 1}", len(retry)) if on_stage else None
         more = search_seeds(vae, [seeds[i] for i in retry], search.goal, wider,
-                            batch_seeds * s.rescue_waves, min_similarity=search.scored_from,
-                            waves=s.rescue_waves, success_similarity=min_similarity)
+                            batch_seeds * s.rescue_waves, advance,
+                            min_similarity=search.scored_from, waves=s.rescue_waves,
+                            success_similarity=min_similarity)
         found = more.candidates.assign(seed_index=retry[more.candidates["seed_index"].to_numpy()])
         merged = pd.concat([search.candidates, found], ignore_index=True)
         search = SeedSearch(
@@ -364,6 +372,7 @@ def polish_seeds(
     search: SeedSearch,
     min_similarity: float,
     settings: SearchSettings | None = None,
+    on_round: Callable[[int], None] | None = None,
 ) -> SeedSearch:
     """Local rounds of edits of each seed's best molecules within the similarity bound.
 
@@ -376,7 +385,8 @@ def polish_seeds(
     molecule is scored with RDKit and joins the candidates, so the next round edits the best
     so far. The gradient search moves a seed only as far as the latent predictor sees; these
     edits keep most of the best molecule and change a part, which is what a similarity bound
-    rewards. ``seeds`` are the inputs of ``search``, in order.
+    rewards. ``seeds`` are the inputs of ``search``, in order. ``on_round(1)`` is called after
+    each round.
     """
     s = settings or OptimizeSettings()
     if s.polish_rounds <= 0 or s.polish_children <= 0:
@@ -453,6 +463,8 @@ def polish_seeds(
                     source.setdefault(pair, src)
         pairs = list(source)
         if not pairs:
+            if on_round:
+                on_round(1)
             continue
         scored = score_molecules([c for _, c in pairs], [goal.name],
                                  [canon[j] for j, _ in pairs], min_similarity=min_similarity)
@@ -464,6 +476,8 @@ def polish_seeds(
             "source": [source[p] for p in pairs],
         })
         candidates = pd.concat([candidates, found], ignore_index=True)
+        if on_round:
+            on_round(1)
     return SeedSearch(goal, table, candidates, scored_from=search.scored_from)
 
 
@@ -475,6 +489,7 @@ def optimize_seeds(
     settings: SearchSettings | None = None,
     batch_seeds: int = 32,
     on_batch: Callable[[int], None] | None = None,
+    on_stage: StageCallback | None = None,
 ) -> pd.DataFrame:
     """Improve each seed under ``similarity >= min_similarity``; one row per seed, in order.
 
@@ -484,12 +499,28 @@ def optimize_seeds(
     See :func:`search_seeds` for the search, :func:`rescue_seeds` for the second chance given
     to seeds that found nothing, :func:`polish_seeds` for the rounds of edits of the best
     molecules, and :meth:`SeedSearch.best` for the columns.
+
+    A run takes minutes to tens of minutes, in stages of very different lengths, so progress
+    is told per stage: ``on_stage(name, total)`` is called as each stage starts (``"latent
+    search"`` over the seeds, ``"rescue round N"`` over the seeds it retries, ``"polish"``
+    over its rounds) and returns the callback that stage advances with the seeds or rounds
+    done. ``on_batch(n)``, if given, is called after each batch of the first search.
     """
     settings = settings or OptimizeSettings()
     goal = as_goals(goal, vae.model.config.all_properties)[0]
     min_similarity = settings.min_similarity if min_similarity is None else min_similarity
     seeds = list(seeds)
-    search = search_seeds(vae, seeds, goal, settings, batch_seeds, on_batch, min_similarity)
-    search = rescue_seeds(vae, seeds, search, min_similarity, settings, batch_seeds)
-    search = polish_seeds(vae, seeds, search, min_similarity, settings)
+    advance = on_stage("latent search", len(seeds)) if on_stage else None
+
+    def on_search_batch(n: int) -> None:
+        for callback in (on_batch, advance):
+            if callback:
+                callback(n)
+
+    search = search_seeds(vae, seeds, goal, settings, batch_seeds, on_search_batch,
+                          min_similarity)
+    search = rescue_seeds(vae, seeds, search, min_similarity, settings, batch_seeds, on_stage)
+    polishing = settings.polish_rounds > 0 and settings.polish_children > 0
+    on_round = on_stage("polish", settings.polish_rounds) if on_stage and polishing else None
+    search = polish_seeds(vae, seeds, search, min_similarity, settings, on_round)
     return search.best(min_similarity)

@@ -346,3 +346,30 @@ def test_polish_ga_share_chooses_the_kind_of_edit(tiny_vae, share, sources):
     assert len(new) > 0 and set(new["source"]) == sources
     none = polish_seeds(tiny_vae, seeds, search, 0.0, replace(settings, polish_rounds=0))
     assert none is search
+
+
+def test_optimize_reports_progress_per_stage(tiny_vae):
+    """Each stage announces itself with its size and is advanced up to it: the search over the
+    usable seeds, a rescue round over the seeds it retries, the polish over its rounds."""
+    seeds = ["CCOc1ccccc1", "not a smiles", "CC(=O)Nc1ccc(O)cc1", "c1ccccc1O"]
+    stages: list[list] = []
+
+    def on_stage(name: str, total: int):
+        stages.append([name, total, 0])
+        return lambda n: stages[-1].__setitem__(2, stages[-1][2] + n)
+
+    settings = OptimizeSettings(steps=4, starts=4, extra_samples=1, decode_every=2, seed=0,
+                                rescue_rounds=1, polish_rounds=2, polish_children=6)
+    out = optimize_seeds(tiny_vae, seeds, Goal("logP", "max"), 0.9, settings, batch_seeds=2,
+                         on_stage=on_stage)
+    names = [s[0] for s in stages]
+    assert names[0] == "latent search" and names[-1] == "polish"
+    assert stages[0][1:] == [4, 3]  # three of the four seeds are usable
+    assert stages[-1][1:] == [2, 2]
+    # At similarity 0.9 some seed finds nothing in the first search, so a rescue round runs
+    # over those seeds (all usable: each is advanced).
+    assert names[1:-1] == ["rescue round 1"]
+    assert 1 <= stages[1][1] <= 3 and stages[1][2] == stages[1][1]
+    # The same run without callbacks gives the same result.
+    pd.testing.assert_frame_equal(
+        out, optimize_seeds(tiny_vae, seeds, Goal("logP", "max"), 0.9, settings, batch_seeds=2))
