@@ -116,15 +116,12 @@ def report_status(frame: pd.DataFrame, what: str = "encoded") -> None:
     report_reasons(frame.loc[frame["status"] != "ok", "status"], len(frame), what)
 
 
-def progress_bar(total: int | None = None, description: str = ""):
-    """A transient stderr progress display: bar (pulsing if the total is unknown), count, time.
-
-    Returns ``(progress, advance)``: use ``progress`` as a context manager and pass
-    ``advance(n)`` as an ``on_progress`` callback.
-    """
+def progress_display():
+    """A transient stderr progress display, one line per task: description, bar (pulsing if
+    the total is unknown), count, time. Add tasks to it; use it as a context manager."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    progress = Progress(
+    return Progress(
         TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
@@ -132,6 +129,15 @@ def progress_bar(total: int | None = None, description: str = ""):
         console=err_console,
         transient=True,
     )
+
+
+def progress_bar(total: int | None = None, description: str = ""):
+    """A :func:`progress_display` with one task.
+
+    Returns ``(progress, advance)``: use ``progress`` as a context manager and pass
+    ``advance(n)`` as an ``on_progress`` callback.
+    """
+    progress = progress_display()
     task = progress.add_task(description, total=total)
     return progress, lambda n: progress.advance(task, n)
 

@@ -14,8 +14,8 @@ from ._bounds import REFINE_STEPS, SEED, SHARE, real, whole
 from ._common import (
     MODEL_HELP,
     console,
-    err_console,
     load_model,
+    progress_display,
 )
 from ._config import config_option
 
@@ -104,12 +104,12 @@ def optimize(
     names = {SOURCE_LATENT: "the latent search", SOURCE_SPLICE: "decoder splices",
              SOURCE_GA: "graph-GA edits"}
     found = result.loc[result["success"].astype(bool), "source"].value_counts()
-    origin = ", ".join(f"{int(n):,} {names.get(str(k), str(k))}" for k, n in found.items())
+    origin = ", ".join(f"{int(n):,} from {names.get(str(k), str(k))}" for k, n in found.items())
     console.print(
         f"{int(ok.sum()):,} seeds optimized ({int((~ok).sum()):,} not usable): improvement "
         f"{imp.mean():.2f} ± {imp.std(ddof=0):.2f}, success {result.loc[ok, 'success'].mean():.1%}, "
         f"mean similarity {result.loc[result['success'], 'similarity'].mean():.2f}"
-        + (f"; best molecules from {origin}" if origin else "") + f"; written to {out}",
+        + (f"; best molecules: {origin}" if origin else "") + f"; written to {out}",
         highlight=False,
     )
 
@@ -118,24 +118,13 @@ def _stage_progress():
     """A transient stderr display with a bar per stage of the run (the latent search, each
     rescue round, the polish), and the ``on_stage`` callback of ``optimize_seeds`` feeding it.
     A stage that starts marks the one before it done (a search skips unusable seeds)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    progress = Progress(
-        TextColumn("{task.description}", style="bold", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    )
-    tasks: list = []
+    progress = progress_display()
 
     def on_stage(name: str, total: int):
-        if tasks:
+        if progress.tasks:
             last = progress.tasks[-1]
-            progress.update(tasks[-1], completed=last.total)
+            progress.update(last.id, completed=last.total)
         task = progress.add_task(name, total=total)
-        tasks.append(task)
         return lambda n: progress.advance(task, n)
 
     return progress, on_stage

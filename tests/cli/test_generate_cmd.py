@@ -60,7 +60,7 @@ def test_optimize_one_row_per_seed(tiny_run, tmp_path):
              "graph-ga": "graph-GA edits"}
     assert len(found) > 0
     for source, n in found.items():
-        assert f"{n} {names[source]}" in text
+        assert f"{n} from {names[source]}" in text
 
 
 def test_optimize_polish_rounds_zero_keeps_the_search_alone(tiny_run, tmp_path):
