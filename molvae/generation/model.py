@@ -601,13 +601,16 @@ class MolVAE:
         found = drawn = decoded = 0
         # Molecules within a tolerance can be a small share of the draws (0.5% for
         # logP=2.5 +- 0.3 and MW=400 +- 15 on the zinc model), so the cap is wider then.
-        max_drawn = max(500 * n, 100_000) if within is not None else max(50 * n, 10_000)
+        draws_per_kept = 500 if within is not None else 50
+        max_drawn = max(draws_per_kept * n, 100_000 if within is not None else 10_000)
         for round_ in range(max_rounds):
             want = n - found
             # Ask for more than needed: rejected and duplicate strings are discarded. The
-            # acceptance rate so far (a prior guess before the first round) sizes the round.
+            # acceptance rate so far (a prior guess before the first round) sizes the round,
+            # taken as at least one in draws_per_kept, so the rounds do not run out first.
             rate = found / drawn if drawn else (0.35 if canonical_only else 0.9)
-            batch_n = min(int(want / max(rate, 0.02) * 1.1) + 16, 200_000, max_drawn - decoded)
+            rate = max(rate, 1 / draws_per_kept)
+            batch_n = min(int(want / rate * 1.1) + 16, 200_000, max_drawn - decoded)
             round_seed = None if seed is None else seed + round_
             part = self.decode(
                 draw(batch_n, round_seed),
