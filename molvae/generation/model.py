@@ -598,7 +598,7 @@ class MolVAE:
             return frame
         seen: set[str] = set()
         frames = []
-        found = drawn = decoded = 0
+        found = drawn = decoded = last_n = 0
         # Molecules within a tolerance can be a small share of the draws (0.5% for
         # logP=2.5 +- 0.3 and MW=400 +- 15 on the zinc model), so the cap is wider then.
         draws_per_kept = 500 if within is not None else 50
@@ -611,6 +611,11 @@ class MolVAE:
             rate = found / drawn if drawn else (0.35 if canonical_only else 0.9)
             rate = max(rate, 1 / draws_per_kept)
             batch_n = min(int(want / rate * 1.1) + 16, 200_000, max_drawn - decoded)
+            if within is not None and decoded:
+                # A small first round that kept nothing says little about a rare request:
+                # grow at most 8-fold a round rather than jump to the floor's size.
+                batch_n = min(batch_n, 8 * last_n)
+            last_n = batch_n
             round_seed = None if seed is None else seed + round_
             part = self.decode(
                 draw(batch_n, round_seed),
