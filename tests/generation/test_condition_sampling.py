@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 from molvae import chem
 from molvae.errors import MolvaeError
@@ -149,3 +150,20 @@ def test_a_tolerance_out_of_reach_returns_fewer_with_a_warning(cvae):
 def test_bad_tolerances_are_clear_errors(cvae, conditions, tolerance, message):
     with pytest.raises(MolvaeError, match=message):
         cvae.sample(5, seed=0, conditions=conditions, tolerance=tolerance)
+
+
+def test_a_rare_tolerance_grows_its_rounds_gradually(cvae):
+    """Rounds that keep nothing grow at most 8-fold each, up to the draw cap (500 per molecule
+    asked, at least 100,000), instead of jumping to the largest round at once."""
+    sizes: list[int] = []
+
+    def prior(count: int, seed: int | None) -> torch.Tensor:
+        sizes.append(count)
+        return cvae.sample_prior(count, seed, {"MW": 300.0})
+
+    with pytest.warns(UserWarning, match="within the tolerance"):
+        cvae.sample(4, seed=0, canonical_only=False, conditions={"MW": 300.0},
+                    tolerance={"MW": 1e-9}, max_rounds=4, latent_sampler=prior)  # fmt: skip
+    assert len(sizes) == 4
+    assert all(b <= 8 * a for a, b in zip(sizes, sizes[1:], strict=False))
+    assert sizes[-1] > sizes[0]  # it does grow
