@@ -372,7 +372,7 @@ def polish_seeds(
     search: SeedSearch,
     min_similarity: float,
     settings: SearchSettings | None = None,
-    on_round: Callable[[int], None] | None = None,
+    on_stage: StageCallback | None = None,
 ) -> SeedSearch:
     """Local rounds of edits of each seed's best molecules within the similarity bound.
 
@@ -385,12 +385,13 @@ def polish_seeds(
     molecule is scored with RDKit and joins the candidates, so the next round edits the best
     so far. The gradient search moves a seed only as far as the latent predictor sees; these
     edits keep most of the best molecule and change a part, which is what a similarity bound
-    rewards. ``seeds`` are the inputs of ``search``, in order. ``on_round(1)`` is called after
-    each round.
+    rewards. ``seeds`` are the inputs of ``search``, in order. ``on_stage`` (see
+    :func:`optimize_seeds`) is told of the polish and its rounds.
     """
     s = settings or OptimizeSettings()
     if s.polish_rounds <= 0 or s.polish_children <= 0:
         return search
+    advance = on_stage("polish", s.polish_rounds) if on_stage else None
     goal = search.goal
     sign = -1.0 if goal.mode == "min" else 1.0
     table = search.seeds
@@ -462,22 +463,19 @@ def polish_seeds(
                 if pair not in known:
                     source.setdefault(pair, src)
         pairs = list(source)
-        if not pairs:
-            if on_round:
-                on_round(1)
-            continue
-        scored = score_molecules([c for _, c in pairs], [goal.name],
-                                 [canon[j] for j, _ in pairs], min_similarity=min_similarity)
-        found = pd.DataFrame({
-            "seed_index": [j for j, _ in pairs],
-            "smiles": [c for _, c in pairs],
-            "value": scored[goal.name].to_numpy(dtype=float),
-            "similarity": scored["similarity"].to_numpy(dtype=float),
-            "source": [source[p] for p in pairs],
-        })
-        candidates = pd.concat([candidates, found], ignore_index=True)
-        if on_round:
-            on_round(1)
+        if pairs:
+            scored = score_molecules([c for _, c in pairs], [goal.name],
+                                     [canon[j] for j, _ in pairs], min_similarity=min_similarity)
+            found = pd.DataFrame({
+                "seed_index": [j for j, _ in pairs],
+                "smiles": [c for _, c in pairs],
+                "value": scored[goal.name].to_numpy(dtype=float),
+                "similarity": scored["similarity"].to_numpy(dtype=float),
+                "source": [source[p] for p in pairs],
+            })
+            candidates = pd.concat([candidates, found], ignore_index=True)
+        if advance:
+            advance(1)
     return SeedSearch(goal, table, candidates, scored_from=search.scored_from)
 
 
@@ -520,7 +518,5 @@ def optimize_seeds(
     search = search_seeds(vae, seeds, goal, settings, batch_seeds, on_search_batch,
                           min_similarity)
     search = rescue_seeds(vae, seeds, search, min_similarity, settings, batch_seeds, on_stage)
-    polishing = settings.polish_rounds > 0 and settings.polish_children > 0
-    on_round = on_stage("polish", settings.polish_rounds) if on_stage and polishing else None
-    search = polish_seeds(vae, seeds, search, min_similarity, settings, on_round)
+    search = polish_seeds(vae, seeds, search, min_similarity, settings, on_stage)
     return search.best(min_similarity)
