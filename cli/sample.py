@@ -82,9 +82,9 @@ def sample(
     if requested:
         _check_conditions(vae, requested)
     bar, advance = progress_bar(n, "sampling")
-    # The shortfall is reported below in the command's own words, not as a Python warning.
-    with bar, warnings.catch_warnings():
-        warnings.simplefilter("ignore", FewerSamplesWarning)
+    # A shortfall is reported below as a one-line warning, not as a Python warning.
+    with bar, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FewerSamplesWarning)
         warnings.simplefilter("ignore", ConditionRangeWarning)  # reported by _check_conditions
         frame = vae.sample(
             n,
@@ -104,10 +104,14 @@ def sample(
     valid = int(frame["valid"].sum())
     n_unique = frame.loc[frame["valid"], "canonical"].nunique()
     drawn = int(frame.attrs.get("drawn", len(frame)))
-    reasons = (["not in their molecule's canonical form"] if canonical_only else []) + (
-        ["turned down by the critic"] if frame.attrs.get("critic") else []
-    ) + ([("" if canonical_only else "invalid or ") + "outside the tolerance"] if tolerances else [])
-    why = " or ".join([", ".join(reasons[:-1]), reasons[-1]] if len(reasons) > 1 else reasons)
+    reasons = []
+    if canonical_only:
+        reasons.append("not in their molecule's canonical form")
+    if frame.attrs.get("critic"):
+        reasons.append("turned down by the critic")
+    if tolerances:
+        reasons.append(("" if canonical_only else "invalid or ") + "outside the tolerance")
+    why = ", ".join(reasons[:-1]) + " or " + reasons[-1] if len(reasons) > 1 else "".join(reasons)
     kept = (
         f"{len(frame):,} kept of {drawn:,} drawn ({len(frame) / max(drawn, 1):.1%}; the rest "
         f"were {why}), "
@@ -119,11 +123,9 @@ def sample(
         f"{n_unique:,} unique valid; written to {out}",
         highlight=False,
     )
-    if len(frame) < n:
-        what = "unique molecules" if unique else "molecules in canonical form"
-        if tolerances:
-            what = f"{'unique ' if unique else ''}molecules within the tolerance"
-        err_console.print(f"warning: only {len(frame):,} {what} found of {n:,} requested")
+    for warning in caught:
+        if issubclass(warning.category, FewerSamplesWarning):
+            err_console.print(f"warning: {warning.message}", highlight=False, soft_wrap=True)
     _print_verdict(vae, frame, canonical_only)
     if requested:
         _print_condition_errors(frame)
