@@ -477,6 +477,17 @@ def mean_std(values: list[float]) -> str:
     return f"{np.mean(values):.3f} +- {np.std(values, ddof=1):.3f}"
 
 
+def lineage_cell(rs: list[dict]) -> str:
+    """Mean number of top-10 graph-GA children of a VAE molecule over the runs that recorded
+    it (records older than the lineage column have none), naming how many those are."""
+    known = [r["top10_lineage"].get("ga-of-vae", 0) for r in rs
+             if isinstance(r.get("top10_lineage"), dict)]
+    if not known:
+        return "-"
+    cell = f"{np.mean(known):.1f}"
+    return cell if len(known) == len(rs) else f"{cell} ({len(known)} of {len(rs)} seeds)"
+
+
 def print_tables(runs: list[dict], methods: list[str], tasks: list[str], budget: int,
                  vae_sources: Sequence[str] = VAE_SOURCES) -> None:
     """Per-task tables (mean +- sample std over seeds) and the sums beside published numbers."""
@@ -545,9 +556,7 @@ def print_tables(runs: list[dict], methods: list[str], tasks: list[str], budget:
                    + f" | {calls} | {wall} | {cpu} | {orac} | {ocpu_cell}")
             if extra_head:
                 row += " | " + mean_std([vae_share(r, set(vae_sources)) for r in rs])
-                known = [r["top10_lineage"].get("ga-of-vae", 0) for r in rs
-                         if "top10_lineage" in r]
-                row += " | " + (f"{np.mean(known):.1f}" if len(known) == len(rs) else "-")
+                row += " | " + lineage_cell(rs)
             print(row + " |")
 
 

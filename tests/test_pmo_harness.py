@@ -207,3 +207,13 @@ def test_top10_lineage_tells_graph_ga_children_of_vae_molecules_from_the_others(
     assert counts == {"ga-of-other": 2, "vae": 2, "ga-of-vae": 1, "start": 1}
     # A record without parents (or with none filled in) has no lineage to report.
     assert pmo.top10_lineage(calls.drop(columns="parents"), [0, 1], set(pmo.VAE_SOURCES)) is None
+
+
+def test_lineage_cell_averages_the_runs_that_recorded_a_lineage_and_says_how_many():
+    pmo = importlib.import_module("pmo")
+    old = {"auc_top10": 0.5}  # a record from before the lineage column
+    none = {"top10_lineage": None}  # a record whose calls had no parents
+    assert pmo.lineage_cell([old, none]) == "-"
+    runs = [{"top10_lineage": {"ga-of-vae": 4, "vae": 6}}, {"top10_lineage": {"vae": 10}}]
+    assert pmo.lineage_cell(runs) == "2.0"
+    assert pmo.lineage_cell([old, *runs]) == "2.0 (2 of 3 seeds)"
