@@ -126,6 +126,9 @@ def sample(
     for warning in caught:
         if issubclass(warning.category, FewerSamplesWarning):
             err_console.print(f"warning: {warning.message}", highlight=False, soft_wrap=True)
+        else:  # recording caught every warning: show the others as they would have been
+            warnings.showwarning(warning.message, warning.category, warning.filename,
+                                 warning.lineno)
     _print_verdict(vae, frame, canonical_only)
     if requested:
         _print_condition_errors(frame)
