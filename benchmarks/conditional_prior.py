@@ -29,7 +29,6 @@ import numpy as np
 import torch
 
 from molvae import MolVAE, chem
-from molvae.data.encoding import collate
 from molvae.data.index import training_set_index
 from molvae.runtime import cpu_model
 
@@ -46,16 +45,9 @@ from conditional import (  # noqa: E402
 
 def reference_sampler(vae: MolVAE, dataset, rows: np.ndarray, request: dict[str, float]):
     """A ``latent_sampler`` drawing from the encodings (mean + posterior noise) of ``rows`` of
-    ``dataset``, encoded under ``request``."""
-    condition = vae.condition_vector(request)
-    mus, logvars = [], []
-    with torch.no_grad():
-        for start in range(0, len(rows), 512):
-            batch = collate(dataset, rows[start:start + 512]).to(vae.device)
-            mu, logvar = vae.model.encode(batch.tokens, batch.lengths, condition)
-            mus.append(mu.float().cpu())
-            logvars.append(logvar.float().cpu())
-    mu, sigma = torch.cat(mus), torch.exp(0.5 * torch.cat(logvars))
+    ``dataset``, encoded under ``request`` as ``MolVAE.encode_dataset`` encodes."""
+    mu, logvar = vae.encode_dataset(dataset.subset(rows), condition=vae.condition_vector(request))
+    sigma = torch.exp(0.5 * logvar)
 
     def draw(count: int, seed: int | None) -> torch.Tensor:
         gen = torch.Generator().manual_seed(0 if seed is None else seed)
@@ -145,7 +137,9 @@ def main() -> None:
           f"`{args.reference}`; {args.n} molecules per request, source and temperature\n")
     print(f"Tolerance for 'within': logP ±{TOLERANCE['logP']:g}, QED ±{TOLERANCE['QED']:g}, "
           f"MW ±{TOLERANCE['MW']:g}. 'pool': reference molecules within tolerance of the "
-          "request (the reference source draws from them).\n")
+          "request (the reference source draws from them). 'within': the share of the returned "
+          "molecules within tolerance of every requested value. 'novel': not in the model's "
+          "training set.\n")
     print("| request | pool | T | source | MAE logP | MAE QED | MAE MW | within | unique | novel "
           "| seconds |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
