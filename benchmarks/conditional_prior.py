@@ -1,18 +1,17 @@
-"""Where z comes from for a conditional request: the learned prior p(z|c), or the encodings of
-reference molecules already within tolerance of the request.
+"""Where z comes from for a conditional request: the learned prior p(z|c), or the reference
+molecules the model ships, nearest to the request.
 
 A conditional model misses a request by a mean of about 0.85 logP units (``conditional.py``),
 and the miss enters with z: decoded from the encoder's mean of a test molecule under its own
 conditions, the decoder writes a molecule whose logP is within about 0.4 of the original's.
-This measures a second source of z on the grid of ``conditional.py``: ``--reference-n`` random
-molecules of ``--reference`` (the model's training split, so that every point comes from the
-region the decoder learnt), their RDKit values, and for each request the molecules within its
-tolerance, encoded under the request; a draw is one of them at random, its mean plus its
-posterior noise (``MolVAE.sample``'s ``latent_sampler``). Both sources decode under the request
-with the default sampler (canonical form, the critic when the model has one), ``--n`` molecules
-per request at each of ``--temperatures``. Novelty is against the model's training-set index.
+``molvae sample`` therefore draws z, by default, from the posteriors of the reference molecules
+(training molecules shipped with the model, ``molvae.generation.reference``) nearest to the
+request, encoded under it. This measures that against p(z|c) on the grid of ``conditional.py``,
+for pools of ``--pools`` nearest reference molecules, with the default sampler (canonical
+form, the critic when the model has one), ``--n`` molecules per request, source and
+temperature. Novelty is against the model's training-set index.
 
-    python benchmarks/conditional_prior.py --model zinc --reference /work/data/zinc/train.csv.gz
+    python benchmarks/conditional_prior.py --model zinc
 """
 
 from __future__ import annotations
@@ -26,35 +25,24 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from molvae import MolVAE, chem
 from molvae.data.index import training_set_index
 from molvae.runtime import cpu_model
+from molvae.settings import SampleSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conditional import (  # noqa: E402
     TOLERANCE,
     label,
     rdkit_values,
-    read_smiles,
     requests,
     within,
 )
 
-
-def reference_sampler(vae: MolVAE, dataset, rows: np.ndarray, request: dict[str, float]):
-    """A ``latent_sampler`` drawing from the encodings (mean + posterior noise) of ``rows`` of
-    ``dataset``, encoded under ``request`` as ``MolVAE.encode_dataset`` encodes."""
-    mu, logvar = vae.encode_dataset(dataset.subset(rows), condition=vae.condition_vector(request))
-    sigma = torch.exp(0.5 * logvar)
-
-    def draw(count: int, seed: int | None) -> torch.Tensor:
-        gen = torch.Generator().manual_seed(0 if seed is None else seed)
-        pick = torch.randint(0, len(mu), (count,), generator=gen)
-        return mu[pick] + torch.randn(count, mu.shape[1], generator=gen) * sigma[pick]
-
-    return draw
+SAMPLE = SampleSettings()
 
 
 def cell_text(text: str) -> str:
@@ -63,11 +51,13 @@ def cell_text(text: str) -> str:
 
 
 def measure(vae: MolVAE, request: dict[str, float], n: int, seed: int, temperature: float,
-            sampler, index) -> dict:
-    """``n`` molecules under ``request`` from one source of z: errors, share within, cost."""
+            pool: int | None, index) -> dict:
+    """``n`` molecules under ``request`` with z from p(z|c) (``pool`` None) or from the ``pool``
+    nearest reference molecules: errors, share within, cost (the pool's encoding included)."""
     t = time.perf_counter()
+    sampler = vae.reference_sampler(request, pool) if pool else None
     frame = vae.sample(n, seed=seed, unique=False, conditions=request, temperature=temperature,
-                       latent_sampler=sampler)
+                       latent_sampler=sampler, reference=False)
     seconds = time.perf_counter() - t
     canonical = [c for c in frame["canonical"] if isinstance(c, str)]
     props = rdkit_values(canonical)
@@ -85,12 +75,10 @@ def measure(vae: MolVAE, request: dict[str, float], n: int, seed: int, temperatu
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="zinc", help="a conditional model: name or directory")
-    parser.add_argument("--reference", required=True,
-                        help="CSV of reference molecules (the model's training split)")
-    parser.add_argument("--reference-n", type=int, default=20_000,
-                        help="random reference molecules to encode from")
+    parser.add_argument("--pools", default="100,500,2000",
+                        help="sizes of the pool of nearest reference molecules to compare")
     parser.add_argument("--n", type=int, default=100, help="molecules per request and source")
-    parser.add_argument("--temperatures", default="1.0,0.5")
+    parser.add_argument("--temperatures", default="1.0")
     parser.add_argument("--max-requests", type=int, default=0,
                         help="only N requests spread over the grid (0: all)")
     parser.add_argument("--seed", type=int, default=0)
@@ -99,29 +87,26 @@ def main() -> None:
     warnings.simplefilter("ignore")  # range warnings: the grid stays inside the training range
     started = time.perf_counter()
     vae = MolVAE.load(args.model, device="cpu")
+    if vae.reference is None:
+        sys.exit(f"{args.model}: the model ships no reference molecules")
     index = training_set_index(vae.path)
     temperatures = [float(t) for t in args.temperatures.split(",")]
+    pools = [int(k) for k in args.pools.split(",")]
     grid = requests()
     if 0 < args.max_requests < len(grid):
         grid = [grid[int(i)] for i in np.linspace(0, len(grid) - 1, args.max_requests).round()]
-
-    smiles = read_smiles(Path(args.reference))
-    pick = np.random.default_rng(args.seed).permutation(len(smiles))[: args.reference_n]
-    prep = vae.prepare([smiles[i] for i in pick], flatten=False)
-    rows = prep.dataset.rows
-    props = rdkit_values(prep.dataset.smiles)
+    values = pd.DataFrame(vae.reference.values, columns=list(vae.reference.conditions))
+    sources = {"p(z|c)": None} | {f"reference {k:,}": k for k in pools}
 
     results = []
     for request in grid:
-        near = np.flatnonzero(within(props, request))
-        sources = {"p(z|c)": None}
-        if len(near):
-            sources["reference"] = reference_sampler(vae, prep.dataset, near, request)
+        near = int(np.all([(values[k] - v).abs() <= TOLERANCE[k] for k, v in request.items()],
+                          axis=0).sum())
         for temperature in temperatures:
-            for source, sampler in sources.items():
-                row = measure(vae, request, args.n, args.seed, temperature, sampler, index)
+            for source, pool in sources.items():
+                row = measure(vae, request, args.n, args.seed, temperature, pool, index)
                 row.update(request=label(request), source=source, temperature=temperature,
-                           pool=len(near))
+                           near=near)
                 results.append(row)
                 print(f"{row['request']} {source} T={temperature:g}: "
                       + " ".join(f"{k} {row[k]:.3f}" for k in request), file=sys.stderr,
@@ -133,14 +118,15 @@ def main() -> None:
     print(f"- **Hardware:** {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}")
     print(f"- **Command:** `python benchmarks/conditional_prior.py {' '.join(sys.argv[1:])}`")
     print(f"- **Model:** `{args.model}` (critic {'on' if vae.critic is not None else 'none'}); "
-          f"reference: {len(rows):,} encodable of {len(pick):,} random molecules of "
-          f"`{args.reference}`; {args.n} molecules per request, source and temperature\n")
+          f"{len(vae.reference):,} reference molecules; {args.n} molecules per request, source "
+          "and temperature\n")
     print(f"Tolerance for 'within': logP ±{TOLERANCE['logP']:g}, QED ±{TOLERANCE['QED']:g}, "
-          f"MW ±{TOLERANCE['MW']:g}. 'pool': reference molecules within tolerance of the "
-          "request (the reference source draws from them). 'within': the share of the returned "
-          "molecules within tolerance of every requested value. 'novel': not in the model's "
-          "training set.\n")
-    print("| request | pool | T | source | MAE logP | MAE QED | MAE MW | within | unique | novel "
+          f"MW ±{TOLERANCE['MW']:g}. 'near': reference molecules within tolerance of the "
+          "request. 'reference K': z near the K reference molecules nearest the request "
+          f"(`molvae sample`'s default is {SAMPLE.reference_pool}). 'within': the share of the "
+          "returned molecules within tolerance of every requested value. 'novel': not in the "
+          "model's training set. 'seconds': the whole call, encoding the pool included.\n")
+    print("| request | near | T | source | MAE logP | MAE QED | MAE MW | within | unique | novel "
           "| seconds |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
 
@@ -148,25 +134,24 @@ def main() -> None:
         return f"{row[key]:.{digits}f}" if row.get(key) is not None else "-"
 
     for r in results:
-        print(f"| {r['request']} | {r['pool']:,} | {r['temperature']:g} | "
+        print(f"| {r['request']} | {r['near']:,} | {r['temperature']:g} | "
               f"{cell_text(r['source'])} | {cell(r, 'logP')} | {cell(r, 'QED')} | "
               f"{cell(r, 'MW', 1)} | {r['within']:.2f} | {r['unique']:.2f} | "
               f"{cell(r, 'novel', 2)} | {r['seconds']:.1f} |")
     print("\nMean over requests (each property over the requests that ask for it):\n")
-    print("| T | source | MAE logP | MAE QED | MAE MW | within | novel | requests |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| T | source | MAE logP | MAE QED | MAE MW | within | unique | novel | requests |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for temperature in temperatures:
-        for source in ("p(z|c)", "reference"):
+        for source in sources:
             part = [r for r in results if r["source"] == source and r["temperature"] == temperature]
-            if not part:
-                continue
             means = []
             for key in ("logP", "QED", "MW"):
-                values = [r[key] for r in part if r.get(key) is not None]
-                means.append(f"{np.mean(values):.3f}" if values else "-")
+                got = [r[key] for r in part if r.get(key) is not None]
+                means.append(f"{np.mean(got):.3f}" if got else "-")
             novel = [r["novel"] for r in part if r["novel"] is not None]
             print(f"| {temperature:g} | {cell_text(source)} | {' | '.join(means)} | "
                   f"{np.mean([r['within'] for r in part]):.2f} | "
+                  f"{np.mean([r['unique'] for r in part]):.2f} | "
                   f"{f'{np.mean(novel):.2f}' if novel else '-'} | {len(part)} |")
 
 

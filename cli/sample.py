@@ -65,6 +65,13 @@ def sample(
         help="With --condition: keep only molecules whose RDKit value is within this distance "
         "of the request, NAME=VALUE (e.g. logP=0.3,MW=15), drawing until -n are kept.",
     ),
+    reference: bool = typer.Option(
+        SAMPLE.reference,
+        "--reference/--no-reference",
+        help="With --condition and a model that ships reference molecules: draw z near the "
+        f"{SAMPLE.reference_pool} of them whose values are nearest the request, encoded under "
+        "it (default); --no-reference draws z from the model's prior.",
+    ),
     seed: int | None = typer.Option(None, "--seed", **SEED, help="Random seed (reproducible on CPU)."),
     batch_size: int = typer.Option(SAMPLE.batch_size, "--batch-size", **whole(1, MAX_DECODE_BATCH), help="Draws decoded per batch."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when available), cpu, cuda or cuda:N."),
@@ -99,6 +106,7 @@ def sample(
             critic=critic,
             conditions=requested or None,
             tolerance=tolerances or None,
+            reference=reference,
         )
     write_table(frame, out)
     valid = int(frame["valid"].sum())
@@ -131,6 +139,12 @@ def sample(
                                  warning.lineno)
     _print_verdict(vae, frame, canonical_only)
     if requested:
+        if frame.attrs.get("latent_source") == "reference":
+            console.print(
+                f"z drawn near the {SAMPLE.reference_pool:,} reference molecules nearest the "
+                "request (--no-reference: from the prior)",
+                highlight=False,
+            )
         _print_condition_errors(frame)
 
 

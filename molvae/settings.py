@@ -144,6 +144,10 @@ class SampleSettings:
     max_rounds: int = 50
     canonical_only: bool = True
     critic: bool = True
+    # A conditional request draws z near the reference molecules closest to it, when the model
+    # ships them (molvae.generation.reference); this many of them.
+    reference: bool = True
+    reference_pool: int = 500
 
 
 @dataclass

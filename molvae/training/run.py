@@ -17,6 +17,7 @@ from molvae.data.encoding import (
 )
 from molvae.data.index import TRAINING_INDEX, save_training_set_index
 from molvae.errors import MolvaeError
+from molvae.generation.reference import REFERENCE_FILE, reference_from_dataset, save_reference
 from molvae.models.config import ModelConfig
 from molvae.models.store import (
     WEIGHTS,
@@ -208,6 +209,8 @@ def create_run(
     _write_run_json(
         run_dir, cfg, model_cfg, {"vocabulary": vocabulary.to_dict(), "data": data_info}
     )
+    if cfg.conditions:
+        write_reference(run_dir)
     status(
         f"{prep.n_input_rows:,} input rows: {len(train_set):,} train, {len(val_set):,} "
         f"validation, {len(prep.rejects):,} rejected"
@@ -226,6 +229,23 @@ def create_run(
         prop_std,
         data_info,
         init_model,
+    )
+
+
+def write_reference(run_dir: str | Path) -> Path:
+    """Write ``reference.safetensors`` into a conditional run's directory: 20,000 random
+    molecules of its training split with their condition values, which a conditional request
+    draws z near (:mod:`molvae.generation.reference`). ``molvae train`` calls it when it
+    prepares a run; call it on an older run directory to add them."""
+    run_dir = Path(run_dir)
+    saved = read_run_json(run_dir)
+    conditions = list(saved["train"].get("conditions") or [])
+    if not conditions:
+        raise MolvaeError(f"{run_dir}: not a conditional run (no conditions in run.json)")
+    train_set = load_dataset(run_dir / "data", "train", list(saved["model"]["properties"]))
+    seed = int(saved["train"].get("seed", 0))
+    return save_reference(
+        reference_from_dataset(train_set, conditions, seed=seed), run_dir / REFERENCE_FILE
     )
 
 

@@ -27,6 +27,19 @@ def test_sample_with_two_conditions_reports_requested_and_rdkit_values(tmp_path)
         assert row.logP == pytest.approx(chem.logp(chem.parse_smiles(row.canonical)), abs=1e-4)
     assert "logP: requested 2.5, RDKit mean" in res.stdout
     assert "MW: requested 300, RDKit mean" in res.stdout
+    assert "z drawn near the 500 reference molecules nearest the request" in res.stdout
+
+
+def test_no_reference_samples_from_the_prior(tmp_path):
+    args = ["sample", "--model", conditional_run(), "--condition", "logP=2.5", "-n", "12",
+            "--any-form", "--seed", "0"]  # fmt: skip
+    near = molvae(*args, "--out", tmp_path / "a.csv")
+    prior = molvae(*args, "--no-reference", "--out", tmp_path / "b.csv")
+    assert near.returncode == 0 and prior.returncode == 0, prior.stderr
+    assert "reference molecules" not in prior.stdout
+    assert "logP: requested 2.5, RDKit mean" in prior.stdout
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    assert len(a) == len(b) == 12 and a["smiles"].tolist() != b["smiles"].tolist()
 
 
 @pytest.mark.parametrize(

@@ -68,9 +68,10 @@ def test_canonical_sampling_keeps_only_canonical_writings(tiny_vae):
     kept = tiny_vae.sample(20, seed=2)
     assert len(kept) == 20 and kept["valid"].all() and kept.attrs["drawn"] > 20
     assert kept.attrs["decoded"] >= kept.attrs["drawn"]
-    counts = {k: v for k, v in kept.attrs.items() if k != "critic"}
+    counts = {k: v for k, v in kept.attrs.items() if k not in ("critic", "latent_source")}
     assert all(type(v) is int for v in counts.values())  # JSON-serializable counts
     assert kept.attrs["critic"] is False  # the tiny model has no critic
+    assert kept.attrs["latent_source"] == "prior"
     assert all(round_trips(s, c) for s, c in kept[["smiles", "canonical"]].values)
     unique = tiny_vae.sample(15, seed=2, unique=True)
     assert len(unique) == 15 and unique["canonical"].is_unique

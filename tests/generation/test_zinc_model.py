@@ -30,6 +30,30 @@ def test_zinc_is_bundled_with_its_card_and_within_the_size_limit():
     assert config["model"]["conditions"] == ["logP", "QED", "MW", "SA", "TPSA"]
 
 
+def test_zinc_ships_reference_molecules_of_its_training_split(zinc):
+    """20,000 training molecules (none of the held-out test sample) with RDKit's values."""
+    from molvae.data.index import training_set_index
+
+    reference = zinc.reference
+    assert reference is not None and len(reference) == 20_000
+    assert reference.conditions == tuple(zinc.conditions)
+    low = np.array([zinc.condition_ranges()[c][0] for c in zinc.conditions])
+    high = np.array([zinc.condition_ranges()[c][1] for c in zinc.conditions])
+    assert ((reference.values >= low - 1e-3) & (reference.values <= high + 1e-3)).all()
+    rows = np.arange(0, 20_000, 400)
+    vocab = zinc.bundle.vocabulary
+    import selfies as sf
+
+    smiles = [
+        chem.canonical_smiles(sf.decoder(zinc.tokenizer.detokenize(vocab.decode(
+            reference.ids[reference.offsets[i] : reference.offsets[i + 1]]))))
+        for i in rows
+    ]  # fmt: skip
+    assert training_set_index(ZINC_DIR).contains(smiles).all()
+    logp = [chem.logp(chem.parse_smiles(s)) for s in smiles]
+    assert np.allclose(reference.values[rows, 0], logp, atol=1e-3)
+
+
 def test_zinc_is_conditional_and_writes_stereo_and_charges(zinc):
     assert zinc.conditions == ["logP", "QED", "MW", "SA", "TPSA"]
     tokens = zinc.bundle.vocabulary.tokens
