@@ -69,8 +69,14 @@ def sample(
         SAMPLE.reference,
         "--reference/--no-reference",
         help="With --condition and a model that ships reference molecules: draw z near the "
-        f"{SAMPLE.reference_pool} of them whose values are nearest the request, encoded under "
-        "it (default); --no-reference draws z from the model's prior.",
+        "--reference-pool of them whose values are nearest the request (default); "
+        "--no-reference draws z from the model's prior.",
+    ),
+    reference_pool: int = typer.Option(
+        SAMPLE.reference_pool,
+        "--reference-pool",
+        **whole(1, 20_000),
+        help="How many of the reference molecules nearest the request z is drawn near.",
     ),
     seed: int | None = typer.Option(None, "--seed", **SEED, help="Random seed (reproducible on CPU)."),
     batch_size: int = typer.Option(SAMPLE.batch_size, "--batch-size", **whole(1, MAX_DECODE_BATCH), help="Draws decoded per batch."),
@@ -107,6 +113,7 @@ def sample(
             conditions=requested or None,
             tolerance=tolerances or None,
             reference=reference,
+            reference_pool=reference_pool,
         )
     write_table(frame, out)
     valid = int(frame["valid"].sum())
@@ -141,8 +148,8 @@ def sample(
     if requested:
         if frame.attrs.get("latent_source") == "reference":
             console.print(
-                f"z drawn near the {SAMPLE.reference_pool:,} reference molecules nearest the "
-                "request (--no-reference: from the prior)",
+                f"z drawn near the {min(reference_pool, len(vae.reference)):,} reference "
+                "molecules nearest the request (--no-reference: from the prior)",
                 highlight=False,
             )
         _print_condition_errors(frame)

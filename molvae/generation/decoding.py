@@ -16,6 +16,16 @@ from molvae.settings import DecodeSettings
 from molvae.tokens import Tokenizer, get_tokenizer, in_canonical_form
 
 
+def batch_rows(
+    condition: torch.Tensor | None, start: int, batch_size: int
+) -> torch.Tensor | None:
+    """The condition input of rows ``start:start + batch_size``: one vector for every row is
+    shared as it is, a matrix of per-row inputs is sliced."""
+    if condition is None or condition.ndim == 1:
+        return condition
+    return condition[start : start + batch_size]
+
+
 def check_string(
     text: str, tokenizer: Tokenizer, check_form: bool = True
 ) -> tuple[str, str | None, bool]:
@@ -105,7 +115,8 @@ def _decode_batch_in_worker(task: tuple[int, int]) -> list[tuple]:
     start, seed = task
     texts = vae._generate_texts(z, start, batch_size, seed, settings, condition, prefix)
     if settings.picks_nearest:
-        return vae._pick_nearest(z[start : start + batch_size], texts, check_form, condition)
+        rows = batch_rows(condition, start, batch_size)
+        return vae._pick_nearest(z[start : start + batch_size], texts, check_form, rows)
     return _postprocess_chunk(texts, vae.bundle.representation, check_form)
 
 

@@ -29,6 +29,7 @@ from molvae.data.encoding import (
 from molvae.errors import MolvaeError
 from molvae.generation.decoding import (
     Postprocessor,
+    batch_rows,
     check_string,
     decode_in_workers,
     pick_beam,
@@ -37,7 +38,7 @@ from molvae.generation.reference import (
     REFERENCE_FILE,
     ReferenceSet,
     load_reference,
-    reference_sampler,
+    pool_sampler,
 )
 from molvae.models.critic import Critic, load_critic
 from molvae.models.store import ModelBundle, load_model_dir, resolve_model_path
@@ -110,6 +111,13 @@ class EncodedInput:
             for r, smiles in zip(rows.tolist(), self.dataset.smiles, strict=True)
         ]
         return np.asarray(rows[np.asarray(changed, dtype=bool)], dtype=np.int64)
+
+
+def _latents(
+    draw: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A ``latent_sampler``'s result as (z, per-row condition input or None)."""
+    return draw if isinstance(draw, tuple) else (draw, None)
 
 
 class MolVAE:
@@ -248,6 +256,7 @@ class MolVAE:
         prefix: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Token ids of ``z[start:start + batch_size]``, sampled with its own seeded stream."""
+        condition = batch_rows(condition, start, batch_size)
         gen = torch.Generator(device=self.device)
         gen.manual_seed(seed)
         zb = z[start : start + batch_size].to(self.device, torch.float32)
@@ -279,7 +288,8 @@ class MolVAE:
         zb = z[start : start + batch_size].to(self.device, torch.float32)
         with self.autocast():
             ids, _ = self.model.beam_search(
-                zb, beam_width=settings.beam_width, condition=condition
+                zb, beam_width=settings.beam_width,
+                condition=batch_rows(condition, start, batch_size),
             )
         return [self._ids_to_texts(row) for row in ids]
 
@@ -295,6 +305,7 @@ class MolVAE:
         check_form: bool = False,
         conditions: Mapping[str, float] | None = None,
         prefix: torch.Tensor | None = None,
+        condition_rows: torch.Tensor | None = None,
     ) -> pd.DataFrame:
         """Decode latent points: columns ``smiles`` (as decoded), ``canonical``, ``valid``.
 
@@ -303,6 +314,8 @@ class MolVAE:
 
         ``conditions`` (a conditional model only, :meth:`condition_vector`) decodes every point
         under the same requested property values; without, nothing is requested.
+        ``condition_rows`` instead gives each point its own condition input, one row per
+        point as :meth:`condition_vector` builds it (:meth:`reference_sampler` draws them).
 
         ``prefix`` (token ids, one row per point, ``<pad>`` where the decoder is free: see
         :meth:`token_prefixes`) forces each string's first tokens; greedy or sampled decoding
@@ -334,6 +347,14 @@ class MolVAE:
         seeds = [int(x) & 0x7FFF_FFFF_FFFF_FFFF for x in seeds]
         settings = settings or DecodeSettings()
         condition = self.condition_vector(conditions)
+        if condition_rows is not None:
+            width = self.model.config.condition_dim
+            if not width or tuple(condition_rows.shape) != (len(z), width):
+                raise MolvaeError(
+                    "condition_rows needs a conditional model and one condition input per "
+                    f"latent point ({len(z)}), got shape {tuple(condition_rows.shape)}"
+                )
+            condition = condition_rows.float()
         if prefix is not None:
             if settings.strategy == "beam":
                 raise MolvaeError("a forced prefix works with greedy or sampled decoding, not beam")
@@ -378,7 +399,8 @@ class MolVAE:
                     )
                     if settings.picks_nearest:
                         part = self._pick_nearest(
-                            z[start : start + batch_size], texts, check_form, condition
+                            z[start : start + batch_size], texts, check_form,
+                            batch_rows(condition, start, batch_size),
                         )
                         pending.append(((lambda part=part: part), len(texts)))
                     else:
@@ -470,6 +492,7 @@ class MolVAE:
         conditions: Mapping[str, float] | None = None,
         tolerance: Mapping[str, float] | None = None,
         reference: bool = SAMPLE.reference,
+        reference_pool: int = SAMPLE.reference_pool,
     ) -> pd.DataFrame:
         """Decode prior samples: ``n`` rows of ``smiles``, ``canonical``, ``valid``.
 
@@ -497,7 +520,8 @@ class MolVAE:
 
         ``latent_sampler(count, seed)`` replaces the prior (:meth:`sample_prior`) as the
         source of z (for example a density fitted to the training posteriors); it must return
-        a ``(count, latent_dim)`` tensor.
+        a ``(count, latent_dim)`` tensor, or that and one condition input per row to decode
+        each point under (``decode``'s ``condition_rows``).
 
         ``conditions`` (a conditional model, see :attr:`conditions`) asks for property values,
         e.g. ``{"logP": 2.5, "MW": 400}``; properties not named are left open. z then comes
@@ -508,7 +532,7 @@ class MolVAE:
         ``reference`` (the default), with a model that ships reference molecules
         (:mod:`molvae.generation.reference`) and no ``latent_sampler``: z for a request comes
         instead from the posteriors of the reference molecules nearest to it
-        (``SampleSettings.reference_pool`` of them), each encoded under the request. On the
+        (``reference_pool`` of them; :meth:`reference_sampler`). On the
         ``zinc`` model that lowers the mean error of every requested property
         (``benchmarks/conditional_prior.py``). ``frame.attrs["latent_source"]`` says which
         source was used: ``"reference"``, ``"prior"`` or ``"given"`` (a ``latent_sampler``).
@@ -516,7 +540,7 @@ class MolVAE:
         ``tolerance`` (with ``conditions``), e.g. ``{"logP": 0.3}``, keeps only valid molecules
         whose RDKit value is within that distance of the request, drawing until ``n`` are
         kept: the model proposes, RDKit verifies. The model alone misses a request by a mean
-        of 0.85 logP units on the bundled ``zinc`` model (``benchmarks/conditional.py``), so
+        of 0.6 logP units on the bundled ``zinc`` model (``benchmarks/conditional.py``), so
         this is how to get molecules a chemist can use as asked. ``frame.attrs["tolerance"]``
         holds it; ``n / frame.attrs["drawn"]`` is then the share of draws that were kept.
         Draws then go on up to ``500 * n`` (at least 100,000) before fewer rows are returned.
@@ -532,7 +556,8 @@ class MolVAE:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConditionRangeWarning)  # warned just above
                 if latent_sampler is None and reference and self.reference is not None:
-                    latent_sampler, source = self.reference_sampler(conditions), "reference"
+                    latent_sampler = self.reference_sampler(conditions, reference_pool)
+                    source = "reference"
                 frame = self._sample(
                     n, temperature, strategy, top_k, unique, seed, batch_size, max_rounds,
                     on_progress, canonical_only, latent_sampler, critic, conditions, within,
@@ -549,12 +574,14 @@ class MolVAE:
 
     def reference_sampler(
         self, conditions: Mapping[str, float], pool: int = SAMPLE.reference_pool
-    ) -> Callable[[int, int | None], torch.Tensor]:
+    ) -> Callable[[int, int | None], tuple[torch.Tensor, torch.Tensor]]:
         """A ``latent_sampler`` for :meth:`sample` that draws z for ``conditions`` from the
         ``pool`` reference molecules nearest to them (distance: the largest gap over the
-        requested conditions, in training standard deviations), each encoded under the
-        request: a random one's mean plus its posterior noise. The model must ship reference
-        molecules (:attr:`reference`)."""
+        requested conditions, in training standard deviations): a random one's mean plus its
+        posterior noise, returned with the condition input it is decoded under. Each molecule
+        is encoded and decoded under its own values with the requested ones in their place,
+        so the conditions not asked for are a real molecule's rather than left open. The model
+        must ship reference molecules (:attr:`reference`)."""
         if self.reference is None:
             raise MolvaeError(
                 f"{self.path}: this model has no reference molecules ({REFERENCE_FILE})"
@@ -565,9 +592,17 @@ class MolVAE:
         named = {self._condition_name(str(k)): float(v) for k, v in conditions.items()}
         scale = dict(zip(config.conditions, config.condition_std, strict=True))
         rows = self.reference.nearest(named, scale, pool)
-        condition = self.condition_vector(conditions)
-        return reference_sampler(
-            lambda dataset: self.encode_dataset(dataset, condition=condition), self.reference, rows
+        # Each molecule is encoded and decoded under its own values with the requested ones
+        # put in their place: the conditions not asked for are the molecule's, not left open.
+        values = self.reference.values[rows].astype(np.float32)
+        for name, value in named.items():
+            values[:, config.conditions.index(name)] = value
+        mean = np.asarray(config.condition_mean, dtype=np.float32)
+        std = np.asarray(config.condition_std, dtype=np.float32)
+        condition = GRUVAE.condition_input(torch.from_numpy((values - mean) / std))
+        return pool_sampler(
+            lambda dataset: self.encode_dataset(dataset, condition=condition),
+            self.reference, rows, condition,
         )
 
     def _within_tolerance(
@@ -639,10 +674,10 @@ class MolVAE:
         decoding = DecodeSettings(strategy=strategy, temperature=temperature, top_k=top_k)
         use_critic = bool(critic and canonical_only and self.critic is not None)
         if not unique and not canonical_only and within is None:
-            z = draw(n, seed)
+            z, rows = _latents(draw(n, seed))
             frame = self.decode(
                 z, decoding, batch_size=batch_size, seed=seed, on_progress=on_progress,
-                conditions=conditions,
+                conditions=conditions, condition_rows=rows,
             )
             frame.attrs["drawn"] = frame.attrs["decoded"] = n
             frame.attrs["critic"] = False
@@ -668,13 +703,15 @@ class MolVAE:
                 batch_n = min(batch_n, 8 * last_n)
             last_n = batch_n
             round_seed = None if seed is None else seed + round_
+            z, rows = _latents(draw(batch_n, round_seed))
             part = self.decode(
-                draw(batch_n, round_seed),
+                z,
                 decoding,
                 batch_size=batch_size,
                 seed=round_seed,
                 check_form=canonical_only,
                 conditions=conditions,
+                condition_rows=rows,
             )
             decoded += len(part)
             ok = part["valid"].to_numpy()
@@ -868,14 +905,15 @@ class MolVAE:
         Only each batch's (mu, logvar) is kept (moved to the CPU as float32), not the encoder's
         activations; ``on_progress(n)`` is called after each batch of ``n`` molecules. A
         conditional model encodes without conditions unless ``condition``
-        (:meth:`condition_vector`) is given.
+        (:meth:`condition_vector`, or one such row per molecule) is given.
         """
         mus, logvars = [], []
         for start in range(0, len(dataset), batch_size):
             index = np.arange(start, min(start + batch_size, len(dataset)))
             batch = collate(dataset, index).to(self.device)
+            rows = batch_rows(condition, start, batch_size)
             with self.autocast():
-                mu, logvar = self.model.encode(batch.tokens, batch.lengths, condition)
+                mu, logvar = self.model.encode(batch.tokens, batch.lengths, rows)
             mus.append(mu.float().cpu())
             logvars.append(logvar.float().cpu())
             if on_progress:

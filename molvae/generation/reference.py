@@ -5,9 +5,10 @@ the bundled ``zinc`` model, and most of the miss enters with z (decoded from the
 molecule under its own conditions, the decoder stays within about 0.4 of its logP). So a model
 can ship some of its training molecules (``reference.safetensors``: their token ids and their
 condition values), and a request draws z from the posteriors of the ``pool`` reference molecules
-whose values are nearest to it, each encoded under the request: a random one's mean plus its
-posterior noise. On the ``zinc`` grid that lowers the mean error of every property
-(``benchmarks/conditional_prior.py``).
+whose values are nearest to it: a random one's mean plus its posterior noise, encoded and decoded
+under that molecule's own values with the requested ones put in their place (so the properties
+not asked for are a real molecule's, not left open). On the ``zinc`` grid that lowers the mean
+error of every property (``benchmarks/conditional_prior.py``).
 
 The file holds token ids of the model's vocabulary, not weights: it stays valid when the model
 is fine-tuned with the same vocabulary and conditions. ``molvae train`` writes one for every
@@ -155,24 +156,27 @@ def load_reference(
     return ReferenceSet(ids, offsets, values, tuple(conditions))
 
 
-def reference_sampler(
+def pool_sampler(
     encode: Callable[[EncodedDataset], tuple[torch.Tensor, torch.Tensor]],
     reference: ReferenceSet,
     rows: np.ndarray,
-) -> Callable[[int, int | None], torch.Tensor]:
+    condition: torch.Tensor,
+) -> Callable[[int, int | None], tuple[torch.Tensor, torch.Tensor]]:
     """A ``latent_sampler(count, seed)`` drawing z from the posteriors of ``rows`` of
-    ``reference``, each encoded by ``encode`` (under the request): a random molecule's mean
-    plus its posterior noise."""
+    ``reference``, each encoded by ``encode`` under its row of ``condition``: a random
+    molecule's mean plus its posterior noise, returned with that molecule's condition row
+    (what the point is decoded under)."""
     mu, logvar = encode(reference.dataset(rows))
     sigma = torch.exp(0.5 * logvar)
 
-    def draw(count: int, seed: int | None) -> torch.Tensor:
+    def draw(count: int, seed: int | None) -> tuple[torch.Tensor, torch.Tensor]:
         gen = torch.Generator()
         if seed is None:
             gen.seed()
         else:
             gen.manual_seed(seed)
         pick = torch.randint(0, len(mu), (count,), generator=gen)
-        return mu[pick] + torch.randn(count, mu.shape[1], generator=gen) * sigma[pick]
+        z = mu[pick] + torch.randn(count, mu.shape[1], generator=gen) * sigma[pick]
+        return z, condition[pick]
 
     return draw

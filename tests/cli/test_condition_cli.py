@@ -40,6 +40,10 @@ def test_no_reference_samples_from_the_prior(tmp_path):
     assert "logP: requested 2.5, RDKit mean" in prior.stdout
     a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
     assert len(a) == len(b) == 12 and a["smiles"].tolist() != b["smiles"].tolist()
+    few = molvae(*args, "--reference-pool", "3", "--out", tmp_path / "c.csv")
+    assert few.returncode == 0, few.stderr
+    assert "z drawn near the 3 reference molecules nearest the request" in few.stdout
+    assert pd.read_csv(tmp_path / "c.csv")["smiles"].tolist() != a["smiles"].tolist()
 
 
 @pytest.mark.parametrize(

@@ -49,13 +49,15 @@ def test_a_conditional_run_ships_training_molecules_with_their_rdkit_values(cvae
         assert reference.values[i, 1] == pytest.approx(chem.get_property("MW").func(mol), abs=1e-2)
 
 
-def test_writing_the_reference_again_gives_the_same_file(tmp_path):
+def test_writing_the_reference_again_gives_the_same_molecules(tmp_path):
     run = tmp_path / "run"
     shutil.copytree(conditional_run(), run)
-    before = (run / REFERENCE_FILE).read_bytes()
+    before = load_reference(run / "model", CONDITIONS, 10_000, 10_000)
     (run / REFERENCE_FILE).unlink()
     write_reference(run)
-    assert (run / REFERENCE_FILE).read_bytes() == before
+    after = load_reference(run / "model", CONDITIONS, 10_000, 10_000)
+    for field in ("ids", "offsets", "values"):
+        assert np.array_equal(getattr(before, field), getattr(after, field))
 
 
 def test_an_unconditional_run_has_no_reference(tiny_run):
@@ -81,17 +83,34 @@ def test_nearest_takes_the_largest_gap_in_standard_deviations():
 
 
 def test_a_request_draws_z_near_its_nearest_reference_molecule(cvae):
-    """With a pool of one, draws scatter around that molecule's encoding under the request."""
-    request = {"logP": 3.0, "MW": 320.0}
+    """With a pool of one, draws scatter around that molecule's encoding under the request,
+    and come with the condition they are decoded under: the request, where the request is
+    silent the molecule's own values."""
+    request = {"logP": 3.0}
     config = cvae.model.config
     scale = dict(zip(config.conditions, config.condition_std, strict=True))
     row = cvae.reference.nearest(request, scale, 1)
-    mu, logvar = cvae.encode_dataset(
-        cvae.reference.dataset(row), condition=cvae.condition_vector(request)
-    )
-    z = cvae.reference_sampler(request, pool=1)(4000, 0)
+    own_mw = float(cvae.reference.values[row[0], 1])
+    condition = cvae.condition_vector({"logP": 3.0, "MW": own_mw})
+    mu, logvar = cvae.encode_dataset(cvae.reference.dataset(row), condition=condition)
+    z, rows = cvae.reference_sampler(request, pool=1)(4000, 0)
+    assert torch.allclose(rows, condition.expand(4000, -1), atol=1e-5)
     assert torch.allclose(z.mean(0), mu[0], atol=0.15)
     assert torch.allclose(z.std(0), torch.exp(0.5 * logvar[0]), rtol=0.1)
+
+
+def test_each_point_can_be_decoded_under_its_own_condition(cvae):
+    """``condition_rows`` decodes row i under condition i: the same as decoding each group
+    alone under its shared condition, whatever the batch size."""
+    z = cvae.sample_prior(24, seed=4)
+    low, high = cvae.condition_vector({"logP": -1.0}), cvae.condition_vector({"logP": 4.0})
+    rows = torch.stack([low if i % 2 else high for i in range(24)])
+    mixed = cvae.decode(z, condition_rows=rows, batch_size=5)["smiles"].tolist()
+    alone_low = cvae.decode(z[1::2], conditions={"logP": -1.0})["smiles"].tolist()
+    alone_high = cvae.decode(z[0::2], conditions={"logP": 4.0})["smiles"].tolist()
+    assert mixed[1::2] == alone_low and mixed[0::2] == alone_high
+    with pytest.raises(MolvaeError, match="one condition input per latent point"):
+        cvae.decode(z, condition_rows=rows[:3])
 
 
 def test_conditional_samples_use_the_reference_unless_told_not_to(cvae):
