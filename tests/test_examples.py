@@ -24,3 +24,17 @@ def test_examples_run(tmp_path):
                              capture_output=True, text=True, timeout=900)
         assert out.returncode == 0, f"{script}: {out.stderr[-2000:]}"
     assert (run / "model" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_sample_to_order_example_runs_on_the_zinc_model():
+    script = REPO / "examples" / "sample_to_order.py"
+    out = subprocess.run([sys.executable, str(script), "logP=3", "MW=350", "-n", "30"],
+                         capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "z from reference: mean absolute error logP" in out.stdout
+    assert "z from prior    : mean absolute error logP" in out.stdout
+    molecules = [line for line in out.stdout.splitlines() if line.startswith("  ")]
+    assert len(molecules) == 10  # ten molecules within the tolerance, one line each
+    bad = subprocess.run([sys.executable, str(script), "logP"], capture_output=True, text=True)
+    assert bad.returncode == 1 and "expected NAME=VALUE" in bad.stderr
