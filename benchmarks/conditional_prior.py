@@ -62,13 +62,13 @@ def measure(vae: MolVAE, request: dict[str, float], n: int, seed: int, temperatu
     seconds = time.perf_counter() - t
     canonical = [c for c in frame["canonical"] if isinstance(c, str)]
     props = rdkit_values(canonical)
+    novel = ~index.contains(canonical) if index is not None else np.ones(len(canonical), bool)
     row = {
         "unique": len(set(canonical)) / max(len(canonical), 1),
-        "novel": float(np.mean(~index.contains(canonical))) if index is not None else None,
+        "novel": float(np.mean(novel)) if index is not None else None,
         "within": float(np.mean(within(props, request))) if canonical else 0.0,
         "seconds": seconds,
     }
-    novel = ~index.contains(canonical) if index is not None else np.ones(len(canonical), bool)
     for name, value in request.items():
         gap = np.abs(props[name].to_numpy() - value)
         row[name] = float(np.nanmean(gap))

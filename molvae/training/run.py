@@ -209,8 +209,11 @@ def create_run(
     _write_run_json(
         run_dir, cfg, model_cfg, {"vocabulary": vocabulary.to_dict(), "data": data_info}
     )
-    if cfg.conditions:
-        write_reference(run_dir)
+    if cfg.conditions:  # the molecules a conditional request draws z near
+        save_reference(
+            reference_from_dataset(train_set, cfg.conditions, seed=cfg.seed),
+            run_dir / REFERENCE_FILE,
+        )
     status(
         f"{prep.n_input_rows:,} input rows: {len(train_set):,} train, {len(val_set):,} "
         f"validation, {len(prep.rejects):,} rejected"
@@ -235,8 +238,9 @@ def create_run(
 def write_reference(run_dir: str | Path) -> Path:
     """Write ``reference.safetensors`` into a conditional run's directory: 20,000 random
     molecules of its training split with their condition values, which a conditional request
-    draws z near (:mod:`molvae.generation.reference`). ``molvae train`` calls it when it
-    prepares a run; call it on an older run directory to add them."""
+    draws z near (:mod:`molvae.generation.reference`). ``molvae train`` writes the same file
+    from the split in memory when it prepares a run; call this on an older run directory to
+    add it from the split the run saved."""
     run_dir = Path(run_dir)
     saved = read_run_json(run_dir)
     conditions = list(saved["train"].get("conditions") or [])
