@@ -218,10 +218,11 @@ def _check_model_size(model_cfg) -> None:
 
     # The vocabulary is read from the data later; 100 tokens stand in for it (a SMILES or
     # SELFIES vocabulary has a few dozen).
-    # Conditions (a few inputs more) are named and sized from the data later.
+    # Conditions (a few inputs more) and a learned prior over them (a small MLP) are named and
+    # sized from the data later, so neither is counted here.
     cfg = dataclasses.replace(
         model_cfg, vocab_size=model_cfg.vocab_size or 100, conditions=[], condition_mean=[],
-        condition_std=[], condition_min=[], condition_max=[],
+        condition_std=[], condition_min=[], condition_max=[], conditional_prior=False,
     )
     with torch.device("meta"):
         weights = sum(p.numel() for p in GRUVAE(cfg).parameters())

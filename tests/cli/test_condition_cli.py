@@ -94,6 +94,23 @@ def test_train_with_conditions_from_the_command_line(tmp_path):
     assert json.loads((run / "run.json").read_text())["train"]["condition_dropout"] == 0.5
 
 
+def test_a_config_file_can_ask_for_a_learned_prior_from_scratch(tmp_path):
+    """``conditional_prior`` in the [model] table of a new run (no --init-from) trains p(z|c)
+    from the first step; the size check before training must not take it for a prior
+    without conditions."""
+    config = tmp_path / "prior.toml"
+    config.write_text('conditions = ["logP", "MW"]\nepochs = 1\nmax_molecules = 80\n'
+                      'batch_size = 32\n[model]\nembedding_dim = 8\nencoder_hidden = 16\n'
+                      'latent_dim = 4\ndecoder_hidden = 16\nconditional_prior = true\n'
+                      'prior_hidden = 8\n')  # fmt: skip
+    run = tmp_path / "run"
+    res = molvae("train", SAMPLE, "--out", run, "--config", config, "--quiet")
+    assert res.returncode == 0, res.stderr
+    model = json.loads((run / "model" / "config.json").read_text())["model"]
+    assert model["conditional_prior"] is True and model["prior_hidden"] == 8
+    assert model["conditions"] == ["logP", "MW"]
+
+
 def test_sample_with_a_tolerance_keeps_molecules_within_it(tmp_path):
     out = tmp_path / "s.csv"
     res = molvae("sample", "--model", conditional_run(), "--condition", "logP=1.5,MW=300",
